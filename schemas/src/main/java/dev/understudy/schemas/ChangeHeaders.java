@@ -1,0 +1,50 @@
+package dev.understudy.schemas;
+
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Kafka headers carried by records on the new-schema topics, whose values are plain target rows
+ * (or tombstones for deletes) so that any consumer reads them as the target table. The writer
+ * needs the source position of each row to apply changes idempotently and never go backwards.
+ */
+public final class ChangeHeaders {
+    /** Source WAL position of the change, 8-byte big-endian long. */
+    public static final String LSN = "understudy.lsn";
+    /**
+     * Ordering version of the change for the target row: the LSN for streamed changes and 0 for
+     * rows read by the initial snapshot. A snapshot row must lose against every streamed change:
+     * a transaction that began before the snapshot point can write a row at an LSN below the
+     * snapshot's yet commit after it, so its change is streamed later and must still win.
+     * For one key, streamed LSNs increase in commit order, because PostgreSQL row locks (and the
+     * unique-index wait for inserts) make a later writer of the same key wait for the earlier's commit.
+     */
+    public static final String VERSION = "understudy.version";
+    /** Source transaction id, 8-byte big-endian long. */
+    public static final String TX_ID = "understudy.txid";
+    /** c, u, d or r, UTF-8. */
+    public static final String OP = "understudy.op";
+
+    private ChangeHeaders() {
+    }
+
+    public static byte[] encodeLong(long value) {
+        return ByteBuffer.allocate(8).putLong(value).array();
+    }
+
+    /** The long in header {@code name}, or {@code fallback} when the header is absent. */
+    public static long getLong(Headers headers, String name, long fallback) {
+        Header h = headers.lastHeader(name);
+        if (h == null || h.value() == null || h.value().length != 8) {
+            return fallback;
+        }
+        return ByteBuffer.wrap(h.value()).getLong();
+    }
+
+    public static String getString(Headers headers, String name) {
+        Header h = headers.lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+}

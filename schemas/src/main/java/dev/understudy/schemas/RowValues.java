@@ -1,0 +1,115 @@
+package dev.understudy.schemas;
+
+import org.apache.avro.LogicalType;
+import org.apache.avro.LogicalTypes;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericRecord;
+
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.util.HexFormat;
+
+/**
+ * Renders Avro row values as canonical text: the form used to compare expected and actual values,
+ * to show them in divergence events, and to hand them to PostgreSQL as typed literals.
+ * Dates render as ISO dates, timestamp-micros as ISO instants in UTC, local timestamps without zone.
+ */
+public final class RowValues {
+    private RowValues() {
+    }
+
+    public static String text(Object value, Schema fieldSchema) {
+        if (value == null) {
+            return null;
+        }
+        Schema schema = nonNull(fieldSchema);
+        LogicalType logical = schema.getLogicalType();
+        if (logical instanceof LogicalTypes.Date) {
+            return LocalDate.ofEpochDay(((Number) value).longValue()).toString();
+        }
+        if (logical instanceof LogicalTypes.TimestampMicros) {
+            long micros = ((Number) value).longValue();
+            return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L).toString();
+        }
+        if (logical instanceof LogicalTypes.TimestampMillis) {
+            return Instant.ofEpochMilli(((Number) value).longValue()).toString();
+        }
+        if (logical instanceof LogicalTypes.LocalTimestampMicros) {
+            long micros = ((Number) value).longValue();
+            return LocalDateTime.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), (int) (Math.floorMod(micros, 1_000_000L) * 1000L), ZoneOffset.UTC).toString();
+        }
+        if (value instanceof ByteBuffer bb) {
+            ByteBuffer dup = bb.duplicate();
+            byte[] bytes = new byte[dup.remaining()];
+            dup.get(bytes);
+            return "\\x" + HexFormat.of().formatHex(bytes);
+        }
+        return value.toString();
+    }
+
+    /** The field's text value in {@code record}, or null when the record has no such field or it is null. */
+    public static String fieldText(GenericRecord record, String field) {
+        Schema.Field f = record.getSchema().getField(field);
+        if (f == null) {
+            return null;
+        }
+        return text(record.get(f.pos()), f.schema());
+    }
+
+    /** A key record as a JSON object with fields in key order, e.g. {@code {"id":42}}. */
+    public static String keyJson(GenericRecord key) {
+        StringBuilder sb = new StringBuilder("{");
+        for (Schema.Field f : key.getSchema().getFields()) {
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            sb.append('"').append(escape(f.name())).append("\":");
+            Object v = key.get(f.pos());
+            String text = text(v, f.schema());
+            if (text == null) {
+                sb.append("null");
+            } else if (v instanceof Number && nonNull(f.schema()).getLogicalType() == null) {
+                sb.append(text);
+            } else {
+                sb.append('"').append(escape(text)).append('"');
+            }
+        }
+        return sb.append('}').toString();
+    }
+
+    public static Schema nonNull(Schema schema) {
+        if (schema.getType() != Schema.Type.UNION) {
+            return schema;
+        }
+        for (Schema s : schema.getTypes()) {
+            if (s.getType() != Schema.Type.NULL) {
+                return s;
+            }
+        }
+        return schema;
+    }
+
+    private static String escape(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,40 @@
+package dev.understudy.schemas;
+
+/**
+ * Topic names, in one place. {@code prefix} defaults to "understudy" and separates pipelines
+ * sharing a Kafka cluster.
+ * <ul>
+ *   <li>{@code <prefix>.legacy.<schema>.<table>}: change events captured from the legacy database;</li>
+ *   <li>{@code <prefix>.new.<schema>.<table>}: rows of the new schema, what the target should hold;</li>
+ *   <li>{@code <prefix>.target.<schema>.<table>}: change events captured from the target database, what it holds;</li>
+ *   <li>{@code <prefix>.divergence}, {@code <prefix>.drift}, {@code <prefix>.dlq}.</li>
+ * </ul>
+ */
+public final class Topics {
+    private Topics() {
+    }
+
+    public static String legacy(String prefix, String qualifiedTable) {
+        return prefix + ".legacy." + qualifiedTable;
+    }
+
+    public static String newSchema(String prefix, String qualifiedTable) {
+        return prefix + ".new." + qualifiedTable;
+    }
+
+    public static String target(String prefix, String qualifiedTable) {
+        return prefix + ".target." + qualifiedTable;
+    }
+
+    public static String divergence(String prefix) {
+        return prefix + ".divergence";
+    }
+
+    public static String drift(String prefix) {
+        return prefix + ".drift";
+    }
+
+    public static String deadLetter(String prefix) {
+        return prefix + ".dlq";
+    }
+}
