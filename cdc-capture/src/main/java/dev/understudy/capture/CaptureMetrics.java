@@ -1,0 +1,43 @@
+package dev.understudy.capture;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Counters of one capture, safe to read from any thread. */
+public final class CaptureMetrics {
+    final AtomicLong snapshotRows = new AtomicLong();
+    final AtomicLong streamedChanges = new AtomicLong();
+    final AtomicLong lastLsn = new AtomicLong();
+    final AtomicLong lastSourceTsMs = new AtomicLong();
+    final AtomicLong lastBatchAckMs = new AtomicLong();
+    final AtomicLong batches = new AtomicLong();
+    volatile boolean snapshotCompleted;
+
+    /** Rows read by the initial snapshot and acknowledged by Kafka. */
+    public long snapshotRows() {
+        return snapshotRows.get();
+    }
+
+    /** Changes read from the WAL stream and acknowledged by Kafka. */
+    public long streamedChanges() {
+        return streamedChanges.get();
+    }
+
+    /** WAL position of the last acknowledged change. */
+    public long lastLsn() {
+        return lastLsn.get();
+    }
+
+    /** Source commit time of the last acknowledged streamed change, ms since the epoch (0 if none). */
+    public long lastSourceTsMs() {
+        return lastSourceTsMs.get();
+    }
+
+    public long batches() {
+        return batches.get();
+    }
+
+    /** True once a streamed (non-snapshot) change has been captured, i.e. the initial snapshot is over. */
+    public boolean snapshotCompleted() {
+        return snapshotCompleted;
+    }
+}

@@ -1,0 +1,141 @@
+package dev.understudy.capture;
+
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.Contracts;
+import dev.understudy.schemas.KeySchemas;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaBuilder;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns Debezium change records (Kafka Connect {@link SourceRecord}s with the standard envelope:
+ * before, after, op, source) into Avro key and envelope records.
+ * <p>
+ * Debezium keeps one Connect schema instance per table until the table's structure changes, so the
+ * Avro schemas and per-column converters are computed once per schema instance (identity lookup)
+ * and a DDL change simply produces a new instance, hence a new Avro schema version.
+ */
+final class ChangeEventConverter {
+    /** Converted change: Kafka topic, Avro key and envelope, and the source position. */
+    record Converted(String topic, GenericRecord key, GenericRecord envelope, long lsn, boolean snapshot) {
+    }
+
+    private final String connectorName;
+    private final Map<org.apache.kafka.connect.data.Schema, TableCodec> codecs = new IdentityHashMap<>();
+
+    ChangeEventConverter(String connectorName) {
+        this.connectorName = connectorName;
+    }
+
+    /**
+     * Converts one record, or returns null for records that carry no row change (tombstones,
+     * heartbeats, transaction markers), which the caller acknowledges without producing.
+     */
+    Converted convert(SourceRecord record) {
+        if (record.value() == null || !(record.value() instanceof Struct value)) {
+            return null;
+        }
+        org.apache.kafka.connect.data.Schema valueSchema = record.valueSchema();
+        if (valueSchema.field("op") == null || valueSchema.field("source") == null) {
+            return null;
+        }
+        TableCodec codec = codecs.get(valueSchema);
+        if (codec == null) {
+            codec = new TableCodec(record);
+            codecs.put(valueSchema, codec);
+        }
+        return codec.convert(record.topic(), (Struct) record.key(), value);
+    }
+
+    private final class TableCodec {
+        final String schemaName;
+        final String table;
+        final Schema keySchema;
+        final Schema rowSchema;
+        final Schema envelopeSchema;
+        final List<AvroConversions.Column> keyColumns;
+        final List<AvroConversions.Column> rowColumns;
+        final org.apache.kafka.connect.data.Schema connectRowSchema;
+
+        TableCodec(SourceRecord sample) {
+            Struct source = ((Struct) sample.value()).getStruct("source");
+            this.schemaName = source.getString("schema");
+            this.table = source.getString("table");
+            org.apache.kafka.connect.data.Schema connectKey = sample.keySchema();
+            if (connectKey == null) {
+                throw new IllegalStateException("Table " + schemaName + "." + table + " has no primary key, so its changes"
+                        + " cannot be keyed; add a primary key (ALTER TABLE " + schemaName + "." + table
+                        + " ADD PRIMARY KEY (...)) or exclude the table from capture");
+            }
+            this.keyColumns = AvroConversions.columns(connectKey);
+            List<KeySchemas.KeyField> keyFields = new ArrayList<>();
+            for (AvroConversions.Column c : keyColumns) {
+                keyFields.add(new KeySchemas.KeyField(c.name(), c.avroType()));
+            }
+            this.keySchema = KeySchemas.of(schemaName, table, keyFields);
+            this.connectRowSchema = sample.valueSchema().field("before").schema();
+            this.rowColumns = AvroConversions.columns(connectRowSchema);
+            SchemaBuilder.FieldAssembler<Schema> f = SchemaBuilder.record("Row")
+                    .namespace(keySchema.getNamespace()).fields();
+            for (AvroConversions.Column c : rowColumns) {
+                f = f.name(c.name()).type(Schema.createUnion(Schema.create(Schema.Type.NULL), c.avroType())).withDefault(null);
+            }
+            this.rowSchema = f.endRecord();
+            this.envelopeSchema = ChangeEnvelope.of(schemaName, table, rowSchema);
+        }
+
+        Converted convert(String topic, Struct key, Struct value) {
+            GenericRecord avroKey = new GenericData.Record(keySchema);
+            for (int i = 0; i < keyColumns.size(); i++) {
+                Object v = key.get(key.schema().fields().get(i));
+                avroKey.put(i, v == null ? null : keyColumns.get(i).convert().apply(v));
+            }
+            Struct source = value.getStruct("source");
+            String op = value.getString("op");
+            Long lsn = source.getInt64("lsn");
+            String snapshotFlag = source.getString("snapshot");
+            // "true", "first", "last", "first_in_data_collection", "last_in_data_collection" mark
+            // initial-snapshot reads; "false" (or null) a streamed change; "incremental" an
+            // incremental-snapshot read (treated as a read too).
+            boolean snapshot = snapshotFlag != null && !"false".equals(snapshotFlag);
+            GenericRecord src = new GenericData.Record(Contracts.SOURCE);
+            src.put("connector", connectorName);
+            src.put("db", source.getString("db"));
+            src.put("schema", schemaName);
+            src.put("table", table);
+            src.put("lsn", lsn == null ? 0L : lsn);
+            src.put("txId", source.getInt64("txId"));
+            Long ts = source.getInt64("ts_ms");
+            src.put("tsMs", ts == null ? 0L : ts);
+            src.put("snapshot", snapshot);
+
+            GenericRecord envelope = new GenericData.Record(envelopeSchema);
+            envelope.put(ChangeEnvelope.BEFORE, row(value.getStruct("before")));
+            envelope.put(ChangeEnvelope.AFTER, row(value.getStruct("after")));
+            envelope.put(ChangeEnvelope.OP, op);
+            envelope.put(ChangeEnvelope.SOURCE, src);
+            return new Converted(topic, avroKey, envelope, lsn == null ? 0L : lsn, snapshot);
+        }
+
+        private GenericRecord row(Struct row) {
+            if (row == null) {
+                return null;
+            }
+            GenericRecord out = new GenericData.Record(rowSchema);
+            List<org.apache.kafka.connect.data.Field> fields = connectRowSchema.fields();
+            for (int i = 0; i < rowColumns.size(); i++) {
+                Object v = row.get(fields.get(i));
+                out.put(i, v == null ? null : rowColumns.get(i).convert().apply(v));
+            }
+            return out;
+        }
+    }
+}
