@@ -1,0 +1,41 @@
+package dev.understudy.writer;
+
+/**
+ * A record the writer could not apply and hands to the dead-letter topic, with everything needed
+ * to find, fix and replay it.
+ *
+ * @param table      the target table the record was meant for
+ * @param topic      the source topic of the record
+ * @param partition  its partition
+ * @param offset     its offset
+ * @param version    its ordering version, or -1 when it could not be read
+ * @param lsn        its source LSN, or -1 when it could not be read
+ * @param keyJson    its key as JSON, or null when the key could not be decoded
+ * @param rawKey     the key bytes exactly as read
+ * @param rawValue   the value bytes exactly as read (null for a tombstone)
+ * @param sqlState   the SQLSTATE of the database error, or null when the record failed before reaching the database
+ * @param error      what went wrong and what to do about it
+ * @param failedAtMs when the failure was seen, milliseconds since the epoch
+ */
+public record DeadLetter(String table, String topic, int partition, long offset, long version, long lsn,
+                         String keyJson, byte[] rawKey, byte[] rawValue, String sqlState, String error,
+                         long failedAtMs) {
+
+    /** A change the database refused. */
+    public static DeadLetter of(RowChange change, String sqlState, String error) {
+        return new DeadLetter(change.table(), change.topic(), change.partition(), change.offset(), change.version(),
+                change.lsn(), change.keyJson(), change.rawKey(), change.rawValue(), sqlState, error,
+                System.currentTimeMillis());
+    }
+
+    /** {@code topic[partition]@offset}, for messages. */
+    public String coordinates() {
+        return topic + "[" + partition + "]@" + offset;
+    }
+
+    @Override
+    public String toString() {
+        return "DeadLetter[" + table + " " + keyJson + " from " + coordinates() + " version " + version
+                + (sqlState == null ? "" : " SQLSTATE " + sqlState) + ": " + error + "]";
+    }
+}

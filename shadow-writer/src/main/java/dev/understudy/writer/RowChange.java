@@ -1,0 +1,52 @@
+package dev.understudy.writer;
+
+import dev.understudy.schemas.RowValues;
+import org.apache.avro.generic.GenericRecord;
+
+import java.util.Objects;
+
+/**
+ * One record of a new-schema topic, decoded and addressed to its target table.
+ *
+ * @param table     the schema-qualified target table, e.g. {@code public.users}
+ * @param key       the target primary key
+ * @param value     the target row, or null for a delete (the record was a tombstone)
+ * @param version   the ordering version from header {@code understudy.version}: 0 for snapshot rows,
+ *                  the source LSN for streamed changes; a change applies only over a lower version
+ * @param lsn       the source LSN from header {@code understudy.lsn}, or -1 when absent
+ * @param topic     where the record was read from
+ * @param partition its partition
+ * @param offset    its offset
+ * @param rawKey    the key as read from Kafka (Confluent wire format), kept for the dead-letter topic
+ * @param rawValue  the value as read from Kafka, or null for a tombstone
+ */
+public record RowChange(String table, GenericRecord key, GenericRecord value, long version, long lsn,
+                        String topic, int partition, long offset, byte[] rawKey, byte[] rawValue) {
+
+    public RowChange {
+        Objects.requireNonNull(table, "table");
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(topic, "topic");
+    }
+
+    /** True when this change deletes the row (the record was a tombstone). */
+    public boolean isDelete() {
+        return value == null;
+    }
+
+    /** The key as JSON with fields in key order, e.g. {@code {"id":42}}; the row's identity in bookkeeping. */
+    public String keyJson() {
+        return RowValues.keyJson(key);
+    }
+
+    /** {@code topic[partition]@offset}, for messages. */
+    public String coordinates() {
+        return topic + "[" + partition + "]@" + offset;
+    }
+
+    @Override
+    public String toString() {
+        return "RowChange[" + table + " " + keyJson() + (isDelete() ? " delete" : " upsert") + " version " + version
+                + " from " + coordinates() + "]";
+    }
+}

@@ -1,0 +1,815 @@
+package dev.understudy.writer;
+
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.RegistryException;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.RetriableCommitFailedException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Consumes the new-schema topics and applies them to the target database, batch by batch.
+ * <p>
+ * Each poll becomes one database transaction: the records are decoded, grouped by target table,
+ * applied with each table's {@link TableApplier}, the dead letters are published (acknowledged),
+ * the transaction commits, and only then are the consumed offsets committed. A crash anywhere
+ * before the offset commit makes the records be read again; the appliers' version guard turns
+ * the replay into a no-op for everything that had committed, so delivery is effectively once.
+ * <p>
+ * Failures:
+ * <ul>
+ *   <li>a record that cannot be decoded, or a change the database refuses for its data, goes to the
+ *   dead-letter topic with its coordinates, and the rest of the batch is applied;</li>
+ *   <li>a retriable failure ({@link SqlErrorClassifier}, an unreachable registry or dead-letter topic)
+ *   rolls the transaction back and retries the same records after a capped exponential backoff,
+ *   reconnecting when the connection broke; meanwhile the assigned partitions are paused and the
+ *   consumer keeps polling, so the group does not evict it;</li>
+ *   <li>anything else (a table that does not fit its records, a permanent error every row would hit)
+ *   stops the loop without committing the batch's offsets; {@link #failure()} reports it.</li>
+ * </ul>
+ */
+public final class ShadowWriter implements Runnable, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ShadowWriter.class);
+    private static final long LAG_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final Duration LAG_QUERY_TIMEOUT = Duration.ofSeconds(1);
+    private static final long BACKOFF_SLICE_MS = 100;
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
+
+    private final ShadowWriterConfig config;
+    private final RecordDecoder decoder;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final DeadLetterPublisher deadLetters;
+    private final WriterMetrics metrics = new WriterMetrics();
+    private final Map<String, TableApplier> appliers = new LinkedHashMap<>();
+    private final List<String> tableOrder;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private final Object lifecycle = new Object();
+    private boolean started;
+    private volatile boolean closing;
+    private volatile Thread loopThread;
+    private volatile Connection connection;
+
+    // State below is touched by the loop thread only (rebalance callbacks run inside its poll).
+    private Batch inFlight;
+    private boolean backingOff;
+    private boolean partitionsRevoked;
+    private boolean immediateConstraints;
+    private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    private long lagRefreshedAt;
+
+    /**
+     * Creates the consumer and the dead-letter producer; nothing connects until {@link #start()} or {@link #run()}.
+     *
+     * @param registry resolves the schema ids of the records' Confluent wire format
+     */
+    public ShadowWriter(ShadowWriterConfig config, RegistryClient registry) {
+        this.config = config;
+        this.decoder = new RecordDecoder(registry, config.topicTables());
+        this.tableOrder = List.copyOf(new LinkedHashSet<>(config.topicTables().values()));
+        Map<String, Object> props = new HashMap<>();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        // Offsets are committed by hand, after the database commit, never ahead of it.
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // Records of aborted producer transactions (an exactly-once transform that failed over) must
+        // never reach the target; read_committed also stops at the last stable offset.
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "understudy-shadow-writer-" + config.groupId());
+        props.putAll(config.kafkaProperties());
+        this.consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        try {
+            Map<String, Object> producerProps = new HashMap<>(config.kafkaProperties());
+            producerProps.keySet().removeAll(ConsumerConfig.configNames());
+            producerProps.putAll(commonClientProps(config.kafkaProperties()));
+            this.deadLetters = DeadLetterPublisher.create(config.bootstrapServers(), config.prefix(), producerProps);
+        } catch (RuntimeException e) {
+            consumer.close(Duration.ZERO);
+            throw e;
+        }
+    }
+
+    /** Client settings shared by consumers and producers (security, DNS, ...), which the producer also needs. */
+    private static Map<String, String> commonClientProps(Map<String, String> props) {
+        Map<String, String> common = new HashMap<>();
+        for (Map.Entry<String, String> e : props.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith("security.") || k.startsWith("ssl.") || k.startsWith("sasl.")
+                    || k.equals("client.dns.lookup") || k.equals("request.timeout.ms")) {
+                common.put(k, e.getValue());
+            }
+        }
+        return common;
+    }
+
+    /** Runs the loop on a new thread named {@code understudy-shadow-writer}. */
+    public ShadowWriter start() {
+        synchronized (lifecycle) {
+            if (started) {
+                throw new IllegalStateException("This shadow writer has already run or been closed; create a new one");
+            }
+        }
+        Thread t = new Thread(this, "understudy-shadow-writer");
+        t.start();
+        return this;
+    }
+
+    /** The loop: returns when {@link #close()} is called or a permanent error stops it (see {@link #failure()}). */
+    @Override
+    public void run() {
+        synchronized (lifecycle) {
+            if (started) {
+                throw new IllegalStateException("This shadow writer has already run or been closed; create a new one");
+            }
+            started = true;
+            loopThread = Thread.currentThread();
+        }
+        try {
+            loop();
+        } finally {
+            closeResources();
+            finished.countDown();
+        }
+    }
+
+    /** Counters, readable from any thread. */
+    public WriterMetrics metrics() {
+        return metrics;
+    }
+
+    /** The error that stopped the loop, if one did. */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure.get());
+    }
+
+    /** True while the loop runs. */
+    public boolean isRunning() {
+        synchronized (lifecycle) {
+            return started && finished.getCount() > 0;
+        }
+    }
+
+    /**
+     * Stops the loop and waits for it to close the consumer, the producer and the database
+     * connection. A batch in progress is rolled back and its offsets are not committed, so its
+     * records are read again by the next writer of the group.
+     */
+    @Override
+    public void close() {
+        closing = true;
+        boolean wasStarted;
+        synchronized (lifecycle) {
+            wasStarted = started;
+            started = true;
+        }
+        if (!wasStarted) {
+            closeResources();
+            finished.countDown();
+            return;
+        }
+        consumer.wakeup();
+        if (Thread.currentThread() == loopThread) {
+            return;
+        }
+        try {
+            if (!finished.await(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+                // The loop is blocked in the database (e.g. waiting for a lock), where wakeup() does
+                // not reach: abort the connection to unblock it.
+                log.warn("The shadow writer did not stop within {}; aborting its database connection", CLOSE_GRACE);
+                Connection c = connection;
+                if (c != null) {
+                    try {
+                        c.abort(Runnable::run);
+                    } catch (SQLException | RuntimeException e) {
+                        log.debug("Aborting the connection failed", e);
+                    }
+                }
+                Thread t = loopThread;
+                if (!finished.await(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS) && t != null) {
+                    t.interrupt();
+                    finished.await(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    private void loop() {
+        try {
+            if (closing) {
+                return;
+            }
+            withRetry(() -> {
+                ensureConnection();
+                return null;
+            });
+            consumer.subscribe(config.topicTables().keySet(), new Rebalance());
+            log.info("Shadow writer started: group {}, topics {} -> tables {}, dead letters to {}", config.groupId(),
+                    config.topicTables().keySet(), tableOrder, deadLetters.topic());
+            while (!closing) {
+                ConsumerRecords<byte[], byte[]> records = consumer.poll(config.pollTimeout());
+                refreshLag();
+                if (!records.isEmpty()) {
+                    process(records);
+                }
+            }
+        } catch (WakeupException | InterruptException | Stopping e) {
+            if (!closing) {
+                fail(e);
+            }
+        } catch (Throwable t) {
+            fail(t);
+        }
+    }
+
+    private void fail(Throwable t) {
+        failure.compareAndSet(null, t);
+        log.error("The shadow writer stopped: {}", t.getMessage(), t);
+    }
+
+    private void process(ConsumerRecords<byte[], byte[]> records) throws Exception {
+        long start = System.nanoTime();
+        Batch batch = new Batch(records);
+        inFlight = batch;
+        try {
+            Totals totals = withRetry(() -> applyOnce(batch));
+            // Deferred constraints keep their declared timing for the next batches.
+            immediateConstraints = false;
+            commitOffsets(batch);
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            metrics.recordBatch(totals.result, totals.deadLetters, batch.size(), millis);
+            log.debug("Batch of {} records: {} upserted, {} deleted, {} stale, {} superseded, {} dead-lettered in {} ms",
+                    batch.size(), totals.result.upserted(), totals.result.deleted(), totals.result.stale(),
+                    totals.result.superseded(), totals.deadLetters, millis);
+        } finally {
+            inFlight = null;
+            resumeAll();
+        }
+    }
+
+    /** One attempt at a batch: decode, apply every table, publish dead letters, commit. */
+    private Totals applyOnce(Batch batch) throws Exception {
+        String step = "decoding records";
+        String table = null;
+        Connection c = null;
+        boolean committed = false;
+        try {
+            batch.decode(decoder, tableOrder);
+            step = "connecting to the target database";
+            c = ensureConnection();
+            step = "starting a transaction";
+            if (immediateConstraints) {
+                // Makes deferred constraints fail at their statement, inside the appliers' savepoints,
+                // where the failing row can be dead-lettered (PostgreSQL SET CONSTRAINTS).
+                try (Statement s = c.createStatement()) {
+                    s.execute("SET CONSTRAINTS ALL IMMEDIATE");
+                }
+            }
+            ApplyResult total = ApplyResult.EMPTY;
+            for (Map.Entry<String, List<RowChange>> e : batch.changes.entrySet()) {
+                table = e.getKey();
+                step = "applying " + table;
+                total = total.plus(applier(table).apply(c, e.getValue()));
+            }
+            table = null;
+            List<DeadLetter> letters = new ArrayList<>(batch.undecodable);
+            letters.addAll(total.deadLetters());
+            if (!letters.isEmpty()) {
+                step = "publishing " + letters.size() + " dead letters to " + deadLetters.topic();
+                // Before the database commit: if publishing fails the batch is retried whole; if the
+                // commit fails after it, the retry publishes again (duplicates in the dead-letter
+                // topic rather than lost records).
+                deadLetters.publishAll(letters);
+            }
+            step = "committing";
+            c.commit();
+            committed = true;
+            return new Totals(total, letters.size());
+        } catch (Exception e) {
+            throw new StepFailure(step, table, e);
+        } finally {
+            if (!committed && c != null) {
+                rollbackQuietly(c);
+            }
+        }
+    }
+
+    private TableApplier applier(String table) {
+        TableApplier applier = appliers.get(table);
+        if (applier == null) {
+            throw new IllegalStateException("No applier for table " + table);
+        }
+        return applier;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Retry
+
+    @FunctionalInterface
+    private interface Attempt<T> {
+        T run() throws Exception;
+    }
+
+    private <T> T withRetry(Attempt<T> attempt) throws Exception {
+        int failures = 0;
+        while (true) {
+            try {
+                T result = attempt.run();
+                if (failures > 0) {
+                    log.info("Recovered after {} failed attempts{}", failures, inFlight == null ? "" : " at " + inFlight.describe(null));
+                }
+                return result;
+            } catch (WakeupException | InterruptException | Stopping e) {
+                throw e;
+            } catch (Exception e) {
+                String step = e instanceof StepFailure sf ? sf.step : "connecting to the target database";
+                String table = e instanceof StepFailure sf ? sf.table : null;
+                Throwable cause = e instanceof StepFailure ? e.getCause() : e;
+                String where = inFlight == null ? "" : " (records " + inFlight.describe(table) + ")";
+
+                SQLException sql = SqlErrorClassifier.firstSqlException(cause);
+                String what;
+                if (cause instanceof TableMappingException) {
+                    throw new ShadowWriterException(cause.getMessage() + where, cause);
+                } else if (sql != null) {
+                    String state = SqlErrorClassifier.sqlState(sql);
+                    what = "SQLSTATE " + state + ": " + firstLine(sql.getMessage());
+                    boolean retriable = SqlErrorClassifier.classify(sql) == SqlErrorClassifier.Kind.RETRIABLE;
+                    if (!retriable && step.equals("committing") && !immediateConstraints && !SqlErrorClassifier.affectsEveryRow(sql)) {
+                        // A deferred constraint failed at commit, outside any savepoint: run the batch
+                        // again with constraints checked per statement so the failing row is isolated.
+                        immediateConstraints = true;
+                        log.warn("Commit failed{} ({}); retrying the batch with SET CONSTRAINTS ALL IMMEDIATE to isolate the row",
+                                where, what);
+                        continue;
+                    }
+                    if (!retriable) {
+                        throw new ShadowWriterException("Permanent database error " + step + where + " (" + what + "). "
+                                + (SqlErrorClassifier.affectsEveryRow(sql)
+                                ? "Every row would fail the same way, so the writer stopped instead of dead-lettering them. "
+                                : "")
+                                + "The batch was rolled back and its offsets were not committed; fix the cause "
+                                + "(grants, target migrations, the table mapping) and restart the writer, which resumes from the last committed offset",
+                                cause);
+                    }
+                    dropBrokenConnection(state);
+                } else if (cause instanceof RegistryException r && RecordDecoder.isTransient(r)) {
+                    what = "schema registry unavailable: " + r.getMessage();
+                } else if (hasCause(cause, RetriableException.class)) {
+                    what = cause.getMessage();
+                } else {
+                    throw new ShadowWriterException("Permanent error " + step + where + ": " + cause.getMessage()
+                            + ". The batch was rolled back and its offsets were not committed; fix the cause and restart the writer",
+                            cause);
+                }
+                failures++;
+                metrics.recordRetry();
+                long delay = backoffMillis(failures);
+                log.warn("Retriable failure {}{} ({}); rolled back, retry {} in {} ms{}", step, where, what, failures, delay,
+                        connection == null ? ", with a new database connection" : "");
+                backoff(delay);
+            }
+        }
+    }
+
+    private long backoffMillis(int failures) {
+        long initial = config.retryBackoffInitial().toMillis();
+        long max = config.retryBackoffMax().toMillis();
+        int shift = Math.min(failures - 1, 30);
+        long delay = initial << shift;
+        return delay <= 0 || delay > max ? max : delay;
+    }
+
+    /**
+     * Waits without leaving the group: all assigned partitions are paused and the consumer polls
+     * with a zero timeout, which keeps it within max.poll.interval.ms (the group evicts a consumer
+     * that does not poll for that long) without fetching records.
+     */
+    private void backoff(long delayMillis) {
+        backingOff = true;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis);
+        while (true) {
+            if (closing) {
+                throw new Stopping();
+            }
+            if (!consumer.subscription().isEmpty()) {
+                consumer.pause(consumer.assignment());
+                ConsumerRecords<byte[], byte[]> stray = consumer.poll(Duration.ZERO);
+                if (!stray.isEmpty()) {
+                    // Only a partition assigned during this poll can return records before its pause;
+                    // rewind it so they are read again after the retry.
+                    for (TopicPartition tp : stray.partitions()) {
+                        consumer.seek(tp, stray.records(tp).get(0).offset());
+                    }
+                    consumer.pause(stray.partitions());
+                }
+                if (partitionsRevoked && inFlight != null) {
+                    // Partitions moved to another member: their records are that member's now (it
+                    // starts from the last committed offset), so drop them from the retry.
+                    inFlight.retain(consumer.assignment());
+                    log.info("Partitions were reassigned during the retry; continuing with {}", inFlight.describe(null));
+                }
+                partitionsRevoked = false;
+            }
+            refreshLag();
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (left <= 0) {
+                return;
+            }
+            try {
+                Thread.sleep(Math.min(left, BACKOFF_SLICE_MS));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptException(e);
+            }
+        }
+    }
+
+    private void resumeAll() {
+        if (backingOff) {
+            backingOff = false;
+            Set<TopicPartition> paused = consumer.paused();
+            if (!paused.isEmpty()) {
+                consumer.resume(paused);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Offsets and lag
+
+    private void commitOffsets(Batch batch) {
+        pendingOffsets.putAll(batch.nextOffsets());
+        if (pendingOffsets.isEmpty()) {
+            return;
+        }
+        try {
+            consumer.commitSync(pendingOffsets);
+            pendingOffsets.clear();
+        } catch (CommitFailedException | RebalanceInProgressException e) {
+            // The group moved on (e.g. this member was evicted): the partitions' next owner reads
+            // these records again and finds them stale, so nothing is lost.
+            log.warn("Could not commit offsets {} after the database commit ({}); the records will be read again and skipped as stale",
+                    pendingOffsets, e.getMessage());
+            pendingOffsets.clear();
+        } catch (RetriableCommitFailedException | TimeoutException e) {
+            log.warn("Could not commit offsets {} yet ({}); they are committed with the next batch", pendingOffsets, e.getMessage());
+        }
+    }
+
+    private void refreshLag() {
+        long now = System.nanoTime();
+        if (lagRefreshedAt != 0 && now - lagRefreshedAt < LAG_REFRESH_NANOS) {
+            return;
+        }
+        lagRefreshedAt = now;
+        Set<TopicPartition> assigned = consumer.assignment();
+        if (assigned.isEmpty()) {
+            metrics.lag(0);
+            return;
+        }
+        try {
+            // With read_committed, endOffsets is the last stable offset, the end this consumer can reach.
+            Map<TopicPartition, Long> ends = consumer.endOffsets(assigned, LAG_QUERY_TIMEOUT);
+            long lag = 0;
+            for (TopicPartition tp : assigned) {
+                Long end = ends.get(tp);
+                if (end == null) {
+                    continue;
+                }
+                long position = consumer.position(tp, LAG_QUERY_TIMEOUT);
+                Long first = inFlight == null ? null : inFlight.firstOffset(tp);
+                if (first != null) {
+                    position = Math.min(position, first);
+                }
+                lag += Math.max(0, end - position);
+            }
+            metrics.lag(lag);
+        } catch (RetriableException e) {
+            // Includes TimeoutException: keep the previous value and try again in a second.
+            log.debug("Could not refresh the lag: {}", e.getMessage());
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (inFlight != null) {
+                partitionsRevoked = true;
+            }
+            Map<TopicPartition, OffsetAndMetadata> owed = new HashMap<>();
+            for (TopicPartition tp : partitions) {
+                OffsetAndMetadata o = pendingOffsets.remove(tp);
+                if (o != null) {
+                    owed.put(tp, o);
+                }
+            }
+            if (!owed.isEmpty()) {
+                // Offsets of batches already committed to the database: hand them over with the partition.
+                try {
+                    consumer.commitSync(owed);
+                } catch (RuntimeException e) {
+                    if (e instanceof WakeupException || e instanceof InterruptException) {
+                        throw e;
+                    }
+                    log.warn("Could not commit offsets {} on revocation ({}); the next owner reads those records again and skips them as stale",
+                            owed, e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            if (inFlight != null) {
+                partitionsRevoked = true;
+            }
+            pendingOffsets.keySet().removeAll(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (backingOff) {
+                consumer.pause(partitions);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Database connection
+
+    private Connection ensureConnection() throws SQLException {
+        Connection c = connection;
+        if (c != null) {
+            return c;
+        }
+        Properties props = new Properties();
+        if (config.user() != null) {
+            props.setProperty("user", config.user());
+        }
+        if (config.password() != null) {
+            props.setProperty("password", config.password());
+        }
+        props.setProperty("ApplicationName", "understudy-shadow-writer");
+        props.setProperty("tcpKeepAlive", "true");
+        c = DriverManager.getConnection(config.jdbcUrl(), props);
+        try {
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                // Offsets are committed right after the database commit. With synchronous_commit off,
+                // a database crash can lose recently committed transactions (PostgreSQL docs,
+                // "Asynchronous Commit") whose offsets Kafka already holds, so they would never be
+                // re-read. Force it on for this connection whatever the server, database or role default.
+                s.execute("SET synchronous_commit = on");
+                // pgjdbc starts the connection in the JVM's time zone. The values sent are zone-free
+                // (instants end in Z; a zone in a timestamp-without-time-zone literal is ignored), but
+                // a zone-less local timestamp cast to timestamptz, or a trigger using the current zone,
+                // would depend on where the writer runs; UTC makes it the same everywhere, and matches
+                // RowValues, which renders local timestamps as UTC wall-clock time.
+                s.execute("SET TimeZone = 'UTC'");
+            }
+            c.commit();
+            if (appliers.isEmpty()) {
+                for (String table : tableOrder) {
+                    appliers.put(table, new TableApplier(c, table));
+                }
+                c.commit();
+                log.info("Target tables checked: {}", appliers.values().stream().map(a -> a.table() + a.columns()).toList());
+            }
+        } catch (SQLException | RuntimeException e) {
+            appliers.clear();
+            closeQuietly(c);
+            throw e;
+        }
+        connection = c;
+        return c;
+    }
+
+    /** After a retriable error: keep the connection if it still works, else drop it so the retry reconnects. */
+    private void dropBrokenConnection(String sqlState) {
+        Connection c = connection;
+        if (c == null) {
+            return;
+        }
+        boolean broken = sqlState == null || sqlState.startsWith("08") || sqlState.startsWith("57P")
+                || sqlState.equals("25P03") || sqlState.equals("25P04");
+        if (!broken) {
+            try {
+                broken = c.isClosed() || !c.isValid(2);
+            } catch (SQLException e) {
+                broken = true;
+            }
+        }
+        if (broken) {
+            connection = null;
+            closeQuietly(c);
+        }
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            if (!c.isClosed()) {
+                c.rollback();
+            }
+        } catch (SQLException e) {
+            log.debug("Rollback failed: {}", e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException e) {
+            log.debug("Closing the database connection failed: {}", e.getMessage());
+        }
+    }
+
+    private void closeResources() {
+        try {
+            consumer.close(Duration.ofSeconds(10));
+        } catch (RuntimeException e) {
+            log.warn("Closing the consumer failed: {}", e.getMessage());
+        }
+        try {
+            deadLetters.close();
+        } catch (RuntimeException e) {
+            log.warn("Closing the dead-letter producer failed: {}", e.getMessage());
+        }
+        Connection c = connection;
+        connection = null;
+        if (c != null) {
+            rollbackQuietly(c);
+            closeQuietly(c);
+        }
+    }
+
+    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    /** The records of one poll, decoded lazily (again after partitions are dropped). */
+    private static final class Batch {
+        private final Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records = new LinkedHashMap<>();
+        private Map<String, List<RowChange>> changes;
+        private List<DeadLetter> undecodable;
+
+        Batch(ConsumerRecords<byte[], byte[]> polled) {
+            for (TopicPartition tp : polled.partitions()) {
+                records.put(tp, polled.records(tp));
+            }
+        }
+
+        void decode(RecordDecoder decoder, List<String> tableOrder) {
+            if (changes != null) {
+                return;
+            }
+            Map<String, List<RowChange>> byTable = new LinkedHashMap<>();
+            for (String table : tableOrder) {
+                byTable.put(table, new ArrayList<>());
+            }
+            List<DeadLetter> dead = new ArrayList<>();
+            for (List<ConsumerRecord<byte[], byte[]>> partition : records.values()) {
+                for (ConsumerRecord<byte[], byte[]> r : partition) {
+                    RecordDecoder.Decoded d = decoder.decode(r);
+                    if (d.change() != null) {
+                        byTable.get(d.change().table()).add(d.change());
+                    } else {
+                        dead.add(d.deadLetter());
+                        log.warn("Dead-lettering undecodable record {}: {}", d.deadLetter().coordinates(), d.deadLetter().error());
+                    }
+                }
+            }
+            byTable.values().removeIf(List::isEmpty);
+            changes = byTable;
+            undecodable = dead;
+        }
+
+        void retain(Set<TopicPartition> owned) {
+            if (records.keySet().retainAll(owned)) {
+                changes = null;
+                undecodable = null;
+            }
+        }
+
+        int size() {
+            int n = 0;
+            for (List<ConsumerRecord<byte[], byte[]>> l : records.values()) {
+                n += l.size();
+            }
+            return n;
+        }
+
+        Long firstOffset(TopicPartition tp) {
+            List<ConsumerRecord<byte[], byte[]>> l = records.get(tp);
+            return l == null || l.isEmpty() ? null : l.get(0).offset();
+        }
+
+        Map<TopicPartition, OffsetAndMetadata> nextOffsets() {
+            Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+            for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
+                List<ConsumerRecord<byte[], byte[]>> l = e.getValue();
+                if (!l.isEmpty()) {
+                    next.put(e.getKey(), new OffsetAndMetadata(l.get(l.size() - 1).offset() + 1));
+                }
+            }
+            return next;
+        }
+
+        /** e.g. {@code understudy.new.public.users[0] offsets 0..1666, understudy.new.public.users[1] offsets 0..1650}. */
+        String describe(String table) {
+            Set<String> topics = new HashSet<>();
+            if (table != null && changes != null) {
+                for (RowChange c : changes.getOrDefault(table, List.of())) {
+                    topics.add(c.topic());
+                }
+            }
+            List<String> parts = new ArrayList<>();
+            for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
+                List<ConsumerRecord<byte[], byte[]>> l = e.getValue();
+                if (l.isEmpty() || (!topics.isEmpty() && !topics.contains(e.getKey().topic()))) {
+                    continue;
+                }
+                parts.add(e.getKey().topic() + "[" + e.getKey().partition() + "] offsets " + l.get(0).offset() + ".."
+                        + l.get(l.size() - 1).offset());
+            }
+            return parts.isEmpty() ? "none" : String.join(", ", parts);
+        }
+    }
+
+    private record Totals(ApplyResult result, int deadLetters) {
+    }
+
+    /** A failed step of a batch attempt, with the table it concerned. */
+    private static final class StepFailure extends Exception {
+        final String step;
+        final String table;
+
+        StepFailure(String step, String table, Exception cause) {
+            super(step + ": " + cause.getMessage(), cause);
+            this.step = step;
+            this.table = table;
+        }
+    }
+
+    /** Thrown inside the loop when close() asked it to stop during a backoff. */
+    private static final class Stopping extends RuntimeException {
+        Stopping() {
+            super("stopping", null, false, false);
+        }
+    }
+}

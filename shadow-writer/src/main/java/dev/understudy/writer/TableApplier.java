@@ -1,0 +1,790 @@
+package dev.understudy.writer;
+
+import dev.understudy.schemas.AvroNames;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Applies decoded changes to one target table with plain JDBC, idempotently and never backwards.
+ * <p>
+ * Idempotence and ordering rest on a bookkeeping table, {@value #BOOKKEEPING_TABLE}, holding for
+ * every key ever written the version of its last applied change and whether that change was a
+ * delete. A change is applied only when its version is above the stored one, so
+ * <ul>
+ *   <li>replaying a record changes nothing (its version equals the stored one);</li>
+ *   <li>an older change never overwrites a newer row, and an older delete never removes it;</li>
+ *   <li>a replayed older insert does not resurrect a deleted row: the delete left a tombstone
+ *   version behind, even though the row itself is gone.</li>
+ * </ul>
+ * The bookkeeping rows are written in the same transaction as the target rows, so both commit or
+ * neither does, and the writer may commit Kafka offsets after the database without risking loss:
+ * records re-read after a crash between the two commits are simply stale.
+ * <p>
+ * Each batch costs a fixed number of statements whatever its size: one guard query, one bookkeeping
+ * upsert, one upsert per value schema (normally one) and one delete, each taking its rows as
+ * {@code text[]} arrays expanded by {@code unnest}. Values travel as text and are cast server-side
+ * to the column's type, so every type with a text input function works without per-type JDBC code.
+ * <p>
+ * The caller owns the transaction: the connection must have auto-commit off, and the caller
+ * commits or rolls back after {@link #apply}. Not thread-safe: use one instance per writer thread.
+ */
+public final class TableApplier {
+    private static final Logger log = LoggerFactory.getLogger(TableApplier.class);
+
+    public static final String BOOKKEEPING_SCHEMA = "understudy";
+    public static final String BOOKKEEPING_TABLE = "understudy.row_version";
+
+    private static final String CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS " + BOOKKEEPING_SCHEMA;
+    private static final String CREATE_TABLE = "CREATE TABLE IF NOT EXISTS " + BOOKKEEPING_TABLE + " ("
+            + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
+            + "PRIMARY KEY (table_name, pk))";
+
+    /**
+     * Locks the bookkeeping rows of the batch's keys, so that a second writer (for instance the new
+     * owner of a partition during a rebalance) working on the same keys waits for this transaction
+     * instead of both deciding against the same stored version. Sorting takes the locks in one
+     * order across writers, which keeps two writers of overlapping batches from deadlocking.
+     */
+    private static final String GUARD_SQL = "SELECT pk, version FROM " + BOOKKEEPING_TABLE
+            + " WHERE table_name = ? AND pk = ANY(?) ORDER BY pk FOR UPDATE";
+
+    /**
+     * Records the versions of the kept changes. The guard query cannot lock a key that has no
+     * bookkeeping row yet, so two writers may both see it as new; ON CONFLICT DO UPDATE makes the
+     * second wait for the first's row and then re-evaluates the WHERE against it (PostgreSQL INSERT
+     * docs, "ON CONFLICT Clause": the update is applied to the latest version of the conflicting row
+     * under READ COMMITTED). RETURNING lists only the rows inserted or updated, so it names exactly
+     * the changes that won and must be written to the target.
+     */
+    private static final String VERSION_UPSERT_SQL = "INSERT INTO " + BOOKKEEPING_TABLE + " AS rv (table_name, pk, version, deleted) "
+            + "SELECT ?, u.pk, u.version, u.deleted FROM unnest(?::text[], ?::bigint[], ?::boolean[]) AS u(pk, version, deleted) "
+            + "ON CONFLICT (table_name, pk) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted "
+            + "WHERE rv.version < EXCLUDED.version "
+            + "RETURNING rv.pk";
+
+    private final String requestedTable;
+    private Catalog catalog;
+    private final Map<Schema, KeyPlan> keyPlans = new HashMap<>();
+    private final Map<KeyPlan, Map<Schema, UpsertPlan>> upsertPlans = new IdentityHashMap<>();
+
+    /**
+     * Reads the table's columns and primary key from the catalog and creates the bookkeeping table
+     * if it is missing. With auto-commit off the caller commits afterwards.
+     *
+     * @param table the target table as {@code schema.table} (or {@code table} in {@code public}),
+     *              spelled as stored in the catalog; a quoted or mixed-case SQL spelling is also accepted
+     * @throws TableMappingException when the table does not exist or has no primary key
+     */
+    public TableApplier(Connection c, String table) throws SQLException {
+        this.requestedTable = Objects.requireNonNull(table, "table");
+        ensureBookkeeping(c);
+        this.catalog = Catalog.load(c, table);
+    }
+
+    /** The table as {@code schema.table}, as named in the catalog and in the bookkeeping table. */
+    public String table() {
+        return catalog.qualifiedName;
+    }
+
+    /** Column names in table order. */
+    public List<String> columns() {
+        return catalog.columns.stream().map(Column::name).toList();
+    }
+
+    /** Primary-key column names in key order. */
+    public List<String> primaryKey() {
+        return catalog.primaryKey.stream().map(Column::name).toList();
+    }
+
+    /** Column type as PostgreSQL spells it, with modifiers, e.g. {@code character varying(20)}; null for an unknown column. */
+    public String columnType(String column) {
+        Column col = catalog.byName.get(column);
+        return col == null ? null : col.type();
+    }
+
+    /**
+     * Checks that records with these schemas map onto the table: every key field to a primary-key
+     * column and back, every value field to a writable column. {@link #apply} does this for every
+     * schema it meets; calling it up front fails earlier.
+     *
+     * @param valueSchema null to check the key only
+     * @throws TableMappingException naming the field and the fix
+     */
+    public void validate(Connection c, Schema keySchema, Schema valueSchema) throws SQLException {
+        KeyPlan keyPlan = keyPlan(c, keySchema);
+        if (valueSchema != null) {
+            upsertPlan(c, keyPlan, valueSchema);
+        }
+    }
+
+    /**
+     * Applies a batch of changes in the caller's transaction.
+     * <ol>
+     *   <li>The batch collapses to one change per key: the highest version, the later one on a tie.
+     *   The batch arrives in Kafka order and a key always lands in the same partition, so for a key
+     *   this is normally its last change; taking the highest version keeps an older change that arrives
+     *   late in the partition (such as a re-read snapshot row, version 0) from hiding a newer one in
+     *   the same batch. Collapsing also keeps every key once per statement, which ON CONFLICT DO UPDATE
+     *   requires (it fails with 21000 "cannot affect row a second time" otherwise).</li>
+     *   <li>Changes at or below the stored version are dropped as stale.</li>
+     *   <li>The versions of the rest are recorded, then the rows are upserted and deleted.</li>
+     * </ol>
+     * When a statement fails with a permanent, row-dependent error (SQLSTATE class 22 data exception,
+     * 23 integrity constraint violation, ...), the batch is rolled back to a savepoint taken before it
+     * and the changes are applied one at a time, each in its own savepoint; a change that fails again
+     * becomes a dead letter and the others still land. Retriable errors, and permanent errors that
+     * every row would hit alike ({@link SqlErrorClassifier#affectsEveryRow}), propagate with the
+     * transaction left for the caller to roll back.
+     *
+     * @throws TableMappingException when a record's schema does not fit the table
+     * @throws SQLException          on a retriable or statement-level database error
+     */
+    public ApplyResult apply(Connection c, List<RowChange> batch) throws SQLException {
+        if (batch.isEmpty()) {
+            return ApplyResult.EMPTY;
+        }
+        if (c.getAutoCommit()) {
+            throw new IllegalStateException("TableApplier for " + table() + " needs a connection with auto-commit off: "
+                    + "the caller owns the transaction, and savepoints isolate failing rows within it");
+        }
+        Map<String, RowChange> latest = new LinkedHashMap<>(batch.size() * 2);
+        for (RowChange change : batch) {
+            String pk = change.keyJson();
+            RowChange previous = latest.get(pk);
+            if (previous == null || change.version() >= previous.version()) {
+                latest.put(pk, change);
+            }
+        }
+        int superseded = batch.size() - latest.size();
+
+        List<Prepared> rows = new ArrayList<>(latest.size());
+        List<DeadLetter> deadLetters = new ArrayList<>();
+        for (Map.Entry<String, RowChange> e : latest.entrySet()) {
+            Prepared p = prepare(c, e.getValue(), e.getKey(), deadLetters);
+            if (p != null) {
+                rows.add(p);
+            }
+        }
+        if (rows.isEmpty()) {
+            return new ApplyResult(0, 0, 0, superseded, deadLetters);
+        }
+        // Key order for every statement: two writers touching overlapping keys (a rebalance hand-over)
+        // then lock bookkeeping rows and insert index entries in the same order, which avoids most
+        // deadlocks; any remaining one is 40P01, retriable.
+        rows.sort(Comparator.comparing(Prepared::pk));
+
+        Savepoint beforeBatch = c.setSavepoint();
+        try {
+            Outcome o = write(c, rows);
+            c.releaseSavepoint(beforeBatch);
+            return new ApplyResult(o.upserted, o.deleted, o.stale, superseded, deadLetters);
+        } catch (SQLException e) {
+            if (!isRowLevel(e)) {
+                throw e;
+            }
+            c.rollback(beforeBatch);
+            log.warn("A batch of {} changes to {} failed with SQLSTATE {} ({}); applying them one at a time to isolate the failing rows",
+                    rows.size(), table(), SqlErrorClassifier.sqlState(e), firstLine(e.getMessage()));
+        }
+
+        // One savepoint per change: each becomes a subtransaction, which costs more than the batch
+        // path but only runs for a batch that already failed.
+        int upserted = 0;
+        int deleted = 0;
+        int stale = 0;
+        for (Prepared p : rows) {
+            Savepoint one = c.setSavepoint();
+            try {
+                Outcome o = write(c, List.of(p));
+                c.releaseSavepoint(one);
+                upserted += o.upserted;
+                deleted += o.deleted;
+                stale += o.stale;
+            } catch (SQLException e) {
+                if (!isRowLevel(e)) {
+                    throw e;
+                }
+                c.rollback(one);
+                String state = SqlErrorClassifier.sqlState(e);
+                DeadLetter dl = DeadLetter.of(p.change, state, "The target database refused the "
+                        + (p.change.isDelete() ? "delete" : "upsert") + " of " + table() + " key " + p.pk
+                        + " (SQLSTATE " + state + "): " + e.getMessage()
+                        + " -- fix the row or the target table, then replay the record from the dead-letter topic");
+                deadLetters.add(dl);
+                log.warn("Dead-lettering change to {} key {} from {} version {} (SQLSTATE {}): {}", table(), p.pk,
+                        p.change.coordinates(), p.change.version(), state, firstLine(e.getMessage()));
+            }
+        }
+        return new ApplyResult(upserted, deleted, stale, superseded, deadLetters);
+    }
+
+    private static boolean isRowLevel(SQLException e) {
+        return SqlErrorClassifier.classify(e) == SqlErrorClassifier.Kind.PERMANENT && !SqlErrorClassifier.affectsEveryRow(e);
+    }
+
+    /** Renders a change's values as text; a value that cannot be rendered dead-letters the change. */
+    private Prepared prepare(Connection c, RowChange change, String pk, List<DeadLetter> deadLetters) throws SQLException {
+        KeyPlan keyPlan = keyPlan(c, change.key().getSchema());
+        UpsertPlan upsertPlan = change.isDelete() ? null : upsertPlan(c, keyPlan, change.value().getSchema());
+        String[] keyTexts;
+        String[] values = null;
+        try {
+            keyTexts = keyPlan.render(change.key());
+            if (upsertPlan != null) {
+                values = upsertPlan.render(change.key(), change.value());
+            }
+        } catch (RenderException e) {
+            deadLetters.add(DeadLetter.of(change, null, "Cannot convert " + e.getMessage() + " for " + table() + " key " + pk
+                    + "; fix the transform's output for this field, then replay the record from the dead-letter topic"));
+            log.warn("Dead-lettering change to {} key {} from {}: cannot convert {}", table(), pk, change.coordinates(), e.getMessage());
+            return null;
+        }
+        return new Prepared(change, pk, keyTexts, keyPlan, values, upsertPlan);
+    }
+
+    /** Guard, bookkeeping, upserts, deletes; one statement each (one upsert per value schema). */
+    private Outcome write(Connection c, List<Prepared> rows) throws SQLException {
+        String[] pks = new String[rows.size()];
+        for (int i = 0; i < pks.length; i++) {
+            pks[i] = rows.get(i).pk;
+        }
+        Map<String, Long> stored = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(GUARD_SQL)) {
+            ps.setString(1, table());
+            ps.setArray(2, c.createArrayOf("text", pks));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    stored.put(rs.getString(1), rs.getLong(2));
+                }
+            }
+        }
+        List<Prepared> fresh = new ArrayList<>(rows.size());
+        for (Prepared p : rows) {
+            Long version = stored.get(p.pk);
+            if (version == null || p.change.version() > version) {
+                fresh.add(p);
+            }
+        }
+        if (fresh.isEmpty()) {
+            return new Outcome(0, 0, rows.size());
+        }
+
+        String[] freshPks = new String[fresh.size()];
+        Long[] versions = new Long[fresh.size()];
+        Boolean[] deletes = new Boolean[fresh.size()];
+        for (int i = 0; i < fresh.size(); i++) {
+            Prepared p = fresh.get(i);
+            freshPks[i] = p.pk;
+            versions[i] = p.change.version();
+            deletes[i] = p.change.isDelete();
+        }
+        Set<String> won = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement(VERSION_UPSERT_SQL)) {
+            ps.setString(1, table());
+            ps.setArray(2, c.createArrayOf("text", freshPks));
+            ps.setArray(3, c.createArrayOf("bigint", versions));
+            ps.setArray(4, c.createArrayOf("boolean", deletes));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    won.add(rs.getString(1));
+                }
+            }
+        }
+
+        Map<UpsertPlan, List<Prepared>> upserts = new IdentityHashMap<>();
+        Map<KeyPlan, List<Prepared>> deletions = new IdentityHashMap<>();
+        int upserted = 0;
+        int deleted = 0;
+        for (Prepared p : fresh) {
+            if (!won.contains(p.pk)) {
+                continue;
+            }
+            if (p.change.isDelete()) {
+                deletions.computeIfAbsent(p.keyPlan, k -> new ArrayList<>()).add(p);
+                deleted++;
+            } else {
+                upserts.computeIfAbsent(p.upsertPlan, k -> new ArrayList<>()).add(p);
+                upserted++;
+            }
+        }
+        for (Map.Entry<UpsertPlan, List<Prepared>> e : upserts.entrySet()) {
+            UpsertPlan plan = e.getKey();
+            List<Prepared> group = e.getValue();
+            try (PreparedStatement ps = c.prepareStatement(plan.sql)) {
+                for (int col = 0; col < plan.bindings.size(); col++) {
+                    String[] column = new String[group.size()];
+                    for (int i = 0; i < column.length; i++) {
+                        column[i] = group.get(i).values[col];
+                    }
+                    ps.setArray(col + 1, c.createArrayOf("text", column));
+                }
+                ps.executeUpdate();
+            }
+        }
+        for (Map.Entry<KeyPlan, List<Prepared>> e : deletions.entrySet()) {
+            KeyPlan plan = e.getKey();
+            List<Prepared> group = e.getValue();
+            try (PreparedStatement ps = c.prepareStatement(plan.deleteSql)) {
+                for (int col = 0; col < plan.fields.size(); col++) {
+                    String[] column = new String[group.size()];
+                    for (int i = 0; i < column.length; i++) {
+                        column[i] = group.get(i).keyTexts[col];
+                    }
+                    ps.setArray(col + 1, c.createArrayOf("text", column));
+                }
+                ps.executeUpdate();
+            }
+        }
+        return new Outcome(upserted, deleted, rows.size() - upserted - deleted);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Mapping records onto the table
+
+    private KeyPlan keyPlan(Connection c, Schema keySchema) throws SQLException {
+        KeyPlan plan = keyPlans.get(keySchema);
+        if (plan == null) {
+            try {
+                plan = buildKeyPlan(keySchema);
+            } catch (TableMappingException first) {
+                // The table may have changed since it was read (a migration ran): read it again once.
+                refreshCatalog(c);
+                plan = buildKeyPlan(keySchema);
+            }
+            keyPlans.put(keySchema, plan);
+        }
+        return plan;
+    }
+
+    private UpsertPlan upsertPlan(Connection c, KeyPlan keyPlan, Schema valueSchema) throws SQLException {
+        Map<Schema, UpsertPlan> byValue = upsertPlans.computeIfAbsent(keyPlan, k -> new HashMap<>());
+        UpsertPlan plan = byValue.get(valueSchema);
+        if (plan == null) {
+            try {
+                plan = buildUpsertPlan(keyPlan, valueSchema);
+            } catch (TableMappingException first) {
+                refreshCatalog(c);
+                plan = buildUpsertPlan(keyPlan, valueSchema);
+            }
+            byValue.put(valueSchema, plan);
+        }
+        return plan;
+    }
+
+    private void refreshCatalog(Connection c) throws SQLException {
+        Catalog fresh = Catalog.load(c, requestedTable);
+        if (!fresh.equals(catalog)) {
+            log.info("Re-read the catalog of {}: columns {}", fresh.qualifiedName, fresh.columns.stream().map(Column::name).toList());
+            catalog = fresh;
+            keyPlans.clear();
+            upsertPlans.clear();
+        }
+    }
+
+    private KeyPlan buildKeyPlan(Schema keySchema) {
+        Catalog cat = catalog;
+        if (keySchema.getType() != Schema.Type.RECORD) {
+            throw new TableMappingException("The key schema for " + cat.qualifiedName + " is " + keySchema.getType()
+                    + ", not a record of the primary-key columns " + names(cat.primaryKey)
+                    + "; key the topic's records with a record of the primary key (see dev.understudy.schemas.KeySchemas)");
+        }
+        Map<Column, Schema.Field> byColumn = new HashMap<>();
+        for (Schema.Field f : keySchema.getFields()) {
+            Column col = cat.columnFor(f.name());
+            if (col == null) {
+                throw new TableMappingException("Key field '" + f.name() + "' of key schema " + keySchema.getFullName()
+                        + " has no column in " + cat.qualifiedName + " (columns: " + names(cat.columns) + "). The key must be "
+                        + cat.qualifiedName + "'s primary key " + names(cat.primaryKey)
+                        + "; map the topic to the right table or fix the key the transform writes");
+            }
+            if (!cat.primaryKey.contains(col)) {
+                throw new TableMappingException("Key field '" + f.name() + "' of key schema " + keySchema.getFullName()
+                        + " maps to column " + col.name() + ", which is not part of " + cat.qualifiedName + "'s primary key "
+                        + names(cat.primaryKey) + "; make the table's primary key match the key, or fix the key the transform writes");
+            }
+            if (byColumn.put(col, f) != null) {
+                throw new TableMappingException("Key schema " + keySchema.getFullName() + " has two fields for column "
+                        + col.name() + " of " + cat.qualifiedName + "; rename one of them");
+            }
+        }
+        List<Schema.Field> fields = new ArrayList<>();
+        for (Column pk : cat.primaryKey) {
+            Schema.Field f = byColumn.get(pk);
+            if (f == null) {
+                throw new TableMappingException("Key schema " + keySchema.getFullName() + " lacks primary-key column "
+                        + pk.name() + " of " + cat.qualifiedName + " (primary key " + names(cat.primaryKey)
+                        + "); key the records with every primary-key column");
+            }
+            fields.add(f);
+        }
+        StringBuilder sql = new StringBuilder("DELETE FROM ").append(cat.quotedName).append(" AS t USING unnest(");
+        appendParams(sql, fields.size());
+        sql.append(") AS k(");
+        appendAliases(sql, "k", fields.size());
+        sql.append(") WHERE ");
+        for (int i = 0; i < cat.primaryKey.size(); i++) {
+            if (i > 0) {
+                sql.append(" AND ");
+            }
+            Column pk = cat.primaryKey.get(i);
+            sql.append("t.").append(quote(pk.name())).append(" = k.k").append(i + 1).append("::").append(pk.castType());
+        }
+        return new KeyPlan(fields, sql.toString());
+    }
+
+    private UpsertPlan buildUpsertPlan(KeyPlan keyPlan, Schema valueSchema) {
+        Catalog cat = catalog;
+        if (valueSchema.getType() != Schema.Type.RECORD) {
+            throw new TableMappingException("The value schema for " + cat.qualifiedName + " is " + valueSchema.getType()
+                    + ", not a record of its columns; the transform must write target rows as records");
+        }
+        List<Binding> bindings = new ArrayList<>();
+        for (int i = 0; i < cat.primaryKey.size(); i++) {
+            // The key is authoritative for the primary key: it is what the version guard and the
+            // partitioner used, so a value that disagrees with it must not move the row.
+            bindings.add(new Binding(cat.primaryKey.get(i), true, keyPlan.fields.get(i)));
+        }
+        Set<Column> bound = new HashSet<>(cat.primaryKey);
+        for (Schema.Field f : valueSchema.getFields()) {
+            Column col = cat.columnFor(f.name());
+            if (col == null) {
+                throw new TableMappingException("Value field '" + f.name() + "' of value schema " + valueSchema.getFullName()
+                        + " has no column in " + cat.qualifiedName + " (columns: " + names(cat.columns)
+                        + "). Apply the target migration that adds the column, or remove the field from the transform's output; "
+                        + "then restart the writer");
+            }
+            if (cat.primaryKey.contains(col)) {
+                continue;
+            }
+            if (col.generated()) {
+                throw new TableMappingException("Value field '" + f.name() + "' of value schema " + valueSchema.getFullName()
+                        + " maps to generated column " + col.name() + " of " + cat.qualifiedName
+                        + ", which cannot be written; remove the field from the transform's output");
+            }
+            if (!bound.add(col)) {
+                throw new TableMappingException("Value schema " + valueSchema.getFullName() + " has two fields for column "
+                        + col.name() + " of " + cat.qualifiedName + "; rename one of them");
+            }
+            bindings.add(new Binding(col, false, f));
+        }
+
+        StringBuilder sql = new StringBuilder("INSERT INTO ").append(cat.quotedName).append(" (");
+        for (int i = 0; i < bindings.size(); i++) {
+            sql.append(i > 0 ? ", " : "").append(quote(bindings.get(i).column.name()));
+        }
+        sql.append(")");
+        // A GENERATED ALWAYS identity column refuses explicit values unless the INSERT says
+        // OVERRIDING SYSTEM VALUE (PostgreSQL INSERT docs); the key comes from the source, so it must win.
+        if (bindings.stream().anyMatch(b -> b.column.identityAlways())) {
+            sql.append(" OVERRIDING SYSTEM VALUE");
+        }
+        sql.append(" SELECT ");
+        for (int i = 0; i < bindings.size(); i++) {
+            sql.append(i > 0 ? ", " : "").append("v.v").append(i + 1).append("::").append(bindings.get(i).column.castType());
+        }
+        sql.append(" FROM unnest(");
+        appendParams(sql, bindings.size());
+        sql.append(") AS v(");
+        appendAliases(sql, "v", bindings.size());
+        sql.append(") ON CONFLICT (");
+        for (int i = 0; i < cat.primaryKey.size(); i++) {
+            sql.append(i > 0 ? ", " : "").append(quote(cat.primaryKey.get(i).name()));
+        }
+        sql.append(") DO ");
+        List<Binding> nonKey = bindings.subList(cat.primaryKey.size(), bindings.size());
+        if (nonKey.isEmpty()) {
+            sql.append("NOTHING");
+        } else {
+            // EXCLUDED is the row proposed for insertion (PostgreSQL INSERT docs, "ON CONFLICT Clause").
+            // Columns without a field keep their current value on update and their default on insert.
+            sql.append("UPDATE SET ");
+            for (int i = 0; i < nonKey.size(); i++) {
+                String col = quote(nonKey.get(i).column.name());
+                sql.append(i > 0 ? ", " : "").append(col).append(" = EXCLUDED.").append(col);
+            }
+        }
+        return new UpsertPlan(bindings, sql.toString());
+    }
+
+    private static void appendParams(StringBuilder sql, int n) {
+        for (int i = 0; i < n; i++) {
+            sql.append(i > 0 ? ", " : "").append("?::text[]");
+        }
+    }
+
+    private static void appendAliases(StringBuilder sql, String prefix, int n) {
+        for (int i = 0; i < n; i++) {
+            sql.append(i > 0 ? ", " : "").append(prefix).append(i + 1);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Bookkeeping table and catalog
+
+    private static void ensureBookkeeping(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+            ps.setString(1, BOOKKEEPING_TABLE);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    // Already there: skip the DDL, which needs CREATE on the database even with
+                    // IF NOT EXISTS, so a writer role without it still starts.
+                    return;
+                }
+            }
+        }
+        Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
+        try (Statement s = c.createStatement()) {
+            s.execute(CREATE_SCHEMA);
+            s.execute(CREATE_TABLE);
+            if (sp != null) {
+                c.releaseSavepoint(sp);
+            }
+        } catch (SQLException e) {
+            // IF NOT EXISTS is not race-free: two connections creating the same object at once can fail
+            // with 23505 unique_violation on a catalog index or 42P06/42P07 duplicate schema/table.
+            // The object then exists, which is all that is needed.
+            String state = SqlErrorClassifier.sqlState(e);
+            if (!Set.of("23505", "42P06", "42P07").contains(state)) {
+                throw e;
+            }
+            if (sp != null) {
+                c.rollback(sp);
+            }
+            log.debug("{} was created concurrently ({})", BOOKKEEPING_TABLE, state);
+        }
+    }
+
+    static String quote(String identifier) {
+        return '"' + identifier.replace("\"", "\"\"") + '"';
+    }
+
+    private static String names(List<Column> columns) {
+        return columns.stream().map(Column::name).collect(Collectors.joining(", ", "(", ")"));
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /**
+     * A column as the catalog describes it.
+     *
+     * @param type     {@code format_type(atttypid, atttypmod)}, e.g. {@code character varying(20)}
+     * @param castType {@code format_type(atttypid, -1)}: the type without modifiers, used in casts.
+     *                 An explicit cast to {@code varchar(n)} or {@code char(n)} silently truncates
+     *                 (PostgreSQL docs, "Character Types"), whereas storing an unbounded value into
+     *                 the column applies the modifier as an assignment cast, which raises 22001 for an
+     *                 over-long value; so the cast must not carry the modifier. Passing -1 rather than
+     *                 NULL makes format_type print {@code bpchar} rather than {@code character}, which
+     *                 would mean {@code character(1)}.
+     */
+    private record Column(String name, String type, String castType, boolean generated, boolean identityAlways) {
+    }
+
+    private record Catalog(String qualifiedName, String quotedName, List<Column> columns, Map<String, Column> byName,
+                           List<Column> primaryKey) {
+
+        static Catalog load(Connection c, String table) throws SQLException {
+            long oid = -1;
+            String schema = null;
+            String name = null;
+            int dot = table.indexOf('.');
+            String wantedSchema = dot < 0 ? "public" : table.substring(0, dot);
+            String wantedName = dot < 0 ? table : table.substring(dot + 1);
+            // Exact names first (as stored in the catalog); then PostgreSQL's own parsing of the
+            // name, for a quoted or case-folded spelling.
+            try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
+                    + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
+                ps.setString(1, wantedSchema);
+                ps.setString(2, wantedName);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        oid = rs.getLong(1);
+                        schema = rs.getString(2);
+                        name = rs.getString(3);
+                    }
+                }
+            }
+            if (oid < 0) {
+                // A savepoint, because an unparsable name may raise 42601/42602 rather than return
+                // NULL, and that must not abort the caller's transaction.
+                Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
+                try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
+                        + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?) AND c.relkind IN ('r', 'p')")) {
+                    ps.setString(1, table);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            oid = rs.getLong(1);
+                            schema = rs.getString(2);
+                            name = rs.getString(3);
+                        }
+                    }
+                    if (sp != null) {
+                        c.releaseSavepoint(sp);
+                    }
+                } catch (SQLException e) {
+                    if (!"42601".equals(e.getSQLState()) && !"42602".equals(e.getSQLState())) {
+                        throw e;
+                    }
+                    if (sp != null) {
+                        c.rollback(sp);
+                    }
+                }
+            }
+            if (oid < 0) {
+                throw new TableMappingException("Target table " + table + " does not exist (looked for schema '" + wantedSchema
+                        + "', table '" + wantedName + "'). Run the target migrations first, or fix the topic-to-table mapping");
+            }
+            String qualified = schema + "." + name;
+
+            List<Column> columns = new ArrayList<>();
+            Map<String, Column> byName = new LinkedHashMap<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+                    + "format_type(a.atttypid, -1), a.attgenerated <> '', a.attidentity = 'a' FROM pg_attribute a "
+                    + "WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
+                ps.setLong(1, oid);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        Column col = new Column(rs.getString(1), rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getBoolean(5));
+                        columns.add(col);
+                        byName.put(col.name(), col);
+                    }
+                }
+            }
+            List<Column> primaryKey = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname FROM pg_index i "
+                    + "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+                    + "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                    + "WHERE i.indrelid = ?::oid AND i.indisprimary ORDER BY k.ord")) {
+                ps.setLong(1, oid);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        primaryKey.add(byName.get(rs.getString(1)));
+                    }
+                }
+            }
+            if (primaryKey.isEmpty()) {
+                throw new TableMappingException("Target table " + qualified + " has no primary key. The writer upserts with "
+                        + "ON CONFLICT on the primary key and keys its bookkeeping by it; add one "
+                        + "(ALTER TABLE " + quote(schema) + "." + quote(name) + " ADD PRIMARY KEY (...)) and restart");
+            }
+            return new Catalog(qualified, quote(schema) + "." + quote(name), List.copyOf(columns),
+                    java.util.Collections.unmodifiableMap(byName), List.copyOf(primaryKey));
+        }
+
+        /**
+         * The column a field writes to: the column of the same name, else the one whose name
+         * sanitized to an Avro name (AvroNames.sanitize, as the capture does) equals the field's.
+         */
+        Column columnFor(String field) {
+            Column exact = byName.get(field);
+            if (exact != null) {
+                return exact;
+            }
+            Column match = null;
+            for (Column col : columns) {
+                if (AvroNames.sanitize(col.name()).equals(field)) {
+                    if (match != null) {
+                        return null;
+                    }
+                    match = col;
+                }
+            }
+            return match;
+        }
+    }
+
+    /** How a key schema maps onto the primary key, and the delete statement for it. */
+    private static final class KeyPlan {
+        final List<Schema.Field> fields;
+        final String deleteSql;
+
+        KeyPlan(List<Schema.Field> fields, String deleteSql) {
+            this.fields = fields;
+            this.deleteSql = deleteSql;
+        }
+
+        String[] render(GenericRecord key) {
+            String[] out = new String[fields.size()];
+            for (int i = 0; i < out.length; i++) {
+                Schema.Field f = fields.get(i);
+                out[i] = renderField(key, f, f.name());
+                if (out[i] == null) {
+                    throw new RenderException("key field '" + f.name() + "': it is null, and primary-key columns cannot be");
+                }
+            }
+            return out;
+        }
+    }
+
+    private record Binding(Column column, boolean fromKey, Schema.Field field) {
+    }
+
+    /** How a (key, value) schema pair maps onto the table, and the upsert statement for it. */
+    private static final class UpsertPlan {
+        final List<Binding> bindings;
+        final String sql;
+
+        UpsertPlan(List<Binding> bindings, String sql) {
+            this.bindings = bindings;
+            this.sql = sql;
+        }
+
+        String[] render(GenericRecord key, GenericRecord value) {
+            String[] out = new String[bindings.size()];
+            for (int i = 0; i < out.length; i++) {
+                Binding b = bindings.get(i);
+                out[i] = renderField(b.fromKey ? key : value, b.field, b.column.name());
+            }
+            return out;
+        }
+    }
+
+    private static String renderField(GenericRecord record, Schema.Field field, String column) {
+        Object v = record.get(field.pos());
+        try {
+            return ColumnText.text(v, field.schema());
+        } catch (RuntimeException e) {
+            throw new RenderException("field '" + field.name() + "' (" + field.schema() + ") to text for column " + column
+                    + ": " + e);
+        }
+    }
+
+    private static final class RenderException extends RuntimeException {
+        RenderException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private record Prepared(RowChange change, String pk, String[] keyTexts, KeyPlan keyPlan, String[] values,
+                            UpsertPlan upsertPlan) {
+    }
+
+    private record Outcome(int upserted, int deleted, int stale) {
+    }
+}

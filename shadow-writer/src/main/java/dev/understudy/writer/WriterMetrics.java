@@ -1,0 +1,102 @@
+package dev.understudy.writer;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Counters of a running {@link ShadowWriter}, safe to read from any thread. Counts cover committed
+ * batches only: a batch that is retried counts once, when it commits.
+ */
+public final class WriterMetrics {
+    private final AtomicLong upserts = new AtomicLong();
+    private final AtomicLong deletes = new AtomicLong();
+    private final AtomicLong rowsStale = new AtomicLong();
+    private final AtomicLong rowsSuperseded = new AtomicLong();
+    private final AtomicLong batches = new AtomicLong();
+    private final AtomicLong deadLettered = new AtomicLong();
+    private final AtomicLong lastBatchMillis = new AtomicLong();
+    private final AtomicLong retries = new AtomicLong();
+    private final AtomicLong lag = new AtomicLong();
+    private final AtomicLong recordsCommitted = new AtomicLong();
+
+    /** Rows changed in the target: upserts plus deletes. */
+    public long rowsApplied() {
+        return upserts.get() + deletes.get();
+    }
+
+    public long upserts() {
+        return upserts.get();
+    }
+
+    public long deletes() {
+        return deletes.get();
+    }
+
+    /** Changes skipped because the target already held the same or a newer version (replays, reordering). */
+    public long rowsStale() {
+        return rowsStale.get();
+    }
+
+    /** Changes skipped because a newer change to the same key came in the same batch. */
+    public long rowsSuperseded() {
+        return rowsSuperseded.get();
+    }
+
+    /** Batches committed to the database (one per non-empty poll). */
+    public long batches() {
+        return batches.get();
+    }
+
+    /** Records published to the dead-letter topic. */
+    public long deadLettered() {
+        return deadLettered.get();
+    }
+
+    /** Wall time of the last committed batch, from the first database statement to the offset commit. */
+    public long lastBatchMillis() {
+        return lastBatchMillis.get();
+    }
+
+    /** Attempts that failed with a retriable error and were retried. */
+    public long retries() {
+        return retries.get();
+    }
+
+    /** Records consumed and committed (applied, stale, superseded or dead-lettered). */
+    public long recordsCommitted() {
+        return recordsCommitted.get();
+    }
+
+    /**
+     * Records not yet applied on the assigned partitions: the sum of end offset minus position,
+     * where a batch being applied or retried counts as not consumed. Refreshed at most once a second.
+     */
+    public long lag() {
+        return lag.get();
+    }
+
+    void recordBatch(ApplyResult result, int deadLetters, int records, long millis) {
+        upserts.addAndGet(result.upserted());
+        deletes.addAndGet(result.deleted());
+        rowsStale.addAndGet(result.stale());
+        rowsSuperseded.addAndGet(result.superseded());
+        deadLettered.addAndGet(deadLetters);
+        recordsCommitted.addAndGet(records);
+        batches.incrementAndGet();
+        lastBatchMillis.set(millis);
+    }
+
+    void recordRetry() {
+        retries.incrementAndGet();
+    }
+
+    void lag(long value) {
+        lag.set(value);
+    }
+
+    @Override
+    public String toString() {
+        return "WriterMetrics[applied=" + rowsApplied() + " (upserts " + upserts() + ", deletes " + deletes() + "), stale="
+                + rowsStale() + ", superseded=" + rowsSuperseded() + ", batches=" + batches() + ", deadLettered="
+                + deadLettered() + ", lastBatchMillis=" + lastBatchMillis() + ", retries=" + retries() + ", lag=" + lag() + "]";
+    }
+}

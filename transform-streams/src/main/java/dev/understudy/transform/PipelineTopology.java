@@ -1,0 +1,28 @@
+package dev.understudy.transform;
+
+import dev.understudy.schemas.RegistryClient;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+
+import java.util.List;
+
+/**
+ * The whole stream-processing side of the pipeline in one application: {@link MigrationTopology}
+ * (legacy changes to new-schema rows) and {@link ComparisonTopology} (new-schema rows against the
+ * target's captured changes). They share no state and form separate sub-topologies; the comparison
+ * reads the new-schema topic back from Kafka like any other consumer.
+ */
+public final class PipelineTopology {
+    private PipelineTopology() {
+    }
+
+    public static Topology build(String prefix, List<TableMapping> mappings, RegistryClient registry, ComparisonSettings settings) {
+        if (mappings.isEmpty()) {
+            throw new IllegalArgumentException("No table mappings: nothing to migrate or compare. Pass Migrations.defaultMappings().");
+        }
+        StreamsBuilder builder = new StreamsBuilder();
+        MigrationTopology.addTo(builder, prefix, mappings, registry);
+        ComparisonTopology.addTo(builder, prefix, mappings, registry, settings);
+        return builder.build();
+    }
+}

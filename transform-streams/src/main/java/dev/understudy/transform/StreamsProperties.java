@@ -1,0 +1,44 @@
+package dev.understudy.transform;
+
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
+
+import java.nio.file.Path;
+import java.util.Properties;
+
+/** Kafka Streams configuration for {@link PipelineTopology}. */
+public final class StreamsProperties {
+    private StreamsProperties() {
+    }
+
+    public static Properties of(String applicationId, String bootstrapServers, Path stateDir, int numThreads) {
+        return of(applicationId, bootstrapServers, stateDir.toAbsolutePath().toString(), numThreads);
+    }
+
+    public static Properties of(String applicationId, String bootstrapServers, String stateDir, int numThreads) {
+        if (numThreads < 1) {
+            throw new IllegalArgumentException("numThreads must be at least 1, was " + numThreads);
+        }
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        // Persistent comparison stores live here; a stable directory lets a restarted instance reuse
+        // its local RocksDB state and restore only the changelog tail.
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, numThreads);
+        // At-least-once is enough: the writer applies rows idempotently by version, and the
+        // comparison re-evaluates a key from its stored state on every record, so a replayed record
+        // repeats nothing that matters (at worst a duplicate event after a crash).
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        // Commit (and flush the producer) often, so rows reach the writer and events their readers
+        // with little delay; the shadow pipeline's lag is what the settle window must cover.
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // Every topology states its serdes; bytes as the default keep a forgotten one from guessing.
+        p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
+        p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
+        // No record cache: cached stores forward and log only on flush/eviction, which would hold
+        // back divergence events and changelog writes until the next commit.
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
+        return p;
+    }
+}

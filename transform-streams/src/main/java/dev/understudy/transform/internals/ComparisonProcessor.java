@@ -1,0 +1,343 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.Contracts;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.RowValues;
+import dev.understudy.schemas.WireFormat;
+import dev.understudy.transform.ComparisonSettings;
+import dev.understudy.transform.ComparisonTopology;
+import dev.understudy.transform.TableMapping;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Compares, per key, the expected row (new-schema topic) with the actual row (target change topic)
+ * of one table, in one task. See {@link ComparisonTopology} for the outputs and the settle window.
+ *
+ * <p>State per key, in four stores: the expected row, the actual row, since when the key has
+ * disagreed while not yet reported (pending), and the divergence last reported (open). A key is in
+ * at most one of pending and open unless an open divergence changed state and the new state is
+ * itself waiting out the settle window.
+ *
+ * <p>"Now" is {@link ProcessorContext#currentSystemTimeMs()}, the task's cached wall-clock time
+ * (which the topology test driver mocks), so records and punctuations agree on the clock.
+ */
+public final class ComparisonProcessor implements Processor<Bytes, byte[], Object, Object> {
+    private static final Logger log = LoggerFactory.getLogger(ComparisonProcessor.class);
+    private static final Schema EVENT = Contracts.DIVERGENCE_EVENT;
+    private static final Schema KIND = EVENT.getField("kind").schema();
+    private static final Schema FIELDS = EVENT.getField("fields").schema();
+    private static final Schema FIELD_DIFFERENCE = FIELDS.getElementType();
+
+    private final TableMapping mapping;
+    private final ComparisonSettings settings;
+    private final ComparisonTopology.StoreNames storeNames;
+    private final String expectedTopic;
+    private final String actualTopic;
+    private final String deadLetterTopic;
+    private final String divergenceSink;
+    private final String driftSink;
+    private final String deadLetterSink;
+    private final Deserializer<GenericRecord> keys;
+    private final Deserializer<GenericRecord> values;
+    private final String stage;
+    // Key schema ids already checked against the mapping's key schema.
+    private final Set<Integer> checkedKeySchemaIds = new HashSet<>();
+
+    private ProcessorContext<Object, Object> context;
+    private KeyValueStore<Bytes, byte[]> expected;
+    private KeyValueStore<Bytes, byte[]> actual;
+    private KeyValueStore<Bytes, Long> pending;
+    private KeyValueStore<Bytes, byte[]> open;
+    private int partition;
+    private long openCount;
+    private long pendingCount;
+    // Lower bound of the pending store's values: lets a punctuation skip the scan when no key can be
+    // due yet. Never above the true minimum; recomputed by each scan.
+    private long earliestPendingMs = Long.MAX_VALUE;
+    private long lastDriftOpen = -1;
+    private long lastDriftPending = -1;
+    private long lastDriftAtMs; // the first punctuation always publishes: lastDriftOpen starts at -1
+
+    ComparisonProcessor(TableMapping mapping, RegistryClient registry, ComparisonSettings settings,
+                        ComparisonTopology.StoreNames storeNames, String expectedTopic, String actualTopic,
+                        String deadLetterTopic, String divergenceSink, String driftSink, String deadLetterSink) {
+        this.mapping = mapping;
+        this.settings = settings;
+        this.storeNames = storeNames;
+        this.expectedTopic = expectedTopic;
+        this.actualTopic = actualTopic;
+        this.deadLetterTopic = deadLetterTopic;
+        this.divergenceSink = divergenceSink;
+        this.driftSink = driftSink;
+        this.deadLetterSink = deadLetterSink;
+        this.keys = AvroSerde.keys(registry).deserializer();
+        this.values = AvroSerde.values(registry).deserializer();
+        this.stage = "Comparison of " + mapping.targetTable();
+    }
+
+    @Override
+    public void init(ProcessorContext<Object, Object> context) {
+        this.context = context;
+        this.expected = context.getStateStore(storeNames.expected());
+        this.actual = context.getStateStore(storeNames.actual());
+        this.pending = context.getStateStore(storeNames.pending());
+        this.open = context.getStateStore(storeNames.open());
+        this.partition = context.taskId().partition();
+        // A task initialises its processors only once its stores are restored from their changelogs
+        // (StreamTask#completeRestoration), so counting here sees the state left by the previous
+        // owner of this partition. Counted exactly: approximateNumEntries is an estimate in RocksDB.
+        try (KeyValueIterator<Bytes, byte[]> it = open.all()) {
+            while (it.hasNext()) {
+                it.next();
+                openCount++;
+            }
+        }
+        try (KeyValueIterator<Bytes, Long> it = pending.all()) {
+            while (it.hasNext()) {
+                earliestPendingMs = Math.min(earliestPendingMs, it.next().value);
+                pendingCount++;
+            }
+        }
+        // Wall-clock punctuation fires on system time whether or not records arrive (checked by the
+        // stream thread between polls, so it can be late by up to a poll, never early).
+        context.schedule(settings.punctuateInterval(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    }
+
+    @Override
+    public void process(Record<Bytes, byte[]> record) {
+        DeadLetters.Where where = DeadLetters.Where.of(context.recordMetadata(), expectedTopic);
+        boolean isExpected = expectedTopic.equals(where.topic());
+        Bytes key = record.key();
+        try {
+            if (key == null) {
+                throw new MalformedChangeException("Record has no key; every row of " + mapping.targetTable()
+                        + " must be keyed by its primary key");
+            }
+            checkKeySchema(where, key.get());
+            if (isExpected) {
+                applyExpected(where, key, record.value());
+            } else {
+                applyActual(where, key, record.value());
+            }
+        } catch (RuntimeException e) {
+            if (DeadLetters.isTransient(e)) {
+                throw DeadLetters.transientFailure(stage, where, e);
+            }
+            DeadLetters.log(log, stage, where, deadLetterTopic, e);
+            context.forward(DeadLetters.record(record, key == null ? null : key.get(), where, e), deadLetterSink);
+            return;
+        }
+        evaluate(key, context.currentSystemTimeMs());
+    }
+
+    private void applyExpected(DeadLetters.Where where, Bytes key, byte[] value) {
+        if (value == null) {
+            expected.delete(key);
+            return;
+        }
+        // Decoded now so that a record that cannot be read fails here, on its own coordinates, and not
+        // later when the key is compared.
+        Schema schema = values.deserialize(where.topic(), value).getSchema();
+        String contract = mapping.targetValueSchema().getFullName();
+        if (!schema.getFullName().equals(contract)) {
+            throw new MalformedChangeException("Expected row is a " + schema.getFullName() + " record, not a " + contract
+                    + " row of the contract for " + mapping.targetTable() + "; only the migration of that table may write to '"
+                    + expectedTopic + "'");
+        }
+        expected.put(key, value);
+    }
+
+    private void applyActual(DeadLetters.Where where, Bytes key, byte[] value) {
+        if (value == null) {
+            // The tombstone that follows a delete event (Debezium's tombstones.on.delete).
+            actual.delete(key);
+            return;
+        }
+        GenericRecord envelope = values.deserialize(where.topic(), value);
+        String op = Envelopes.op(envelope);
+        if (ChangeEnvelope.OP_DELETE.equals(op)) {
+            actual.delete(key);
+        } else if (Envelopes.isUpsert(op)) {
+            Envelopes.requiredAfter(envelope, op);
+            actual.put(key, value);
+        } else {
+            throw Envelopes.unknownOp(op);
+        }
+    }
+
+    /**
+     * The key bytes of the two topics match only if both sides serialize the key with the same
+     * schema; a target capture that builds its key differently would make every row look MISSING on
+     * one key and UNEXPECTED on another. Checked once per schema id.
+     */
+    private void checkKeySchema(DeadLetters.Where where, byte[] key) {
+        int id = WireFormat.schemaId(key, where.toString());
+        if (checkedKeySchemaIds.contains(id)) {
+            return;
+        }
+        Schema schema = keys.deserialize(where.topic(), key).getSchema();
+        if (!schema.equals(mapping.targetKeySchema())) {
+            throw new MalformedChangeException("Key schema " + schema + " (registry id " + id + ") differs from the key schema of "
+                    + mapping.targetTable() + ", " + mapping.targetKeySchema() + "; keys of '" + expectedTopic + "' and '"
+                    + actualTopic + "' must be built with KeySchemas.of(...) from the target primary key so that they are byte-identical");
+        }
+        checkedKeySchemaIds.add(id);
+    }
+
+    /** Re-evaluates a key after one of its sides changed. */
+    private void evaluate(Bytes key, long now) {
+        Divergence current = compare(key);
+        byte[] openBytes = open.get(key);
+        OpenDivergence reported = openBytes == null ? null : OpenDivergence.decode(openBytes);
+        if (current == null) {
+            clearPending(key);
+            if (reported != null) {
+                emit(key, new Divergence(Divergence.Kind.RESOLVED, List.of()), now, reported.openSinceMs());
+                open.delete(key);
+                openCount--;
+            }
+            return;
+        }
+        if (reported != null && reported.reported().equals(current)) {
+            // Back to the state already reported: nothing new to report.
+            clearPending(key);
+            return;
+        }
+        if (pending.get(key) == null) {
+            pending.put(key, now);
+            pendingCount++;
+            earliestPendingMs = Math.min(earliestPendingMs, now);
+        }
+    }
+
+    private void punctuate(long now) {
+        long settleMs = settings.settleWindow().toMillis();
+        if (pendingCount > 0 && now - earliestPendingMs >= settleMs) {
+            // Collect first, then update: writing to a store while iterating it is not safe for every
+            // store implementation.
+            List<KeyValue<Bytes, Long>> due = new ArrayList<>();
+            long earliestRemaining = Long.MAX_VALUE;
+            try (KeyValueIterator<Bytes, Long> it = pending.all()) {
+                while (it.hasNext()) {
+                    KeyValue<Bytes, Long> entry = it.next();
+                    if (now - entry.value >= settleMs) {
+                        due.add(entry);
+                    } else {
+                        earliestRemaining = Math.min(earliestRemaining, entry.value);
+                    }
+                }
+            }
+            earliestPendingMs = earliestRemaining;
+            for (KeyValue<Bytes, Long> entry : due) {
+                promote(entry.key, entry.value, now);
+            }
+        }
+        boolean changed = openCount != lastDriftOpen || pendingCount != lastDriftPending;
+        if (changed || now - lastDriftAtMs >= ComparisonTopology.DRIFT_HEARTBEAT.toMillis()) {
+            emitDrift(now);
+        }
+    }
+
+    /** Reports a key that stayed in disagreement for the whole settle window. */
+    private void promote(Bytes key, long pendingSinceMs, long now) {
+        clearPending(key);
+        Divergence current = compare(key);
+        byte[] openBytes = open.get(key);
+        OpenDivergence reported = openBytes == null ? null : OpenDivergence.decode(openBytes);
+        if (current == null) {
+            // Every record re-evaluates its key and clears pending on agreement, so this is only
+            // reached if that invariant breaks; resolve rather than leave a stale report.
+            if (reported != null) {
+                emit(key, new Divergence(Divergence.Kind.RESOLVED, List.of()), now, reported.openSinceMs());
+                open.delete(key);
+                openCount--;
+            }
+            return;
+        }
+        if (reported != null && reported.reported().equals(current)) {
+            return;
+        }
+        // A key already open stays open since its first report; a new one since it first disagreed.
+        long openSince = reported != null ? reported.openSinceMs() : pendingSinceMs;
+        emit(key, current, now, openSince);
+        open.put(key, new OpenDivergence(current, openSince).encode());
+        if (reported == null) {
+            openCount++;
+        }
+    }
+
+    private void clearPending(Bytes key) {
+        if (pending.get(key) != null) {
+            pending.delete(key);
+            pendingCount--;
+        }
+    }
+
+    private Divergence compare(Bytes key) {
+        byte[] expectedBytes = expected.get(key);
+        byte[] actualBytes = actual.get(key);
+        GenericRecord expectedRow = expectedBytes == null ? null : values.deserialize(expectedTopic, expectedBytes);
+        GenericRecord actualRow = actualBytes == null ? null : Envelopes.after(values.deserialize(actualTopic, actualBytes));
+        return Divergence.between(expectedRow, actualRow, mapping.targetValueSchema());
+    }
+
+    private void emit(Bytes key, Divergence divergence, long now, long openSinceMs) {
+        String keyJson = RowValues.keyJson(keys.deserialize(expectedTopic, key.get()));
+        GenericData.Record event = new GenericData.Record(EVENT);
+        event.put("table", mapping.targetTable());
+        event.put("key", keyJson);
+        event.put("kind", new GenericData.EnumSymbol(KIND, divergence.kind().name()));
+        GenericData.Array<GenericRecord> fields = new GenericData.Array<>(divergence.fields().size(), FIELDS);
+        for (Divergence.FieldDifference f : divergence.fields()) {
+            GenericData.Record diff = new GenericData.Record(FIELD_DIFFERENCE);
+            diff.put("name", f.name());
+            diff.put("expected", f.expected());
+            diff.put("actual", f.actual());
+            fields.add(diff);
+        }
+        event.put("fields", fields);
+        event.put("detectedAtMs", now);
+        event.put("openSinceMs", openSinceMs);
+        // Debug only: the divergence topic is the record of these; a lagging writer can open
+        // thousands at once, which would flood the log.
+        log.debug("{} {}: {} {} (open since {})", mapping.targetTable(), keyJson, divergence.kind(), divergence.fields(), openSinceMs);
+        // A new Record carries only the headers it is given. Deriving it from the input record
+        // (record.withKey/withValue) would carry the input's headers, the version and LSN of a row,
+        // onto an event they do not describe.
+        context.forward(new Record<>(mapping.targetTable() + " " + keyJson, event, now, new RecordHeaders()), divergenceSink);
+    }
+
+    private void emitDrift(long now) {
+        GenericData.Record drift = new GenericData.Record(Contracts.DRIFT);
+        drift.put("table", mapping.targetTable());
+        drift.put("partition", partition);
+        drift.put("open", openCount);
+        drift.put("pending", pendingCount);
+        drift.put("atMs", now);
+        context.forward(new Record<>(mapping.targetTable() + "#" + partition, drift, now, new RecordHeaders()), driftSink);
+        lastDriftOpen = openCount;
+        lastDriftPending = pendingCount;
+        lastDriftAtMs = now;
+    }
+}

@@ -1,0 +1,90 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.RegistryException;
+import dev.understudy.transform.DeadLetterHeaders;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.errors.StreamsException;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.slf4j.Logger;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+
+/** Builds dead-letter records and decides which failures are the record's fault. */
+public final class DeadLetters {
+    private DeadLetters() {
+    }
+
+    /**
+     * The record to write to the dead-letter topic: the original key and value bytes and headers,
+     * plus {@link DeadLetterHeaders} naming where it came from and why it was stopped.
+     */
+    public static Record<Object, Object> record(Record<?, byte[]> input, byte[] rawKey, Where where, Exception error) {
+        // Copy: the input's Headers object is shared with the record being processed, and the
+        // Processor API forwards exactly the headers object it is given.
+        Headers headers = new RecordHeaders(input.headers().toArray());
+        headers.add(DeadLetterHeaders.EXCEPTION, utf8(error.getClass().getName()));
+        headers.add(DeadLetterHeaders.MESSAGE, utf8(String.valueOf(error.getMessage())));
+        headers.add(DeadLetterHeaders.STACKTRACE, utf8(stackTrace(error)));
+        headers.add(DeadLetterHeaders.TOPIC, utf8(where.topic()));
+        headers.add(DeadLetterHeaders.PARTITION, utf8(String.valueOf(where.partition())));
+        headers.add(DeadLetterHeaders.OFFSET, utf8(String.valueOf(where.offset())));
+        return new Record<>(rawKey, input.value(), input.timestamp(), headers);
+    }
+
+    /** Logs a dead-lettered record with its coordinates and what to do about it. */
+    public static void log(Logger log, String stage, Where where, String deadLetterTopic, Exception error) {
+        log.error("{}: record at {} was written to dead-letter topic '{}' with its original bytes (headers __streams.errors.* "
+                        + "name the cause); fix the record's producer or the table mapping, then re-produce it to '{}'. Cause: {}",
+                stage, where, deadLetterTopic, where.topic(), error.getMessage(), error);
+    }
+
+    /**
+     * Whether a failure is transient infrastructure trouble rather than a bad record: the schema
+     * registry unreachable or erroring. Such a failure must fail the task (so its offsets are not
+     * committed and the record is reprocessed after a restart) instead of dead-lettering every record
+     * that arrives during an outage. An unknown schema id (404) is the record's fault: it references
+     * a schema that does not exist.
+     */
+    public static boolean isTransient(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof RegistryException re) {
+                return re.httpStatus() != 404;
+            }
+        }
+        return false;
+    }
+
+    /** A transient failure, rethrown with the record's coordinates and the fix. */
+    public static StreamsException transientFailure(String stage, Where where, RuntimeException error) {
+        return new StreamsException(stage + ": cannot process the record at " + where + " because the schema registry failed: "
+                + error.getMessage() + ". Check that the registry is reachable; the record's offset was not committed, "
+                + "so it is processed again once the application restarts.", error);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String stackTrace(Throwable t) {
+        StringWriter sw = new StringWriter();
+        t.printStackTrace(new PrintWriter(sw));
+        return sw.toString();
+    }
+
+    /** Where a record came from; {@code partition}/{@code offset} are -1 when not known. */
+    public record Where(String topic, int partition, long offset) {
+        public static Where of(java.util.Optional<RecordMetadata> metadata, String fallbackTopic) {
+            return metadata.map(m -> new Where(m.topic(), m.partition(), m.offset()))
+                    .orElseGet(() -> new Where(fallbackTopic, -1, -1L));
+        }
+
+        @Override
+        public String toString() {
+            return "topic '" + topic + "' partition " + partition + " offset " + offset;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.transform.TableMapping;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Maps legacy change envelopes of one table to rows of the new schema: an upsert (c, u, r) becomes
+ * (target key, target row), a delete becomes (target key, null), a Kafka tombstone.
+ *
+ * <p>The input is read as raw bytes and decoded here, with the same deserializer
+ * {@link AvroSerde#values} uses, so that a record that cannot be decoded or mapped is
+ * dead-lettered with its original bytes instead of failing the stream thread in the source's
+ * deserializer. Output goes to one of two named children, which the topology wires as sinks:
+ * rows to {@code rowSink} (Avro serde) and failures to {@code deadLetterSink} (byte serde).
+ */
+public final class MigrationProcessor implements Processor<byte[], byte[], Object, Object> {
+    private static final Logger log = LoggerFactory.getLogger(MigrationProcessor.class);
+
+    private final TableMapping mapping;
+    private final String legacyTopic;
+    private final String deadLetterTopic;
+    private final String rowSink;
+    private final String deadLetterSink;
+    private final Deserializer<GenericRecord> keys;
+    private final Deserializer<GenericRecord> values;
+    private final String stage;
+    private ProcessorContext<Object, Object> context;
+
+    public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
+                              String rowSink, String deadLetterSink) {
+        this.mapping = mapping;
+        this.legacyTopic = legacyTopic;
+        this.deadLetterTopic = deadLetterTopic;
+        this.rowSink = rowSink;
+        this.deadLetterSink = deadLetterSink;
+        this.keys = AvroSerde.keys(registry).deserializer();
+        this.values = AvroSerde.values(registry).deserializer();
+        this.stage = "Migration of " + mapping.sourceTable() + " to " + mapping.targetTable();
+    }
+
+    @Override
+    public void init(ProcessorContext<Object, Object> context) {
+        this.context = context;
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        DeadLetters.Where where = DeadLetters.Where.of(context.recordMetadata(), legacyTopic);
+        if (record.value() == null) {
+            // Debezium follows each delete event with a tombstone (tombstones.on.delete) so that log
+            // compaction can drop the key; the delete event already produced the target tombstone.
+            return;
+        }
+        Record<Object, Object> out;
+        try {
+            out = migrate(record, where.topic());
+        } catch (RuntimeException e) {
+            if (DeadLetters.isTransient(e)) {
+                throw DeadLetters.transientFailure(stage, where, e);
+            }
+            DeadLetters.log(log, stage, where, deadLetterTopic, e);
+            context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+            return;
+        }
+        // Outside the try: a failure in the sink (serializing, registering the schema) is not the
+        // record's fault and must fail the task rather than be dead-lettered.
+        context.forward(out, rowSink);
+    }
+
+    private Record<Object, Object> migrate(Record<byte[], byte[]> record, String topic) {
+        GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(topic, record.key());
+        GenericRecord envelope = values.deserialize(topic, record.value());
+        String op = Envelopes.op(envelope);
+        GenericRecord source = Envelopes.source(envelope);
+        long lsn = Envelopes.sourceLong(source, "lsn");
+        Long txId = Envelopes.sourceOptionalLong(source, "txId");
+        boolean snapshot = Envelopes.sourceFlag(source, "snapshot");
+
+        GenericRecord targetKey;
+        GenericRecord targetRow;
+        if (Envelopes.isUpsert(op)) {
+            GenericRecord after = Envelopes.requiredAfter(envelope, op);
+            targetKey = mapping.targetKey(after);
+            targetRow = mapping.targetRow(after);
+            conform(targetRow, "row", mapping.targetValueSchema());
+        } else if (ChangeEnvelope.OP_DELETE.equals(op)) {
+            // PostgreSQL logs only the replica identity of a deleted row, so 'before' may carry the
+            // key columns alone, and nothing at all when the table has REPLICA IDENTITY NOTHING;
+            // the Kafka key then still names the row.
+            GenericRecord before = Envelopes.before(envelope);
+            GenericRecord keySource = before != null ? before : legacyKey;
+            if (keySource == null) {
+                throw new MalformedChangeException("Delete has neither a 'before' image nor a record key, so the deleted row cannot be named");
+            }
+            targetKey = mapping.targetKey(keySource);
+            targetRow = null;
+        } else {
+            throw Envelopes.unknownOp(op);
+        }
+        conform(targetKey, "key", mapping.targetKeySchema());
+
+        // The Processor API forwards exactly the headers of the forwarded Record; building a fresh
+        // set keeps the legacy record's own headers (Debezium's, say) off the new-schema topic.
+        Headers headers = new RecordHeaders();
+        headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(snapshot ? 0L : lsn));
+        headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(lsn));
+        if (txId != null) {
+            headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(txId));
+        }
+        headers.add(ChangeHeaders.OP, op.getBytes(StandardCharsets.UTF_8));
+        return new Record<>(targetKey, targetRow, record.timestamp(), headers);
+    }
+
+    private void conform(GenericRecord datum, String what, org.apache.avro.Schema schema) {
+        // The sink's serializer would reject a non-conforming datum with an exception that fails the
+        // task; checking here turns a mapping bug on one row into a dead-lettered record instead.
+        if (!datum.getSchema().equals(schema) || !GenericData.get().validate(schema, datum)) {
+            throw new MalformedChangeException("Mapped target " + what + " " + datum + " does not conform to "
+                    + schema.getFullName() + "; the table mapping for " + mapping.targetTable() + " produced an invalid " + what);
+        }
+    }
+}
