@@ -1,0 +1,34 @@
+package dev.understudy.cli;
+
+import dev.understudy.pipeline.DriftMonitor;
+import dev.understudy.pipeline.Pipeline;
+
+/** One line of progress: capture, writer throughput and lag, drift. */
+final class StatusLine {
+    private final Pipeline pipeline;
+    private final long startNanos = System.nanoTime();
+    private long lastApplied;
+    private long lastNanos = System.nanoTime();
+
+    StatusLine(Pipeline pipeline) {
+        this.pipeline = pipeline;
+    }
+
+    String next(String extra) {
+        long now = System.nanoTime();
+        long applied = pipeline.writer().metrics().rowsApplied();
+        double rate = (applied - lastApplied) / Math.max(1e-9, (now - lastNanos) / 1e9);
+        lastApplied = applied;
+        lastNanos = now;
+        var capture = pipeline.legacyCapture().metrics();
+        long open = 0;
+        long pending = 0;
+        for (DriftMonitor.Drift d : pipeline.drift().byTable().values()) {
+            open += d.open();
+            pending += d.pending();
+        }
+        return String.format("[%5.1fs] snapshot %,d rows | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d | drift %,d open, %,d pending%s",
+                (now - startNanos) / 1e9, capture.snapshotRows(), capture.streamedChanges(), applied, rate,
+                pipeline.writer().metrics().lag(), open, pending, extra == null ? "" : " | " + extra);
+    }
+}

@@ -1,0 +1,136 @@
+package dev.understudy.pipeline;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Measures end-to-end lag the way an operator sees it: a probe row is committed in the legacy
+ * users table, and the time until the same key is visible in the target table is recorded. The
+ * probe rows are ordinary rows and migrate like any other.
+ */
+public final class LagProbe implements AutoCloseable {
+    private final String legacyUrl;
+    private final String legacyUser;
+    private final String legacyPassword;
+    private final String targetUrl;
+    private final String targetUser;
+    private final String targetPassword;
+    private final long intervalMs;
+    private final Map<Long, Long> outstanding = new ConcurrentHashMap<>();
+    private final List<Long> latenciesMicros = Collections.synchronizedList(new ArrayList<>());
+    private Thread writer;
+    private Thread watcher;
+    private volatile boolean running;
+    private volatile boolean stopWriting;
+
+    public LagProbe(String legacyUrl, String legacyUser, String legacyPassword, String targetUrl, String targetUser,
+                    String targetPassword, long intervalMs) {
+        this.legacyUrl = legacyUrl;
+        this.legacyUser = legacyUser;
+        this.legacyPassword = legacyPassword;
+        this.targetUrl = targetUrl;
+        this.targetUser = targetUser;
+        this.targetPassword = targetPassword;
+        this.intervalMs = intervalMs;
+    }
+
+    public LagProbe start() {
+        running = true;
+        writer = new Thread(this::write, "lag-probe-writer");
+        watcher = new Thread(this::watch, "lag-probe-watcher");
+        writer.setDaemon(true);
+        watcher.setDaemon(true);
+        writer.start();
+        watcher.start();
+        return this;
+    }
+
+    private void write() {
+        try (Connection c = DriverManager.getConnection(legacyUrl, legacyUser, legacyPassword);
+             PreparedStatement ps = c.prepareStatement(
+                     "INSERT INTO public.users (name, email) VALUES ('Lag probe', 'probe@example.com') RETURNING id")) {
+            while (running && !stopWriting) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    // autocommit: the insert is committed when executeQuery returns
+                    outstanding.put(rs.getLong(1), System.nanoTime());
+                }
+                Thread.sleep(intervalMs);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Lag probe cannot write to the legacy database: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void watch() {
+        try (Connection c = DriverManager.getConnection(targetUrl, targetUser, targetPassword);
+             PreparedStatement ps = c.prepareStatement("SELECT id FROM public.users WHERE id = ANY(?)")) {
+            while (running) {
+                if (!outstanding.isEmpty()) {
+                    ps.setArray(1, c.createArrayOf("bigint", outstanding.keySet().toArray()));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        long now = System.nanoTime();
+                        while (rs.next()) {
+                            Long started = outstanding.remove(rs.getLong(1));
+                            if (started != null) {
+                                latenciesMicros.add((now - started) / 1000);
+                            }
+                        }
+                    }
+                }
+                Thread.sleep(10);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Lag probe cannot read the target database: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops committing probes; outstanding ones are still watched until {@link #close()}. */
+    public void stopWriting() {
+        stopWriting = true;
+    }
+
+    /** Latency percentile in milliseconds over the probes seen so far (NaN before any). */
+    public double percentileMs(double p) {
+        List<Long> copy;
+        synchronized (latenciesMicros) {
+            copy = new ArrayList<>(latenciesMicros);
+        }
+        if (copy.isEmpty()) {
+            return Double.NaN;
+        }
+        Collections.sort(copy);
+        int index = (int) Math.min(copy.size() - 1, Math.max(0, Math.ceil(p / 100.0 * copy.size()) - 1));
+        return copy.get(index) / 1000.0;
+    }
+
+    public int samples() {
+        return latenciesMicros.size();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        for (Thread t : new Thread[]{writer, watcher}) {
+            if (t != null) {
+                try {
+                    t.join(5_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+package dev.understudy.pipeline;
+
+import dev.understudy.capture.CaptureSettings;
+import dev.understudy.capture.CdcCapture;
+import dev.understudy.schemas.HttpRegistryClient;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.Topics;
+import dev.understudy.transform.ComparisonSettings;
+import dev.understudy.transform.PipelineTopology;
+import dev.understudy.transform.StreamsProperties;
+import dev.understudy.transform.TableMapping;
+import dev.understudy.writer.ShadowWriter;
+import dev.understudy.writer.ShadowWriterConfig;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.flywaydb.core.Flyway;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The four stages wired together for one migration:
+ * <pre>
+ *   legacy WAL --capture--> &lt;p&gt;.legacy.* --migration topology--> &lt;p&gt;.new.* --shadow writer--> target tables
+ *   target WAL --capture--> &lt;p&gt;.target.* --comparison topology (with &lt;p&gt;.new.*)--> &lt;p&gt;.divergence, &lt;p&gt;.drift
+ * </pre>
+ * Start order: preflight checks, target schema (Flyway), topics, then the stages. Every stage
+ * reads and writes Kafka only, so each can restart on its own.
+ */
+public final class Pipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Pipeline.class);
+    /** Flyway migrations of the target schema for the shipped users migration. */
+    public static final String TARGET_MIGRATIONS = "classpath:migrations/users/target";
+
+    private final PipelineConfig config;
+    private final List<TableMapping> mappings;
+    private final String prefix;
+    private final RegistryClient registry;
+    private final AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
+    private CdcCapture legacyCapture;
+    private CdcCapture targetCapture;
+    private KafkaStreams streams;
+    private ShadowWriter writer;
+    private DriftMonitor drift;
+
+    public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
+        this.config = config;
+        this.mappings = List.copyOf(mappings);
+        this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
+        this.registry = new HttpRegistryClient(config.get(PipelineConfig.REGISTRY_URL));
+    }
+
+    public Pipeline start() {
+        Preflight.check(config);
+        migrateTarget();
+        SourceTables.check(config, sourceTables());
+        createTopics();
+        String bootstrap = config.get(PipelineConfig.KAFKA_BOOTSTRAP);
+        try {
+            targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
+                    config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables()), registry).start();
+            legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
+                    config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables()), registry).start();
+
+            streams = new KafkaStreams(
+                    PipelineTopology.build(prefix, mappings, registry,
+                            new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)), Duration.ofMillis(500))),
+                    StreamsProperties.of(prefix + "-streams", bootstrap, config.get(PipelineConfig.STATE_DIR),
+                            config.get(PipelineConfig.STREAMS_THREADS)));
+            streams.setUncaughtExceptionHandler(e -> {
+                streamsFailure.compareAndSet(null, e);
+                LOG.error("Kafka Streams application {}-streams failed", prefix, e);
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            });
+            streams.start();
+
+            Map<String, String> writerTopics = new LinkedHashMap<>();
+            for (TableMapping m : mappings) {
+                writerTopics.put(Topics.newSchema(prefix, m.targetTable()), m.targetTable());
+            }
+            writer = new ShadowWriter(ShadowWriterConfig.of(bootstrap, prefix + "-shadow-writer", writerTopics,
+                    config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                    config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(PipelineConfig.WRITER_BATCH)),
+                    registry);
+            writer.start();
+            drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
+        return this;
+    }
+
+    private CaptureSettings captureSettings(String family, String url, String user, String password, List<String> tables) {
+        return new CaptureSettings(prefix + "-" + family, family, url, user, password, tables, prefix,
+                config.get(PipelineConfig.KAFKA_BOOTSTRAP), prefix + "_" + family, prefix + "_" + family,
+                prefix + ".offsets." + family, config.get(PipelineConfig.TOPIC_REPLICATION).shortValue(),
+                config.get(PipelineConfig.CAPTURE_POLL_MS), config.get(PipelineConfig.CAPTURE_BATCH));
+    }
+
+    /** Applies the target schema's Flyway migrations; the target must be at the version the mapping needs. */
+    private void migrateTarget() {
+        Flyway.configure()
+                .dataSource(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                        config.get(PipelineConfig.TARGET_PASSWORD))
+                .locations(TARGET_MIGRATIONS)
+                .load()
+                .migrate();
+    }
+
+    private void createTopics() {
+        int partitions = config.get(PipelineConfig.TOPIC_PARTITIONS);
+        short rf = config.get(PipelineConfig.TOPIC_REPLICATION).shortValue();
+        Set<String> names = new LinkedHashSet<>();
+        for (TableMapping m : mappings) {
+            names.add(Topics.legacy(prefix, m.sourceTable()));
+            names.add(Topics.newSchema(prefix, m.targetTable()));
+            names.add(Topics.target(prefix, m.targetTable()));
+        }
+        names.add(Topics.divergence(prefix));
+        names.add(Topics.drift(prefix));
+        names.add(Topics.deadLetter(prefix));
+        List<NewTopic> topics = new ArrayList<>();
+        for (String n : names) {
+            topics.add(new NewTopic(n, partitions, rf));
+        }
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
+            admin.createTopics(topics).values().forEach((name, f) -> {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new IllegalStateException("Cannot create topic '" + name + "' on " + config.get(PipelineConfig.KAFKA_BOOTSTRAP)
+                                + ": " + e.getCause().getMessage(), e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("Interrupted while creating topic " + name, e);
+                }
+            });
+            // Co-partitioning check: the comparison joins new-schema and target topics per partition.
+            Map<String, org.apache.kafka.clients.admin.TopicDescription> described =
+                    admin.describeTopics(names).allTopicNames().get();
+            for (TableMapping m : mappings) {
+                int a = described.get(Topics.newSchema(prefix, m.targetTable())).partitions().size();
+                int b = described.get(Topics.target(prefix, m.targetTable())).partitions().size();
+                if (a != b) {
+                    throw new IllegalStateException("Topics " + Topics.newSchema(prefix, m.targetTable()) + " (" + a + " partitions) and "
+                            + Topics.target(prefix, m.targetTable()) + " (" + b + " partitions) must have the same partition count"
+                            + " for the comparison; recreate one of them with " + Math.max(a, b) + " partitions");
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while creating topics", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot describe topics: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    public List<String> sourceTables() {
+        return mappings.stream().map(TableMapping::sourceTable).distinct().toList();
+    }
+
+    public List<String> targetTables() {
+        return mappings.stream().map(TableMapping::targetTable).distinct().toList();
+    }
+
+    public String prefix() {
+        return prefix;
+    }
+
+    public RegistryClient registry() {
+        return registry;
+    }
+
+    public CdcCapture legacyCapture() {
+        return legacyCapture;
+    }
+
+    public CdcCapture targetCapture() {
+        return targetCapture;
+    }
+
+    public ShadowWriter writer() {
+        return writer;
+    }
+
+    public DriftMonitor drift() {
+        return drift;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    /** The first failure of any stage, or null while all run. */
+    public Throwable failure() {
+        if (legacyCapture != null && legacyCapture.failure() != null) {
+            return legacyCapture.failure();
+        }
+        if (targetCapture != null && targetCapture.failure() != null) {
+            return targetCapture.failure();
+        }
+        if (streamsFailure.get() != null) {
+            return streamsFailure.get();
+        }
+        if (writer != null && writer.failure().isPresent()) {
+            return writer.failure().get();
+        }
+        return null;
+    }
+
+    @Override
+    public void close() {
+        closeQuietly("drift monitor", drift);
+        closeQuietly("legacy capture", legacyCapture);
+        if (streams != null) {
+            try {
+                streams.close(Duration.ofSeconds(30));
+            } catch (RuntimeException e) {
+                LOG.warn("Closing Kafka Streams: {}", e.toString());
+            }
+        }
+        closeQuietly("shadow writer", writer);
+        closeQuietly("target capture", targetCapture);
+    }
+
+    private static void closeQuietly(String what, AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.warn("Closing {}: {}", what, e.toString());
+        }
+    }
+}

@@ -1,0 +1,191 @@
+package dev.understudy.pipeline;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The pipeline's settings: every key is declared once below and validated at start, all problems
+ * reported together. The keys written by {@code understudy dev} are a subset of these, so its
+ * settings file works with {@code understudy run --config} as is.
+ */
+public final class PipelineConfig {
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,40}");
+
+    public static final ConfigKey<String> LEGACY_JDBC_URL = ConfigKey.requiredString("legacy.jdbc.url",
+            "JDBC URL of the legacy PostgreSQL database (jdbc:postgresql://host:port/database); needs wal_level=logical.")
+            .withValidator(PipelineConfig::jdbcUrlProblem);
+    public static final ConfigKey<String> LEGACY_USER = ConfigKey.requiredString("legacy.user",
+            "Legacy database user; needs the REPLICATION attribute and SELECT on the captured tables.");
+    public static final ConfigKey<String> LEGACY_PASSWORD = ConfigKey.secret("legacy.password", "", "Legacy database password.");
+    public static final ConfigKey<String> TARGET_JDBC_URL = ConfigKey.requiredString("target.jdbc.url",
+            "JDBC URL of the target (new) PostgreSQL database; needs wal_level=logical, since the comparison reads what it holds from its WAL.")
+            .withValidator(PipelineConfig::jdbcUrlProblem);
+    public static final ConfigKey<String> TARGET_USER = ConfigKey.requiredString("target.user",
+            "Target database user; needs REPLICATION, and rights to create tables (Flyway migrations and the writer's bookkeeping schema 'understudy').");
+    public static final ConfigKey<String> TARGET_PASSWORD = ConfigKey.secret("target.password", "", "Target database password.");
+    public static final ConfigKey<String> KAFKA_BOOTSTRAP = ConfigKey.requiredString("kafka.bootstrap.servers",
+            "Kafka bootstrap servers, host:port[,host:port...].");
+    public static final ConfigKey<String> REGISTRY_URL = ConfigKey.requiredString("registry.url",
+            "Confluent-compatible schema registry base URL, e.g. http://localhost:8081.")
+            .withValidator(v -> v.startsWith("http://") || v.startsWith("https://") ? null : "must start with http:// or https://");
+    public static final ConfigKey<String> PIPELINE_NAME = ConfigKey.string("pipeline.name", "understudy",
+            "Name of this pipeline: prefix of its topics, consumer groups and Streams application id, and part of its replication slot and publication names. Lower-case letters, digits and _.")
+            .withValidator(v -> NAME.matcher(v).matches() ? null : "must match [a-z][a-z0-9_]{0,40}");
+    public static final ConfigKey<Integer> TOPIC_PARTITIONS = ConfigKey.positiveInt("topic.partitions", 3,
+            "Partitions of each change, new-schema and comparison topic; the parallelism of Streams tasks and writers.");
+    public static final ConfigKey<Integer> TOPIC_REPLICATION = ConfigKey.positiveInt("topic.replication.factor", 1,
+            "Replication factor of the topics the pipeline creates (use 3 on a production cluster).");
+    public static final ConfigKey<Long> CAPTURE_POLL_MS = ConfigKey.positiveLong("capture.poll.interval.ms", 10,
+            "Milliseconds Debezium waits for new changes before handing over a batch (Debezium's default of 500 adds that much lag).");
+    public static final ConfigKey<Integer> CAPTURE_BATCH = ConfigKey.positiveInt("capture.max.batch.size", 4096,
+            "Most changes Debezium hands over in one batch.");
+    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 5000,
+            "Milliseconds a key may disagree between expected and actual before it is reported as diverged (in-flight changes settle within it).");
+    public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,
+            "Most records the shadow writer applies in one target transaction.");
+    public static final ConfigKey<Integer> STREAMS_THREADS = ConfigKey.positiveInt("streams.threads", 1,
+            "Kafka Streams threads in this process.");
+    public static final ConfigKey<String> STATE_DIR = ConfigKey.string("streams.state.dir",
+            Path.of(System.getProperty("java.io.tmpdir"), "understudy-streams").toString(),
+            "Directory of Kafka Streams state stores (RocksDB).");
+
+    public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
+            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
+            CAPTURE_POLL_MS, CAPTURE_BATCH, SETTLE_MS, WRITER_BATCH, STREAMS_THREADS, STATE_DIR);
+
+    private final Map<String, Object> values;
+
+    private PipelineConfig(Map<String, Object> values) {
+        this.values = values;
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T get(ConfigKey<T> key) {
+        return (T) values.get(key.name());
+    }
+
+    /** Validates every key at once; throws {@link ConfigException} listing all problems. */
+    public static PipelineConfig parse(Map<String, String> raw, String source) {
+        List<String> problems = new ArrayList<>();
+        Map<String, Object> values = new LinkedHashMap<>();
+        Map<String, ConfigKey<?>> known = new TreeMap<>();
+        for (ConfigKey<?> k : KEYS) {
+            known.put(k.name(), k);
+        }
+        for (String name : new TreeMap<>(raw).keySet()) {
+            if (!known.containsKey(name)) {
+                problems.add("unknown key '" + name + "'" + suggestion(name, known.keySet()));
+            }
+        }
+        for (ConfigKey<?> key : KEYS) {
+            String text = raw.get(key.name());
+            if (text == null || (text.isBlank() && key.required())) {
+                if (key.required()) {
+                    problems.add("missing required key '" + key.name() + "': expects " + key.expectation() + ". " + key.doc());
+                } else {
+                    values.put(key.name(), key.defaultValue());
+                }
+                continue;
+            }
+            check(key, text, values, problems);
+        }
+        if (!problems.isEmpty()) {
+            throw new ConfigException(source, problems);
+        }
+        return new PipelineConfig(values);
+    }
+
+    private static <T> void check(ConfigKey<T> key, String text, Map<String, Object> values, List<String> problems) {
+        T value;
+        try {
+            value = key.parse(text);
+        } catch (NumberFormatException e) {
+            problems.add("key '" + key.name() + "' has value '" + text + "': expects " + key.expectation());
+            return;
+        }
+        String problem = key.validator().apply(value);
+        if (problem != null) {
+            String shown = key.secret() ? "(hidden)" : "'" + text + "'";
+            problems.add("key '" + key.name() + "' has value " + shown + ": " + problem);
+            return;
+        }
+        values.put(key.name(), value);
+    }
+
+    public static PipelineConfig load(Path file) {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file)) {
+            p.load(r);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ConfigException(file.toString(), List.of("config file not found: " + file.toAbsolutePath()
+                    + "; pass an existing file, e.g. the one 'understudy dev' writes"));
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException(file.toString(), List.of("config file is not a valid properties file: " + e.getMessage()));
+        }
+        Map<String, String> raw = new LinkedHashMap<>();
+        for (String name : p.stringPropertyNames()) {
+            raw.put(name, p.getProperty(name));
+        }
+        return parse(raw, file.toString());
+    }
+
+    /** Config text with secrets hidden, for logs. */
+    public String describe() {
+        StringBuilder sb = new StringBuilder();
+        for (ConfigKey<?> key : KEYS) {
+            Object v = values.get(key.name());
+            sb.append("  ").append(key.name()).append(" = ").append(key.secret() && v != null && !v.toString().isEmpty() ? "******" : v).append('\n');
+        }
+        return sb.toString();
+    }
+
+    private static String jdbcUrlProblem(String url) {
+        try {
+            dev.understudy.capture.CaptureSettings.JdbcTarget.parse(url);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static String suggestion(String name, java.util.Set<String> known) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String k : known) {
+            int d = distance(name, k);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = k;
+            }
+        }
+        return best != null && bestDistance <= 3 ? "; did you mean '" + best + "'?" : "; known keys are listed in the README (Configuration)";
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}

@@ -1,0 +1,101 @@
+package dev.understudy.pipeline;
+
+import dev.understudy.capture.CaptureSettings;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Checks, before anything starts, that every external part is reachable and fit: both databases
+ * (reachable, wal_level=logical), Kafka, and the schema registry. All problems are reported
+ * together, each naming the part and its address; passwords are never printed.
+ */
+public final class Preflight {
+    private Preflight() {
+    }
+
+    public static void check(PipelineConfig config) {
+        List<String> problems = new ArrayList<>();
+        database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
+                config.get(PipelineConfig.LEGACY_PASSWORD), problems);
+        database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD), problems);
+        kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), problems);
+        registry(config.get(PipelineConfig.REGISTRY_URL), problems);
+        if (!problems.isEmpty()) {
+            throw new IllegalStateException("Cannot start the pipeline (" + problems.size() + " problem"
+                    + (problems.size() == 1 ? "" : "s") + "):\n  - " + String.join("\n  - ", problems));
+        }
+    }
+
+    private static void database(String role, String url, String user, String password, List<String> problems) {
+        CaptureSettings.JdbcTarget t = CaptureSettings.JdbcTarget.parse(url);
+        String where = role + " database '" + t.database() + "' at " + t.host() + ":" + t.port() + " as user '" + user + "'";
+        java.util.Properties props = new java.util.Properties();
+        props.setProperty("user", user);
+        props.setProperty("password", password == null ? "" : password);
+        props.setProperty("connectTimeout", "10");
+        try (Connection c = DriverManager.getConnection(url, props); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT current_setting('wal_level')")) {
+            rs.next();
+            String walLevel = rs.getString(1);
+            if (!"logical".equals(walLevel)) {
+                problems.add(where + " has wal_level=" + walLevel + "; logical decoding needs wal_level=logical"
+                        + " (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)");
+            }
+        } catch (SQLException e) {
+            problems.add("cannot connect to " + where + ": " + e.getMessage() + " (SQLSTATE " + e.getSQLState()
+                    + "); check " + role + ".jdbc.url, " + role + ".user and " + role + ".password");
+        }
+    }
+
+    private static void kafka(String bootstrap, List<String> problems) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000))) {
+            admin.describeCluster(new DescribeClusterOptions().timeoutMs(15_000)).clusterId().get(20, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            problems.add("cannot reach Kafka at " + bootstrap + ": " + rootMessage(e) + "; check kafka.bootstrap.servers");
+        }
+    }
+
+    private static void registry(String url, List<String> problems) {
+        try {
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url.replaceAll("/$", "") + "/subjects"))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                problems.add("schema registry at " + url + " answered GET /subjects with HTTP " + r.statusCode()
+                        + "; check registry.url points at a Confluent-compatible registry");
+            }
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            problems.add("cannot reach the schema registry at " + url + ": " + rootMessage(e) + "; check registry.url");
+        }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+    }
+}

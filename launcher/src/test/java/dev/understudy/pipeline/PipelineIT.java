@@ -1,0 +1,236 @@
+package dev.understudy.pipeline;
+
+import dev.understudy.schemas.AvroDeserializer;
+import dev.understudy.schemas.Topics;
+import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.Migrations;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The whole path on the embedded stack: 10,000 pre-existing legacy rows (snapshot) plus a concurrent
+ * random writer (inserts, updates, primary-key changes, deletes); then the target must equal the
+ * expected result computed by SQL on the legacy database, and drift must be zero. Afterwards, rogue
+ * changes made straight in the target must be reported exactly, and resolved once repaired.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PipelineIT {
+    private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
+
+    @TempDir
+    static Path work;
+    static EmbeddedStack stack;
+    static Pipeline pipeline;
+
+    @BeforeAll
+    static void start() throws Exception {
+        stack = EmbeddedStack.start(work, PG_TIME_ZONE);
+        try (Connection c = stack.legacy().connect()) {
+            UsersWorkload.createAndFill(c, 10_000);
+        }
+        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
+        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
+        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
+        pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (pipeline != null) {
+            pipeline.close();
+        }
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void snapshotPlusConcurrentChurnConvergesToTheSqlExpectedResult() throws Exception {
+        Map<String, String> s = stack.connectionSettings();
+        try (UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), 400).start(2)) {
+            Thread.sleep(12_000);
+            assertNull(pipeline.failure(), "pipeline stage failed");
+            assertTrue(workload.changes() > 1000, "workload made too few changes: " + workload.changes());
+            assertTrue(workload.keyChanges() > 0, "workload made no primary-key change");
+        }
+        awaitConverged(Duration.ofSeconds(120));
+        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+            List<String> expected = UsersChecksum.expectedRows(l);
+            List<String> actual = UsersChecksum.actualRows(t);
+            assertTrue(expected.size() > 9000, "expected rows: " + expected.size());
+            assertEquals(expected.size(), actual.size(), "row count");
+            assertEquals(expected, actual);
+        }
+        assertEquals(0, pipeline.drift().totalOpen());
+        assertEquals(0, pipeline.writer().metrics().deadLettered());
+    }
+
+    @Test
+    @Order(2)
+    void rogueTargetChangesAreReportedExactlyAndResolvedOnceRepaired() throws Exception {
+        awaitConverged(Duration.ofSeconds(60));
+        String prefix = pipeline.prefix();
+        try (KafkaConsumer<String, GenericRecord> divergences = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers(),
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new StringDeserializer(), new AvroDeserializer(pipeline.registry()))) {
+            List<TopicPartition> partitions = divergences.partitionsFor(Topics.divergence(prefix)).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            divergences.assign(partitions);
+            divergences.seekToEnd(partitions);
+            partitions.forEach(divergences::position);
+
+            long updated;
+            long deleted;
+            long extra;
+            String deletedRow;
+            try (Connection t = stack.target().connect(); Statement st = t.createStatement()) {
+                var rs = st.executeQuery("SELECT id FROM public.users ORDER BY id LIMIT 2");
+                rs.next();
+                updated = rs.getLong(1);
+                rs.next();
+                deleted = rs.getLong(1);
+                rs = st.executeQuery("SELECT full_name, email, created_at FROM public.users WHERE id = " + deleted);
+                rs.next();
+                deletedRow = rs.getString(1) + "\u0000" + rs.getString(2) + "\u0000" + rs.getString(3);
+                rs = st.executeQuery("SELECT max(id) + 1000000 FROM public.users");
+                rs.next();
+                extra = rs.getLong(1);
+                st.execute("UPDATE public.users SET full_name = 'Rogue edit' WHERE id = " + updated);
+                st.execute("DELETE FROM public.users WHERE id = " + deleted);
+                st.execute("INSERT INTO public.users (id, full_name, email) VALUES (" + extra + ", 'Rogue insert', 'rogue@example.com')");
+            }
+
+            Map<String, String> reported = collect(divergences, 3, Duration.ofSeconds(60));
+            assertEquals(Map.of(
+                    "{\"id\":" + updated + "}", "MISMATCH",
+                    "{\"id\":" + deleted + "}", "MISSING",
+                    "{\"id\":" + extra + "}", "UNEXPECTED"), reported);
+            await(Duration.ofSeconds(30), () -> pipeline.drift().totalOpen() == 3, "drift to show the 3 open divergences");
+
+            // Repair by hand, from the legacy truth.
+            try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect(); Statement st = t.createStatement()) {
+                var rs = l.createStatement().executeQuery("SELECT name FROM public.users WHERE id = " + updated);
+                rs.next();
+                String name = rs.getString(1);
+                try (var ps = t.prepareStatement("UPDATE public.users SET full_name = ? WHERE id = ?")) {
+                    ps.setString(1, name);
+                    ps.setLong(2, updated);
+                    ps.executeUpdate();
+                }
+                String[] parts = deletedRow.split("\u0000");
+                try (var ps = t.prepareStatement("INSERT INTO public.users (id, full_name, email, created_at) VALUES (?, ?, ?, ?::timestamptz)")) {
+                    ps.setLong(1, deleted);
+                    ps.setString(2, parts[0]);
+                    ps.setString(3, parts[1]);
+                    ps.setString(4, parts[2]);
+                    ps.executeUpdate();
+                }
+                st.execute("DELETE FROM public.users WHERE id = " + extra);
+            }
+            Map<String, String> resolved = collect(divergences, 3, Duration.ofSeconds(60));
+            assertEquals(Map.of(
+                    "{\"id\":" + updated + "}", "RESOLVED",
+                    "{\"id\":" + deleted + "}", "RESOLVED",
+                    "{\"id\":" + extra + "}", "RESOLVED"), resolved);
+            await(Duration.ofSeconds(30), () -> pipeline.drift().totalOpen() == 0, "drift back to zero");
+            // Nothing else was reported meanwhile.
+            assertTrue(divergences.poll(Duration.ofSeconds(4)).isEmpty(), "no further divergence events");
+        }
+    }
+
+    /** Reads divergence events until {@code count} distinct keys were seen; key -> last kind. */
+    private static Map<String, String> collect(KafkaConsumer<String, GenericRecord> consumer, int count, Duration timeout) {
+        Map<String, String> seen = new HashMap<>();
+        List<String> all = new ArrayList<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (seen.size() < count && System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, GenericRecord> r : consumer.poll(Duration.ofMillis(200))) {
+                seen.put(r.value().get("key").toString(), r.value().get("kind").toString());
+                all.add(r.value().toString());
+            }
+        }
+        if (seen.size() < count) {
+            fail("expected " + count + " divergence events within " + timeout + ", got " + all);
+        }
+        return seen;
+    }
+
+    private static void awaitConverged(Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        UsersChecksum.Summary expected = null;
+        UsersChecksum.Summary actual = null;
+        while (System.nanoTime() < deadline) {
+            assertNull(pipeline.failure(), "pipeline stage failed");
+            try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+                expected = UsersChecksum.expected(l);
+                actual = UsersChecksum.actual(t);
+            }
+            if (expected.equals(actual) && pipeline.drift().oldestReportMs() > 0
+                    && pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0) {
+                return;
+            }
+            Thread.sleep(250);
+        }
+        Set<String> diff = new TreeSet<>();
+        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+            Set<String> e = new TreeSet<>(UsersChecksum.expectedRows(l));
+            Set<String> a = new TreeSet<>(UsersChecksum.actualRows(t));
+            for (String row : e) {
+                if (!a.contains(row)) {
+                    diff.add("missing/different in target: " + row);
+                }
+            }
+            for (String row : a) {
+                if (!e.contains(row)) {
+                    diff.add("unexpected/different in target: " + row);
+                }
+            }
+        } catch (SQLException ignored) {
+            // report what we have
+        }
+        fail("no convergence within " + timeout + ": expected " + expected + ", actual " + actual + ", drift open "
+                + pipeline.drift().totalOpen() + ", pending " + pipeline.drift().totalPending() + "; first differences: "
+                + diff.stream().limit(10).toList());
+    }
+
+    private static void await(Duration timeout, BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+}
