@@ -73,10 +73,7 @@ final class AvroConversions {
                 }
                 case "io.debezium.time.ZonedTimestamp" -> {
                     Schema t = LogicalTypes.timestampMicros().addToSchema(Schema.create(Schema.Type.LONG));
-                    return new Mapping(t, v -> {
-                        java.time.Instant i = OffsetDateTime.parse((String) v, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
-                        return Math.addExact(Math.multiplyExact(i.getEpochSecond(), 1_000_000L), i.getNano() / 1000L);
-                    });
+                    return new Mapping(t, v -> zonedTimestampMicros((String) v));
                 }
                 case "io.debezium.time.Time" -> {
                     return new Mapping(timeMicros(), v -> ((Number) v).longValue() * 1000L);
@@ -117,6 +114,63 @@ final class AvroConversions {
             // Maps and nested structs (hstore, geometry, ...) are rare in relational rows; carry them as text.
             case MAP, STRUCT -> new Mapping(Schema.create(Schema.Type.STRING), Object::toString);
         };
+    }
+
+    /**
+     * Epoch microseconds of a Debezium ZonedTimestamp. Debezium renders timestamptz values in UTC
+     * with ISO_OFFSET_DATE_TIME, e.g. {@code 2024-03-01T12:34:56.123456Z}; that exact shape is
+     * parsed by hand (java.time's general parser was a sixth of the capture thread's time), and
+     * anything else (other offsets, years past 9999) goes through java.time.
+     */
+    static long zonedTimestampMicros(String text) {
+        int n = text.length();
+        if (n >= 20 && text.charAt(n - 1) == 'Z' && text.charAt(4) == '-' && text.charAt(7) == '-' && text.charAt(10) == 'T'
+                && text.charAt(13) == ':' && text.charAt(16) == ':') {
+            int year = digits(text, 0, 4);
+            int month = digits(text, 5, 7);
+            int day = digits(text, 8, 10);
+            int hour = digits(text, 11, 13);
+            int minute = digits(text, 14, 16);
+            int second = digits(text, 17, 19);
+            long micros = 0;
+            boolean ok = year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour >= 0 && hour <= 23
+                    && minute >= 0 && minute <= 59 && second >= 0 && second <= 59;
+            if (ok && n > 20) {
+                // fraction: '.' then 1..9 digits, then 'Z'
+                int fractionDigits = n - 21;
+                if (text.charAt(19) != '.' || fractionDigits < 1 || fractionDigits > 9) {
+                    ok = false;
+                } else {
+                    int fraction = digits(text, 20, n - 1);
+                    ok = fraction >= 0;
+                    long nanos = fraction;
+                    for (int i = fractionDigits; i < 9; i++) {
+                        nanos *= 10;
+                    }
+                    micros = nanos / 1000;
+                }
+            }
+            if (ok && day <= java.time.YearMonth.of(year, month).lengthOfMonth()) {
+                long epochDay = java.time.LocalDate.of(year, month, day).toEpochDay();
+                long seconds = epochDay * 86_400L + hour * 3600L + minute * 60L + second;
+                return seconds * 1_000_000L + micros;
+            }
+        }
+        java.time.Instant i = OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+        return Math.addExact(Math.multiplyExact(i.getEpochSecond(), 1_000_000L), i.getNano() / 1000L);
+    }
+
+    /** The decimal number in text[from, to), or -1 if any character is not a digit. */
+    private static int digits(String text, int from, int to) {
+        int value = 0;
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            value = value * 10 + (c - '0');
+        }
+        return value;
     }
 
     private static Schema localTimestampMicros() {

@@ -11,6 +11,7 @@ public final class CaptureMetrics {
     final AtomicLong lastBatchAckMs = new AtomicLong();
     final AtomicLong batches = new AtomicLong();
     volatile boolean snapshotCompleted;
+    volatile long snapshotCompletedAtMs;
 
     /** Rows read by the initial snapshot and acknowledged by Kafka. */
     public long snapshotRows() {
@@ -34,6 +35,11 @@ public final class CaptureMetrics {
 
     public long batches() {
         return batches.get();
+    }
+
+    /** Wall-clock time the first streamed change was acknowledged, ms since the epoch (0 before). */
+    public long snapshotCompletedAtMs() {
+        return snapshotCompletedAtMs;
     }
 
     /** True once a streamed (non-snapshot) change has been captured, i.e. the initial snapshot is over. */

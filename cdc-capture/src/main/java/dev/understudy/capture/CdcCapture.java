@@ -127,6 +127,9 @@ public final class CdcCapture implements AutoCloseable {
         metrics.snapshotRows.addAndGet(snapshotRows);
         metrics.streamedChanges.addAndGet(streamed);
         if (streamed > 0) {
+            if (!metrics.snapshotCompleted) {
+                metrics.snapshotCompletedAtMs = System.currentTimeMillis();
+            }
             metrics.snapshotCompleted = true;
             metrics.lastSourceTsMs.set(lastTs);
         }

@@ -37,6 +37,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *   legacy WAL --capture--> &lt;p&gt;.legacy.* --migration topology--> &lt;p&gt;.new.* --shadow writer--> target tables
  *   target WAL --capture--> &lt;p&gt;.target.* --comparison topology (with &lt;p&gt;.new.*)--> &lt;p&gt;.divergence, &lt;p&gt;.drift
  * </pre>
+ * The two topologies run as two Kafka Streams applications, {@code <name>-migration} and
+ * {@code <name>-comparison}, so the comparison's work never delays rows on their way to the writer.
  * Start order: preflight checks, target schema (Flyway), topics, then the stages. Every stage
  * reads and writes Kafka only, so each can restart on its own.
  */
@@ -52,7 +54,8 @@ public final class Pipeline implements AutoCloseable {
     private final AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
     private CdcCapture legacyCapture;
     private CdcCapture targetCapture;
-    private KafkaStreams streams;
+    private KafkaStreams migration;
+    private KafkaStreams comparison;
     private ShadowWriter writer;
     private DriftMonitor drift;
 
@@ -75,17 +78,13 @@ public final class Pipeline implements AutoCloseable {
             legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
                     config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables()), registry).start();
 
-            streams = new KafkaStreams(
-                    PipelineTopology.build(prefix, mappings, registry,
+            String stateDir = config.get(PipelineConfig.STATE_DIR);
+            int threads = config.get(PipelineConfig.STREAMS_THREADS);
+            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry),
+                    StreamsProperties.of(prefix + "-migration", bootstrap, stateDir, threads));
+            comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry,
                             new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)), Duration.ofMillis(500))),
-                    StreamsProperties.of(prefix + "-streams", bootstrap, config.get(PipelineConfig.STATE_DIR),
-                            config.get(PipelineConfig.STREAMS_THREADS)));
-            streams.setUncaughtExceptionHandler(e -> {
-                streamsFailure.compareAndSet(null, e);
-                LOG.error("Kafka Streams application {}-streams failed", prefix, e);
-                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
-            });
-            streams.start();
+                    StreamsProperties.of(prefix + "-comparison", bootstrap, stateDir, threads));
 
             Map<String, String> writerTopics = new LinkedHashMap<>();
             for (TableMapping m : mappings) {
@@ -103,6 +102,18 @@ public final class Pipeline implements AutoCloseable {
         }
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
         return this;
+    }
+
+    private KafkaStreams startStreams(org.apache.kafka.streams.Topology topology, java.util.Properties properties) {
+        String id = properties.getProperty(org.apache.kafka.streams.StreamsConfig.APPLICATION_ID_CONFIG);
+        KafkaStreams streams = new KafkaStreams(topology, properties);
+        streams.setUncaughtExceptionHandler(e -> {
+            streamsFailure.compareAndSet(null, e);
+            LOG.error("Kafka Streams application {} failed", id, e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.start();
+        return streams;
     }
 
     private CaptureSettings captureSettings(String family, String url, String user, String password, List<String> tables) {
@@ -204,8 +215,14 @@ public final class Pipeline implements AutoCloseable {
         return drift;
     }
 
-    public KafkaStreams streams() {
-        return streams;
+    /** The migration application (legacy changes to new-schema rows). */
+    public KafkaStreams migration() {
+        return migration;
+    }
+
+    /** The comparison application (expected against actual rows). */
+    public KafkaStreams comparison() {
+        return comparison;
     }
 
     /** The first failure of any stage, or null while all run. */
@@ -229,11 +246,13 @@ public final class Pipeline implements AutoCloseable {
     public void close() {
         closeQuietly("drift monitor", drift);
         closeQuietly("legacy capture", legacyCapture);
-        if (streams != null) {
-            try {
-                streams.close(Duration.ofSeconds(30));
-            } catch (RuntimeException e) {
-                LOG.warn("Closing Kafka Streams: {}", e.toString());
+        for (KafkaStreams streams : new KafkaStreams[]{migration, comparison}) {
+            if (streams != null) {
+                try {
+                    streams.close(Duration.ofSeconds(30));
+                } catch (RuntimeException e) {
+                    LOG.warn("Closing Kafka Streams: {}", e.toString());
+                }
             }
         }
         closeQuietly("shadow writer", writer);

@@ -25,4 +25,29 @@ public final class PipelineTopology {
         ComparisonTopology.addTo(builder, prefix, mappings, registry, settings);
         return builder.build();
     }
+
+    /**
+     * The migration alone. The pipeline runs it as its own application so that rows on their way
+     * to the writer never queue behind the comparison's state-store work on a shared stream thread.
+     */
+    public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry) {
+        requireMappings(mappings);
+        StreamsBuilder builder = new StreamsBuilder();
+        MigrationTopology.addTo(builder, prefix, mappings, registry);
+        return builder.build();
+    }
+
+    /** The comparison alone, as its own application (see {@link #migration}). */
+    public static Topology comparison(String prefix, List<TableMapping> mappings, RegistryClient registry, ComparisonSettings settings) {
+        requireMappings(mappings);
+        StreamsBuilder builder = new StreamsBuilder();
+        ComparisonTopology.addTo(builder, prefix, mappings, registry, settings);
+        return builder.build();
+    }
+
+    private static void requireMappings(List<TableMapping> mappings) {
+        if (mappings.isEmpty()) {
+            throw new IllegalArgumentException("No table mappings: nothing to migrate or compare. Pass Migrations.defaultMappings().");
+        }
+    }
 }
