@@ -24,8 +24,15 @@ public final class LagProbe implements AutoCloseable {
     private final String targetUser;
     private final String targetPassword;
     private final long intervalMs;
-    private final Map<Long, Long> outstanding = new ConcurrentHashMap<>();
-    private final List<Long> latenciesMicros = Collections.synchronizedList(new ArrayList<>());
+    /** One probe: when it was committed in the legacy database (epoch ms) and how long until the target showed it. */
+    public record Sample(long committedAtMs, long latencyMicros) {
+    }
+
+    private record Pending(long committedAtMs, long startNanos) {
+    }
+
+    private final Map<Long, Pending> outstandingProbes = new ConcurrentHashMap<>();
+    private final List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
     private Thread writer;
     private Thread watcher;
     private volatile boolean running;
@@ -61,7 +68,7 @@ public final class LagProbe implements AutoCloseable {
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     // autocommit: the insert is committed when executeQuery returns
-                    outstanding.put(rs.getLong(1), System.nanoTime());
+                    outstandingProbes.put(rs.getLong(1), new Pending(System.currentTimeMillis(), System.nanoTime()));
                 }
                 Thread.sleep(intervalMs);
             }
@@ -76,14 +83,14 @@ public final class LagProbe implements AutoCloseable {
         try (Connection c = DriverManager.getConnection(targetUrl, targetUser, targetPassword);
              PreparedStatement ps = c.prepareStatement("SELECT id FROM public.users WHERE id = ANY(?)")) {
             while (running) {
-                if (!outstanding.isEmpty()) {
-                    ps.setArray(1, c.createArrayOf("bigint", outstanding.keySet().toArray()));
+                if (!outstandingProbes.isEmpty()) {
+                    ps.setArray(1, c.createArrayOf("bigint", outstandingProbes.keySet().toArray()));
                     try (ResultSet rs = ps.executeQuery()) {
                         long now = System.nanoTime();
                         while (rs.next()) {
-                            Long started = outstanding.remove(rs.getLong(1));
+                            Pending started = outstandingProbes.remove(rs.getLong(1));
                             if (started != null) {
-                                latenciesMicros.add((now - started) / 1000);
+                                samples.add(new Sample(started.committedAtMs(), (now - started.startNanos()) / 1000));
                             }
                         }
                     }
@@ -102,11 +109,18 @@ public final class LagProbe implements AutoCloseable {
         stopWriting = true;
     }
 
-    /** Latency percentile in milliseconds over the probes seen so far (NaN before any). */
-    public double percentileMs(double p) {
-        List<Long> copy;
-        synchronized (latenciesMicros) {
-            copy = new ArrayList<>(latenciesMicros);
+    /**
+     * Latency percentile in milliseconds over the probes committed in [fromMs, toMs) (epoch ms),
+     * NaN when there are none.
+     */
+    public double percentileMs(double p, long fromMs, long toMs) {
+        List<Long> copy = new ArrayList<>();
+        synchronized (samples) {
+            for (Sample s : samples) {
+                if (s.committedAtMs() >= fromMs && s.committedAtMs() < toMs) {
+                    copy.add(s.latencyMicros());
+                }
+            }
         }
         if (copy.isEmpty()) {
             return Double.NaN;
@@ -116,8 +130,19 @@ public final class LagProbe implements AutoCloseable {
         return copy.get(index) / 1000.0;
     }
 
+    public double percentileMs(double p) {
+        return percentileMs(p, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /** Probes committed in [fromMs, toMs) that the target has shown. */
+    public int samples(long fromMs, long toMs) {
+        synchronized (samples) {
+            return (int) samples.stream().filter(s -> s.committedAtMs() >= fromMs && s.committedAtMs() < toMs).count();
+        }
+    }
+
     public int samples() {
-        return latenciesMicros.size();
+        return samples.size();
     }
 
     @Override

@@ -48,7 +48,7 @@ public final class PipelineConfig {
             "Milliseconds Debezium waits for new changes before handing over a batch (Debezium's default of 500 adds that much lag).");
     public static final ConfigKey<Integer> CAPTURE_BATCH = ConfigKey.positiveInt("capture.max.batch.size", 4096,
             "Most changes Debezium hands over in one batch.");
-    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 5000,
+    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 15000,
             "Milliseconds a key may disagree between expected and actual before it is reported as diverged (in-flight changes settle within it).");
     public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,
             "Most records the shadow writer applies in one target transaction.");
