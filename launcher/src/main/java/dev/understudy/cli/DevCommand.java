@@ -37,6 +37,12 @@ final class DevCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stopped.countDown();
                 stack.close();
+                // The settings describe a stack that no longer exists.
+                try {
+                    Files.deleteIfExists(file);
+                } catch (java.io.IOException e) {
+                    System.err.println("understudy: cannot delete " + file + ": " + e.getMessage());
+                }
             }, "understudy-dev-shutdown"));
             stopped.await();
         }

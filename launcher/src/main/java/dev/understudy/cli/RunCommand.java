@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /** Runs the pipeline against external PostgreSQL, Kafka and schema registry named in a config file. */
 @Command(name = "run", mixinStandardHelpOptions = true,
@@ -25,11 +26,22 @@ final class RunCommand implements Callable<Integer> {
         PipelineConfig cfg = PipelineConfig.load(config);
         System.out.println("Starting pipeline with:\n" + cfg.describe());
         CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        // The JVM halts once its shutdown hooks return, so on Ctrl-C or SIGTERM the hook wakes the
+        // main thread and then waits until it has closed the pipeline: captures stop after their last
+        // acknowledged batch and Streams and the writer commit their offsets.
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                closed.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "understudy-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
         try (Pipeline pipeline = new Pipeline(cfg, Migrations.defaultMappings()).start()) {
-            Thread hook = new Thread(stop::countDown, "understudy-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
             StatusLine status = new StatusLine(pipeline);
-            while (!stop.await(statusSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
                 System.out.println(status.next(null));
                 Throwable failure = pipeline.failure();
                 if (failure != null) {
@@ -37,6 +49,9 @@ final class RunCommand implements Callable<Integer> {
                     return 1;
                 }
             }
+            System.out.println("Stopping the pipeline ...");
+        } finally {
+            closed.countDown();
         }
         return 0;
     }

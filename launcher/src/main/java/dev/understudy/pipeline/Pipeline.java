@@ -249,7 +249,10 @@ public final class Pipeline implements AutoCloseable {
         for (KafkaStreams streams : new KafkaStreams[]{migration, comparison}) {
             if (streams != null) {
                 try {
-                    streams.close(Duration.ofSeconds(30));
+                    // Kafka Streams keeps its members in the group on close by default, so a restarted
+                    // pipeline would wait out the session timeout (45 s) before getting its partitions.
+                    streams.close(org.apache.kafka.streams.CloseOptions.timeout(Duration.ofSeconds(30))
+                            .withGroupMembershipOperation(org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
                 } catch (RuntimeException e) {
                     LOG.warn("Closing Kafka Streams: {}", e.toString());
                 }

@@ -31,10 +31,11 @@ public final class Preflight {
 
     public static void check(PipelineConfig config) {
         List<String> problems = new ArrayList<>();
+        String name = config.get(PipelineConfig.PIPELINE_NAME);
         database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
-                config.get(PipelineConfig.LEGACY_PASSWORD), problems);
+                config.get(PipelineConfig.LEGACY_PASSWORD), name + "_legacy", name, problems);
         database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD), problems);
+                config.get(PipelineConfig.TARGET_PASSWORD), name + "_target", name, problems);
         kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), problems);
         registry(config.get(PipelineConfig.REGISTRY_URL), problems);
         if (!problems.isEmpty()) {
@@ -43,7 +44,8 @@ public final class Preflight {
         }
     }
 
-    private static void database(String role, String url, String user, String password, List<String> problems) {
+    private static void database(String role, String url, String user, String password, String slot, String pipelineName,
+                                 List<String> problems) {
         CaptureSettings.JdbcTarget t = CaptureSettings.JdbcTarget.parse(url);
         String where = role + " database '" + t.database() + "' at " + t.host() + ":" + t.port() + " as user '" + user + "'";
         java.util.Properties props = new java.util.Properties();
@@ -57,6 +59,18 @@ public final class Preflight {
             if (!"logical".equals(walLevel)) {
                 problems.add(where + " has wal_level=" + walLevel + "; logical decoding needs wal_level=logical"
                         + " (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)");
+            }
+            // A slot streams to one client at a time; an active one means this pipeline already runs.
+            try (java.sql.PreparedStatement ps = c.prepareStatement(
+                    "SELECT active_pid FROM pg_replication_slots WHERE slot_name = ? AND active")) {
+                ps.setString(1, slot);
+                try (ResultSet active = ps.executeQuery()) {
+                    if (active.next()) {
+                        problems.add("replication slot '" + slot + "' on the " + where + " is in use by server process "
+                                + active.getInt(1) + ": a pipeline named '" + pipelineName
+                                + "' is already running against it; stop that one, or give this one another pipeline.name");
+                    }
+                }
             }
         } catch (SQLException e) {
             problems.add("cannot connect to " + where + ": " + e.getMessage() + " (SQLSTATE " + e.getSQLState()

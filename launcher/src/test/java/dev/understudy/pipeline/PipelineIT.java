@@ -169,6 +169,30 @@ class PipelineIT {
         }
     }
 
+    @Test
+    @Order(3)
+    void restartResumesFromStoredOffsetsWithoutSnapshottingAgain() throws Exception {
+        awaitConverged(Duration.ofSeconds(60));
+        pipeline.close();
+        Map<String, String> s = stack.connectionSettings();
+        // Changes made while the pipeline is down wait in the replication slot.
+        try (UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), 400).start(1)) {
+            Thread.sleep(3_000);
+            assertTrue(workload.changes() > 100, "workload made too few changes: " + workload.changes());
+        }
+        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
+        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
+        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
+        pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start();
+        awaitConverged(Duration.ofSeconds(90));
+        assertEquals(0, pipeline.legacyCapture().metrics().snapshotRows(), "the restarted capture must resume, not snapshot again");
+        assertTrue(pipeline.legacyCapture().metrics().streamedChanges() > 100,
+                "streamed after restart: " + pipeline.legacyCapture().metrics().streamedChanges());
+        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+            assertEquals(UsersChecksum.expectedRows(l), UsersChecksum.actualRows(t));
+        }
+    }
+
     /** Reads divergence events until {@code count} distinct keys were seen; key -> last kind. */
     private static Map<String, String> collect(KafkaConsumer<String, GenericRecord> consumer, int count, Duration timeout) {
         Map<String, String> seen = new HashMap<>();
