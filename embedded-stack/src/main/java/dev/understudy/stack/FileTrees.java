@@ -9,7 +9,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Recursive deletion of the stack's work directories. */
-final class FileTrees {
+public final class FileTrees {
     private FileTrees() {
     }
 
@@ -18,7 +18,7 @@ final class FileTrees {
      * vanish while walking (a server still shutting down removes its own pid and socket files)
      * are skipped rather than failing the whole deletion. Symbolic links are removed, never followed.
      */
-    static void deleteRecursively(Path root) throws IOException {
+    public static void deleteRecursively(Path root) throws IOException {
         if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -6,6 +6,7 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.pipeline.UsersChecksum;
 import dev.understudy.pipeline.UsersWorkload;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.stack.FileTrees;
 import dev.understudy.transform.Migrations;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,12 +50,12 @@ final class DemoCommand implements Callable<Integer> {
         Path work = Home.dir().resolve("demo");
         System.out.println("Starting the embedded stack in " + work + " ...");
         Path stateDir = work.resolve("streams");
-        deleteRecursively(stateDir);
+        FileTrees.deleteRecursively(stateDir);
         try {
             return runDemo(started, work, stateDir);
         } finally {
             // Stores are rebuilt from scratch at every demo; nothing of this run is kept.
-            deleteRecursively(stateDir);
+            FileTrees.deleteRecursively(stateDir);
         }
     }
 
@@ -183,16 +184,5 @@ final class DemoCommand implements Callable<Integer> {
             // not Linux
         }
         return "n/a";
-    }
-
-    static void deleteRecursively(Path dir) throws java.io.IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

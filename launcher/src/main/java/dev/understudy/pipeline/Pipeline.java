@@ -45,7 +45,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class Pipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Pipeline.class);
     /** Flyway migrations of the target schema for the shipped users migration. */
-    public static final String TARGET_MIGRATIONS = "classpath:migrations/users/target";
+    public static final String TARGET_MIGRATIONS = "classpath:flyway/users";
 
     private final PipelineConfig config;
     private final List<TableMapping> mappings;
