@@ -77,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
             try (Pipeline pipeline = new Pipeline(config, Migrations.defaultMappings()).start();
                  LagProbe probe = new LagProbe(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"),
                          s.get("target.jdbc.url"), s.get("target.user"), s.get("target.password"), 250)) {
-                StatusLine status = new StatusLine(pipeline);
+                StatusLine status = new StatusLine(pipeline, rows);
                 System.out.printf("Pipeline started; running the workload for %d s at about %,d statements/s.%n", workloadSeconds, rate);
                 UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), rate).start(2);
                 probe.start();
@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
                 while (System.nanoTime() < workloadEnd) {
                     Thread.sleep(2000);
                     failIfStopped(pipeline);
-                    System.out.println(status.next(String.format("workload %,d changes", workload.changes())));
+                    System.out.println(status.next(String.format("workload %,d changes | e2e lag %s", workload.changes(), probe.lastLatency())));
                 }
                 workload.close();
                 probe.stopWriting();

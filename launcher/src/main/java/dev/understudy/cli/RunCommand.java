@@ -40,7 +40,7 @@ final class RunCommand implements Callable<Integer> {
         }, "understudy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try (Pipeline pipeline = new Pipeline(cfg, Migrations.defaultMappings()).start()) {
-            StatusLine status = new StatusLine(pipeline);
+            StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
                 System.out.println(status.next(null));
                 Throwable failure = pipeline.failure();

@@ -6,12 +6,15 @@ import dev.understudy.pipeline.Pipeline;
 /** One line of progress: capture, writer throughput and lag, drift. */
 final class StatusLine {
     private final Pipeline pipeline;
+    private final long snapshotTotal;
     private final long startNanos = System.nanoTime();
     private long lastApplied;
     private long lastNanos = System.nanoTime();
 
-    StatusLine(Pipeline pipeline) {
+    /** @param snapshotTotal rows the initial snapshot will read (an estimate is fine), or 0 if unknown */
+    StatusLine(Pipeline pipeline, long snapshotTotal) {
         this.pipeline = pipeline;
+        this.snapshotTotal = snapshotTotal;
     }
 
     String next(String extra) {
@@ -27,8 +30,11 @@ final class StatusLine {
             open += d.open();
             pending += d.pending();
         }
-        return String.format("[%5.1fs] snapshot %,d rows | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d | drift %,d open, %,d pending%s",
-                (now - startNanos) / 1e9, capture.snapshotRows(), capture.streamedChanges(), applied, rate,
+        String snapshot = snapshotTotal > 0 && !capture.snapshotCompleted()
+                ? String.format("%,d/%,d rows (%.0f%%)", capture.snapshotRows(), snapshotTotal, 100.0 * capture.snapshotRows() / snapshotTotal)
+                : String.format("%,d rows%s", capture.snapshotRows(), capture.snapshotCompleted() ? " done" : "");
+        return String.format("[%5.1fs] snapshot %s | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d | drift %,d open, %,d pending%s",
+                (now - startNanos) / 1e9, snapshot, capture.streamedChanges(), applied, rate,
                 pipeline.writer().metrics().lag(), open, pending, extra == null ? "" : " | " + extra);
     }
 }

@@ -141,6 +141,13 @@ public final class LagProbe implements AutoCloseable {
         }
     }
 
+    /** The latest probe's latency as text, e.g. "85 ms", or "n/a" before the first probe arrived. */
+    public String lastLatency() {
+        synchronized (samples) {
+            return samples.isEmpty() ? "n/a" : String.format("%,d ms", samples.get(samples.size() - 1).latencyMicros() / 1000);
+        }
+    }
+
     public int samples() {
         return samples.size();
     }
