@@ -393,7 +393,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                     dropBrokenConnection(state);
                 } else if (cause instanceof RegistryException r && RecordDecoder.isTransient(r)) {
                     what = "schema registry unavailable: " + r.getMessage();
-                } else if (hasCause(cause, RetriableException.class)) {
+                } else if (SqlErrorClassifier.hasCause(cause, RetriableException.class)) {
                     what = cause.getMessage();
                 } else {
                     throw new ShadowWriterException("Permanent error " + step + where + ": " + cause.getMessage()
@@ -678,18 +678,6 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             rollbackQuietly(c);
             closeQuietly(c);
         }
-    }
-
-    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (type.isInstance(c)) {
-                return true;
-            }
-            if (c.getCause() == c) {
-                break;
-            }
-        }
-        return false;
     }
 
     private static String firstLine(String s) {

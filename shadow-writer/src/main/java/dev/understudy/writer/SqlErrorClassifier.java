@@ -150,7 +150,8 @@ public final class SqlErrorClassifier {
                 || hasCause(e, IOException.class);
     }
 
-    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+    /** Whether {@code t} or any of its causes is a {@code type}. */
+    static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
         for (Throwable c = t; c != null; c = c.getCause()) {
             if (type.isInstance(c)) {
                 return true;
