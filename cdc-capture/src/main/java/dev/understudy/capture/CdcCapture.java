@@ -2,6 +2,7 @@ package dev.understudy.capture;
 
 import dev.understudy.schemas.AvroSerializer;
 import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.SerdeConfig;
 import io.debezium.embedded.Connect;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
@@ -48,6 +49,11 @@ public final class CdcCapture implements AutoCloseable {
 
     public CdcCapture(CaptureSettings settings, RegistryClient registry) {
         this.settings = settings;
+        // Row schemas derive from the captured tables, so nobody can register them beforehand: capture
+        // always registers them (the registry still enforces the subject's compatibility level), and
+        // always writes with the table's current schema.
+        SerdeConfig own = registry.serdeConfig();
+        registry = registry.withSerdeConfig(new SerdeConfig(own.subjectNameStrategy(), true, false));
         this.converter = new ChangeEventConverter(settings.name());
         this.producer = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
@@ -102,7 +108,19 @@ public final class CdcCapture implements AutoCloseable {
             if (c == null) {
                 continue;
             }
-            sends.add(producer.send(new ProducerRecord<>(c.topic(), c.key(), c.envelope())));
+            try {
+                sends.add(producer.send(new ProducerRecord<>(c.topic(), c.key(), c.envelope())));
+            } catch (org.apache.kafka.common.errors.SerializationException e) {
+                // Serialization registers the table's current row schema; the registry refuses it when
+                // the table's structure changed in a way the subject's compatibility level forbids.
+                // Stopping here (offsets stay before this change) drops nothing: after the subject's
+                // level or the table is fixed, capture resumes with this very change.
+                GenericRecord source = (GenericRecord) c.envelope().get("source");
+                throw new IllegalStateException("Capture '" + settings.name() + "' stops at table " + source.get("schema") + "."
+                        + source.get("table") + " (LSN " + c.lsn() + "): the schema registry refused its row schema for topic '"
+                        + c.topic() + "': " + rootMessage(e) + ". The table changed incompatibly (for example a column's type changed);"
+                        + " revert the change, or change the subject's compatibility level deliberately, then restart the pipeline", e);
+            }
             if (c.snapshot()) {
                 snapshotRows++;
             } else {
@@ -138,6 +156,14 @@ public final class CdcCapture implements AutoCloseable {
         }
         metrics.batches.incrementAndGet();
         metrics.lastBatchAckMs.set(System.currentTimeMillis());
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + t.getMessage() + ")";
     }
 
     public CaptureMetrics metrics() {

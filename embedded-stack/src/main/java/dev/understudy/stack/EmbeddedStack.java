@@ -66,8 +66,10 @@ public final class EmbeddedStack implements AutoCloseable {
 
     /**
      * Starts the four components under {@code workDir} ({@code legacy/}, {@code target/},
-     * {@code kafka/}), both PostgreSQL servers in time zone {@code pgTimeZone}. They are independent,
-     * so they start in parallel; if any fails, the others are closed again and the failure thrown.
+     * {@code kafka/}), both PostgreSQL servers in time zone {@code pgTimeZone}. PostgreSQL and Kafka
+     * are independent and start in parallel; the schema registry, whose state is Kafka's
+     * {@code _schemas} topic, starts as soon as Kafka is ready. If any fails, the others are closed
+     * again and the failure thrown.
      *
      * @throws EmbeddedStackException if a component does not start; the message names it
      */
@@ -85,11 +87,14 @@ public final class EmbeddedStack implements AutoCloseable {
             Future<EmbeddedPostgresServer> legacyStart = starter.submit(() -> EmbeddedPostgresServer.start(LEGACY, dir, pgTimeZone));
             Future<EmbeddedPostgresServer> targetStart = starter.submit(() -> EmbeddedPostgresServer.start(TARGET, dir, pgTimeZone));
             Future<EmbeddedKafka> kafkaStart = starter.submit(() -> EmbeddedKafka.start(dir));
-            Outcome<EmbeddedSchemaRegistry> registry = Outcome.of(EmbeddedSchemaRegistry::start);
+            // The registry keeps its state in Kafka's _schemas topic, so it starts once Kafka is up,
+            // while the PostgreSQL servers go on starting. Without Kafka it is not started at all.
+            Outcome<EmbeddedKafka> kafka = Outcome.await(kafkaStart);
+            Outcome<EmbeddedSchemaRegistry> registry = kafka.value == null ? Outcome.skipped()
+                    : Outcome.of(() -> EmbeddedSchemaRegistry.startOnKafka(0, kafka.value.bootstrapServers()));
             // Wait for every component, failed or not, so that none is left running unseen.
             Outcome<EmbeddedPostgresServer> legacy = Outcome.await(legacyStart);
             Outcome<EmbeddedPostgresServer> target = Outcome.await(targetStart);
-            Outcome<EmbeddedKafka> kafka = Outcome.await(kafkaStart);
 
             List<Outcome<? extends AutoCloseable>> all = List.of(legacy, target, kafka, registry);
             List<Throwable> failures = all.stream().filter(o -> o.failure != null).map(o -> o.failure).toList();
@@ -266,6 +271,11 @@ public final class EmbeddedStack implements AutoCloseable {
         private Outcome(T value, Throwable failure) {
             this.value = value;
             this.failure = failure;
+        }
+
+        /** Not started, because a component it needs did not start; that one's failure is reported. */
+        static <T> Outcome<T> skipped() {
+            return new Outcome<>(null, null);
         }
 
         static <T> Outcome<T> of(Callable<T> start) {

@@ -2,7 +2,7 @@ package dev.understudy.stack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.understudy.schemas.HttpRegistryClient;
+import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.RegistryClient;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -157,10 +157,10 @@ class EmbeddedStackIT {
                 .requiredLong("id").requiredString("name").endRecord();
         Schema v2 = SchemaBuilder.record("Customer").namespace("legacy.public").fields()
                 .requiredLong("id").requiredString("name").optionalString("email").endRecord();
-        RegistryClient client = new HttpRegistryClient(stack.registry().url());
+        RegistryClient client = new ConfluentRegistryClient(stack.registry().url());
         int id = client.register("it.customers-value", v1);
 
-        RegistryClient fresh = new HttpRegistryClient(stack.registry().url());
+        RegistryClient fresh = new ConfluentRegistryClient(stack.registry().url());
         assertEquals(v1, fresh.byId(id), "schema by id");
         assertEquals(id, fresh.register("it.customers-value", v1), "re-registering returns the same id");
         assertEquals(id, fresh.register("it.other-value", v1), "same schema under another subject: same id");
@@ -171,18 +171,48 @@ class EmbeddedStackIT {
 
         int id2 = fresh.register("it.customers-value", v2);
         assertNotEquals(id, id2);
-        RegistryClient.Registered newest = new HttpRegistryClient(stack.registry().url()).latest("it.customers-value").orElseThrow();
+        RegistryClient.Registered newest = new ConfluentRegistryClient(stack.registry().url()).latest("it.customers-value").orElseThrow();
         assertEquals(2, newest.version());
         assertEquals(id2, newest.id());
         assertEquals(v2, newest.schema());
         assertEquals(Optional.empty(), fresh.latest("it.nothing-value"));
     }
 
+    /** The registry keeps its state in the broker's compacted _schemas topic, in Confluent's layout. */
+    @Test
+    void registryKeepsItsStateInKafka() throws Exception {
+        Schema schema = SchemaBuilder.record("Stored").namespace("it").fields().requiredInt("n").endRecord();
+        int id = new ConfluentRegistryClient(stack.registry().url()).register("it.stored-value", schema);
+        Map<String, Object> consumerConfig = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
+            org.apache.kafka.common.TopicPartition partition = new org.apache.kafka.common.TopicPartition("_schemas", 0);
+            assertEquals(1, consumer.partitionsFor("_schemas").size());
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long end = consumer.endOffsets(List.of(partition)).get(partition);
+            ConsumerRecord<String, String> stored = null;
+            while (consumer.position(partition) < end) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (record.key().equals("{\"keytype\":\"SCHEMA\",\"subject\":\"it.stored-value\",\"version\":1,\"magic\":1}")) {
+                        stored = record;
+                    }
+                }
+            }
+            assertTrue(stored != null, "the registration is a record of _schemas");
+            JsonNode value = JSON.readTree(stored.value());
+            assertEquals(id, value.get("id").asInt());
+            assertEquals(schema, new Schema.Parser().parse(value.get("schema").asText()));
+            assertFalse(value.get("deleted").asBoolean());
+        }
+    }
+
     @Test
     void registryErrorCodes() throws Exception {
         String url = stack.registry().url();
         Schema schema = SchemaBuilder.record("Probe").namespace("it").fields().requiredInt("n").endRecord();
-        new HttpRegistryClient(url).register("it.probe-value", schema);
+        new ConfluentRegistryClient(url).register("it.probe-value", schema);
         HttpClient http = HttpClient.newHttpClient();
 
         JsonNode subject = expectError(http, get(url + "/subjects/it.unknown-value/versions"), 404, 40401);

@@ -3,7 +3,7 @@ package dev.understudy.cli;
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 import dev.understudy.pipeline.UsersWorkload;
-import dev.understudy.schemas.HttpRegistryClient;
+import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import org.apache.kafka.clients.admin.Admin;
@@ -59,7 +59,7 @@ final class CaptureBenchmark implements Callable<Integer> {
             CaptureSettings settings = new CaptureSettings("bench-legacy", "legacy", stack.legacy().jdbcUrl(), stack.legacy().user(),
                     stack.legacy().password(), List.of("public.users"), prefix, stack.kafka().bootstrapServers(), "bench_legacy",
                     "bench_legacy", prefix + ".offsets.legacy", 1, 10, 4096);
-            try (CdcCapture capture = new CdcCapture(settings, new HttpRegistryClient(stack.registry().url()))) {
+            try (CdcCapture capture = new CdcCapture(settings, new ConfluentRegistryClient(stack.registry().url()))) {
                 long start = System.nanoTime();
                 capture.start();
                 await(capture, () -> capture.metrics().snapshotRows(), rows);

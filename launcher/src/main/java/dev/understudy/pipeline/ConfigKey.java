@@ -31,6 +31,16 @@ public record ConfigKey<T>(String name, Class<T> type, T defaultValue, boolean r
         return new ConfigKey<>(name, Long.class, defaultValue, false, false, doc, v -> v <= 0 ? "must be greater than 0" : null);
     }
 
+    public static ConfigKey<Boolean> bool(String name, boolean defaultValue, String doc) {
+        return new ConfigKey<>(name, Boolean.class, defaultValue, false, false, doc, v -> null);
+    }
+
+    /** A string limited to {@code choices} (compared ignoring case). */
+    public static ConfigKey<String> choice(String name, String defaultValue, java.util.List<String> choices, String doc) {
+        return new ConfigKey<>(name, String.class, defaultValue, false, false, doc,
+                v -> choices.stream().anyMatch(c -> c.equalsIgnoreCase(v)) ? null : "must be one of " + String.join(", ", choices));
+    }
+
     public ConfigKey<T> withValidator(Function<T, String> more) {
         Function<T, String> first = validator;
         return new ConfigKey<>(name, type, defaultValue, required, secret, doc, v -> {
@@ -41,7 +51,7 @@ public record ConfigKey<T>(String name, Class<T> type, T defaultValue, boolean r
 
     /** What the key expects, for error messages and the README reference. */
     public String expectation() {
-        String t = type == Integer.class || type == Long.class ? "an integer" : "a string";
+        String t = type == Integer.class || type == Long.class ? "an integer" : type == Boolean.class ? "true or false" : "a string";
         return t + (required ? " (required)" : " (default: " + (defaultValue == null || "".equals(defaultValue) ? "empty" : defaultValue) + ")");
     }
 
@@ -56,6 +66,12 @@ public record ConfigKey<T>(String name, Class<T> type, T defaultValue, boolean r
         }
         if (type == Long.class) {
             return (T) Long.valueOf(s);
+        }
+        if (type == Boolean.class) {
+            if (!s.equalsIgnoreCase("true") && !s.equalsIgnoreCase("false")) {
+                throw new NumberFormatException(s);
+            }
+            return (T) Boolean.valueOf(s);
         }
         throw new IllegalStateException("Unsupported config type " + type);
     }

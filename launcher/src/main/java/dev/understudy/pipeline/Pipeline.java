@@ -2,7 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
-import dev.understudy.schemas.HttpRegistryClient;
+import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.ComparisonSettings;
@@ -63,7 +63,7 @@ public final class Pipeline implements AutoCloseable {
         this.config = config;
         this.mappings = List.copyOf(mappings);
         this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
-        this.registry = new HttpRegistryClient(config.get(PipelineConfig.REGISTRY_URL));
+        this.registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
     }
 
     public Pipeline start() {
@@ -71,6 +71,7 @@ public final class Pipeline implements AutoCloseable {
         migrateTarget();
         SourceTables.check(config, sourceTables());
         createTopics();
+        ContractRegistration.registerAll(registry, prefix, mappings, config.get(PipelineConfig.COMPATIBILITY));
         String bootstrap = config.get(PipelineConfig.KAFKA_BOOTSTRAP);
         try {
             targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),

@@ -37,6 +37,16 @@ public final class PipelineConfig {
     public static final ConfigKey<String> REGISTRY_URL = ConfigKey.requiredString("registry.url",
             "Confluent-compatible schema registry base URL, e.g. http://localhost:8081.")
             .withValidator(v -> v.startsWith("http://") || v.startsWith("https://") ? null : "must start with http:// or https://");
+    public static final ConfigKey<String> SUBJECT_STRATEGY = ConfigKey.choice("registry.subject.name.strategy", "topic",
+            java.util.List.of("topic", "record", "topic_record"),
+            "How subjects are named, as Confluent's serializers do: topic (<topic>-key/-value, TopicNameStrategy), record (the record's full name) or topic_record (<topic>-<record full name>).");
+    public static final ConfigKey<Boolean> AUTO_REGISTER = ConfigKey.bool("registry.auto.register", true,
+            "Register a schema a subject lacks (auto.register.schemas). When false, every schema written must already be registered.");
+    public static final ConfigKey<Boolean> USE_LATEST = ConfigKey.bool("registry.use.latest.version", false,
+            "Write with each subject's latest registered schema instead of the record's own (use.latest.version); fields are matched by name.");
+    public static final ConfigKey<String> COMPATIBILITY = ConfigKey.choice("registry.compatibility", "BACKWARD",
+            dev.understudy.schemas.RegistryClient.LEVELS,
+            "Compatibility level set on the subjects of the new-schema contracts before they are registered; an incompatible contract stops the start.");
     public static final ConfigKey<String> PIPELINE_NAME = ConfigKey.string("pipeline.name", "understudy",
             "Name of this pipeline: prefix of its topics, consumer groups and Streams application id, and part of its replication slot and publication names. Lower-case letters, digits and _.")
             .withValidator(v -> NAME.matcher(v).matches() ? null : "must match [a-z][a-z0-9_]{0,40}");
@@ -59,7 +69,7 @@ public final class PipelineConfig {
             "Directory of Kafka Streams state stores (RocksDB).");
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
-            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
+            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
             CAPTURE_POLL_MS, CAPTURE_BATCH, SETTLE_MS, WRITER_BATCH, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;
@@ -146,6 +156,12 @@ public final class PipelineConfig {
             sb.append("  ").append(key.name()).append(" = ").append(key.secret() && v != null && !v.toString().isEmpty() ? "******" : v).append('\n');
         }
         return sb.toString();
+    }
+
+    /** The serializer settings of this pipeline. */
+    public dev.understudy.schemas.SerdeConfig serdeConfig() {
+        return new dev.understudy.schemas.SerdeConfig(dev.understudy.schemas.SubjectNameStrategy.parse(get(SUBJECT_STRATEGY)),
+                get(AUTO_REGISTER), get(USE_LATEST));
     }
 
     private static String jdbcUrlProblem(String url) {

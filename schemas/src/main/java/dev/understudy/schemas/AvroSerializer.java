@@ -14,8 +14,10 @@ import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * Serializes Avro records in the Confluent wire format, registering each writer schema under the
- * subject given by {@link SubjectNaming} (TopicNameStrategy: {@code <topic>-key} / {@code <topic>-value}).
+ * Serializes Avro records in the Confluent wire format. The subject comes from the client's
+ * {@link SerdeConfig#subjectNameStrategy()} (TopicNameStrategy by default). With auto-register on,
+ * a schema the subject lacks is registered; off, it must already be registered. With
+ * use-latest-version, records are written with the subject's latest schema, fields matched by name.
  * A null record serializes to null, so deletes travel as Kafka tombstones.
  */
 public final class AvroSerializer implements Serializer<GenericRecord> {
@@ -27,6 +29,9 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
     private final Map<Schema, GenericDatumWriter<GenericRecord>> writers = new IdentityHashMap<>();
     private final ThreadLocal<ByteArrayOutputStream> buffers = ThreadLocal.withInitial(() -> new ByteArrayOutputStream(256));
     private final ThreadLocal<BinaryEncoder> encoders = new ThreadLocal<>();
+    // use.latest.version: per topic, the latest schema, fetched once per serializer as Confluent's
+    // serializer does (it caches the latest version for latest.cache.ttl.sec, unbounded by default).
+    private final Map<String, Schema> latestByTopic = new java.util.concurrent.ConcurrentHashMap<>();
 
     public AvroSerializer(RegistryClient registry, boolean isKey) {
         this.registry = registry;
@@ -38,8 +43,12 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         if (record == null) {
             return null;
         }
+        SerdeConfig config = registry.serdeConfig();
+        if (config.useLatestVersion()) {
+            record = asLatest(topic, record, config);
+        }
         Schema schema = record.getSchema();
-        int id = schemaId(topic, schema);
+        int id = schemaId(topic, schema, config);
         GenericDatumWriter<GenericRecord> writer;
         synchronized (writers) {
             writer = writers.computeIfAbsent(schema, GenericDatumWriter::new);
@@ -63,14 +72,55 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         return out.toByteArray();
     }
 
-    private int schemaId(String topic, Schema schema) {
+    /** The record rewritten with the subject's latest schema, fields matched by name (defaults for the rest). */
+    private GenericRecord asLatest(String topic, GenericRecord record, SerdeConfig config) {
+        Schema latest = latestByTopic.computeIfAbsent(topic, t -> {
+            String subject = config.subjectNameStrategy().subject(t, isKey, record.getSchema());
+            return registry.latest(subject).map(RegistryClient.Registered::schema).orElseThrow(() -> new SerializationException(
+                    "use.latest.version is on (registry.use.latest.version=true) but subject '" + subject
+                            + "' has no registered schema; register the contract first or turn use-latest-version off"));
+        });
+        if (latest.equals(record.getSchema())) {
+            return record;
+        }
+        org.apache.avro.generic.GenericData.Record out = new org.apache.avro.generic.GenericData.Record(latest);
+        for (Schema.Field f : latest.getFields()) {
+            Schema.Field own = record.getSchema().getField(f.name());
+            if (own != null) {
+                out.put(f.pos(), record.get(own.pos()));
+            } else if (f.hasDefaultValue()) {
+                out.put(f.pos(), org.apache.avro.generic.GenericData.get().getDefaultValue(f));
+            } else {
+                throw new SerializationException("Cannot write a " + record.getSchema().getFullName() + " record with the latest schema of topic '"
+                        + topic + "': its field '" + f.name() + "' has no value in the record and no default");
+            }
+        }
+        return out;
+    }
+
+    private int schemaId(String topic, Schema schema, SerdeConfig config) {
         synchronized (ids) {
             Integer id = ids.computeIfAbsent(schema, s -> new java.util.HashMap<>()).get(topic);
             if (id != null) {
                 return id;
             }
         }
-        int id = registry.register(SubjectNaming.topicName(topic, isKey), schema);
+        String subject = config.subjectNameStrategy().subject(topic, isKey, schema);
+        int id;
+        if (config.autoRegister()) {
+            try {
+                id = registry.register(subject, schema);
+            } catch (RegistryException e) {
+                // Kafka's contract: serializers fail with SerializationException; the registry's
+                // refusal (e.g. 409 incompatible) or outage stays in the cause for callers to tell apart.
+                throw new SerializationException("Cannot register schema " + schema.getFullName() + " under subject '" + subject
+                        + "' for topic '" + topic + "': " + e.getMessage(), e);
+            }
+        } else {
+            id = registry.lookup(subject, schema).orElseThrow(() -> new SerializationException("Schema " + schema.getFullName()
+                    + " is not registered under subject '" + subject + "' and auto-registration is off"
+                    + " (registry.auto.register=false); register it first (e.g. from the contract in schemas/) or turn auto-registration on"));
+        }
         synchronized (ids) {
             ids.get(schema).put(topic, id);
         }

@@ -11,12 +11,53 @@ import java.util.Optional;
 /**
  * A registry held in this process only, for unit tests of topologies and serdes (the counterpart of
  * Confluent's MockSchemaRegistryClient). Ids are global and an identical schema gets the same id in
- * every subject, as in the Confluent registry. No compatibility checks.
+ * every subject, as in the Confluent registry. Registration does not check compatibility;
+ * {@link #incompatibilities} applies Confluent's rules at the subject's level (default BACKWARD).
  */
 public final class InMemoryRegistryClient implements RegistryClient {
     private final Map<String, Integer> idsBySchema = new HashMap<>();
     private final Map<Integer, Schema> schemasById = new HashMap<>();
     private final Map<String, List<Integer>> versions = new HashMap<>();
+    private final Map<String, String> levels = new HashMap<>();
+    private final SerdeConfig serdeConfig;
+
+    public InMemoryRegistryClient() {
+        this(SerdeConfig.defaults());
+    }
+
+    public InMemoryRegistryClient(SerdeConfig serdeConfig) {
+        this.serdeConfig = serdeConfig;
+    }
+
+    @Override
+    public SerdeConfig serdeConfig() {
+        return serdeConfig;
+    }
+
+    @Override
+    public synchronized Optional<Integer> lookup(String subject, Schema schema) {
+        Integer id = idsBySchema.get(schema.toString());
+        List<Integer> v = versions.get(subject);
+        return id != null && v != null && v.contains(id) ? Optional.of(id) : Optional.empty();
+    }
+
+    @Override
+    public synchronized List<String> incompatibilities(String subject, Schema schema) {
+        List<Integer> v = versions.get(subject);
+        if (v == null || v.isEmpty()) {
+            return List.of();
+        }
+        List<Schema> previous = new ArrayList<>();
+        for (int id : v) {
+            previous.add(schemasById.get(id));
+        }
+        return Compatibility.check(levels.getOrDefault(subject, "BACKWARD"), schema, previous);
+    }
+
+    @Override
+    public synchronized void setCompatibility(String subject, String level) {
+        levels.put(subject, level);
+    }
 
     @Override
     public synchronized int register(String subject, Schema schema) {

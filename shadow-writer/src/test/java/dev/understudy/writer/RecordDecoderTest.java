@@ -129,6 +129,21 @@ class RecordDecoderTest {
             public Optional<Registered> latest(String subject) {
                 return Optional.empty();
             }
+
+            @Override
+            public Optional<Integer> lookup(String subject, Schema schema) {
+                throw new RegistryException("Cannot reach the schema registry", -1, -1, null);
+            }
+
+            @Override
+            public java.util.List<String> incompatibilities(String subject, Schema schema) {
+                throw new RegistryException("Cannot reach the schema registry", -1, -1, null);
+            }
+
+            @Override
+            public void setCompatibility(String subject, String level) {
+                throw new RegistryException("Cannot reach the schema registry", -1, -1, null);
+            }
         };
         RecordDecoder unreachable = new RecordDecoder(down, Map.of(TOPIC, "public.users"));
         assertThrows(RegistryException.class, () -> unreachable.decode(record(k, null, 1L, null)));

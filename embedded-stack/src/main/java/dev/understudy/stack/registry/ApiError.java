@@ -12,8 +12,22 @@ final class ApiError extends RuntimeException {
     static final int SUBJECT_NOT_FOUND = 40401;
     static final int VERSION_NOT_FOUND = 40402;
     static final int SCHEMA_NOT_FOUND = 40403;
+    static final int SUBJECT_SOFT_DELETED = 40404;
+    static final int SUBJECT_NOT_SOFT_DELETED = 40405;
+    static final int VERSION_SOFT_DELETED = 40406;
+    static final int VERSION_NOT_SOFT_DELETED = 40407;
+    static final int SUBJECT_COMPATIBILITY_NOT_CONFIGURED = 40408;
+    static final int SUBJECT_MODE_NOT_CONFIGURED = 40409;
+    /**
+     * Confluent Platform up to 7.x answers an incompatible schema with error code 409, the HTTP status
+     * ({@code RestIncompatibleSchemaException.DEFAULT_ERROR_CODE}); 8.x introduced 40901.
+     */
+    static final int INCOMPATIBLE_SCHEMA = 409;
     static final int INVALID_SCHEMA = 42201;
     static final int INVALID_VERSION = 42202;
+    static final int INVALID_COMPATIBILITY_LEVEL = 42203;
+    static final int INVALID_MODE = 42204;
+    static final int OPERATION_NOT_PERMITTED = 42205;
     static final int INVALID_SUBJECT = 42208;
     static final int SCHEMA_TOO_LARGE = 42209;
     static final int STORE_ERROR = 50001;
@@ -37,6 +51,55 @@ final class ApiError extends RuntimeException {
 
     static ApiError subjectNotFound(String subject) {
         return new ApiError(404, SUBJECT_NOT_FOUND, "Subject '" + subject + "' not found.");
+    }
+
+    static ApiError subjectSoftDeleted(String subject) {
+        // Confluent's message, missing space included (Errors.SUBJECT_SOFT_DELETED_MESSAGE_FORMAT).
+        return new ApiError(404, SUBJECT_SOFT_DELETED, "Subject '" + subject + "' was soft deleted.Set permanent=true to delete permanently");
+    }
+
+    static ApiError subjectNotSoftDeleted(String subject) {
+        return new ApiError(404, SUBJECT_NOT_SOFT_DELETED, "Subject '" + subject + "' was not deleted first before being permanently deleted");
+    }
+
+    static ApiError versionSoftDeleted(String subject, String version) {
+        return new ApiError(404, VERSION_SOFT_DELETED, "Subject '" + subject + "' Version " + version
+                + " was soft deleted.Set permanent=true to delete permanently");
+    }
+
+    static ApiError versionNotSoftDeleted(String subject, String version) {
+        return new ApiError(404, VERSION_NOT_SOFT_DELETED, "Subject '" + subject + "' Version " + version
+                + " was not deleted first before being permanently deleted");
+    }
+
+    static ApiError subjectCompatibilityNotConfigured(String subject) {
+        return new ApiError(404, SUBJECT_COMPATIBILITY_NOT_CONFIGURED, "Subject '" + subject
+                + "' does not have subject-level compatibility configured");
+    }
+
+    static ApiError subjectModeNotConfigured(String subject) {
+        return new ApiError(404, SUBJECT_MODE_NOT_CONFIGURED, "Subject '" + subject + "' does not have subject-level mode configured");
+    }
+
+    /** As SubjectVersionsResource.register words it, with the checker's reasons as details. */
+    static ApiError incompatibleSchema(String subject, java.util.List<String> reasons) {
+        return new ApiError(409, INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier schema for subject \""
+                + subject + "\", details: " + reasons);
+    }
+
+    static ApiError invalidCompatibilityLevel() {
+        return new ApiError(422, INVALID_COMPATIBILITY_LEVEL, "Invalid compatibility level. Valid values are none, backward,"
+                + " forward, full, backward_transitive, forward_transitive, and full_transitive");
+    }
+
+    static ApiError invalidMode(String mode) {
+        return new ApiError(422, INVALID_MODE, "Invalid mode. Valid values are READWRITE and READONLY (got '" + mode
+                + "'; this registry does not implement IMPORT or READONLY_OVERRIDE)");
+    }
+
+    /** A write to a subject in READONLY mode (Confluent: "Subject x is in read-only mode"). */
+    static ApiError readOnly(String subject) {
+        return new ApiError(422, OPERATION_NOT_PERMITTED, "Subject " + subject + " is in read-only mode");
     }
 
     static ApiError versionNotFound(int version) {

@@ -26,7 +26,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A schema registry speaking the Confluent Schema Registry REST API v1 (see
  * {@link SchemaRegistryApi} for the endpoints), served by the JDK's built-in HTTP server on the
  * loopback interface. Clients written for Confluent's registry, such as the pipeline's
- * {@code HttpRegistryClient}, work against it unchanged.
+ * {@code ConfluentRegistryClient} over Confluent's own {@code CachedSchemaRegistryClient}, work against it
+ * unchanged.
+ *
+ * <p>Its state is an event log in the layout of Confluent's {@code _schemas} topic
+ * ({@link RegistryLog}): {@link #startOnKafka} keeps it in that topic, so it survives a restart and
+ * several instances agree on it; {@link #start()} keeps it in memory. Compatibility rules are
+ * Confluent's own checker ({@link ConfluentAvroCompatibility}).
  */
 public final class EmbeddedSchemaRegistry implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedSchemaRegistry.class);
@@ -57,6 +63,22 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
     /** Starts a registry with an in-memory store on {@code port} of 127.0.0.1 (0: a free port). */
     public static EmbeddedSchemaRegistry start(int port) {
         return start(port, new InMemorySchemaStore());
+    }
+
+    /**
+     * Starts a registry on {@code port} of 127.0.0.1 (0: a free port) whose state lives in the
+     * compacted {@code _schemas} topic of the Kafka at {@code bootstrapServers} (created if missing,
+     * replication factor 1), read to its end before the registry serves. A registry restarted on the
+     * same topic has the same subjects, versions, ids, compatibility levels and modes.
+     */
+    public static EmbeddedSchemaRegistry startOnKafka(int port, String bootstrapServers) {
+        LogSchemaStore store = new LogSchemaStore(new KafkaRegistryLog(bootstrapServers));
+        try {
+            return start(port, store);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
     }
 
     /**
@@ -138,7 +160,7 @@ public final class EmbeddedSchemaRegistry implements AutoCloseable {
                         "The request body is larger than " + MAX_BODY_BYTES + " bytes");
             } else {
                 response = api.handle(new SchemaRegistryApi.Request(exchange.getRequestMethod(),
-                        exchange.getRequestURI().getRawPath(), exchange.getRequestHeaders().getFirst("Content-Type"), body));
+                        exchange.getRequestURI().getRawPath(), exchange.getRequestURI().getRawQuery(), exchange.getRequestHeaders().getFirst("Content-Type"), body));
             }
             byte[] out = response.body().getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", SchemaRegistryApi.CONTENT_TYPE);

@@ -2,7 +2,7 @@ package dev.understudy.stack.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.understudy.schemas.HttpRegistryClient;
+import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.RegistryClient;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -48,12 +48,12 @@ class EmbeddedSchemaRegistryTest {
         Schema v1 = SchemaBuilder.record("Order").namespace("shop").fields().requiredLong("id").endRecord();
         Schema v2 = SchemaBuilder.record("Order").namespace("shop").fields().requiredLong("id")
                 .optionalString("note").endRecord();
-        RegistryClient client = new HttpRegistryClient(registry.url() + "/");
+        RegistryClient client = new ConfluentRegistryClient(registry.url());
         int id1 = client.register("shop.order-value", v1);
         int id2 = client.register("shop.order-value", v2);
         assertEquals(id1 + 1, id2);
         // A second client has no cache: the answers come from the registry.
-        RegistryClient fresh = new HttpRegistryClient(registry.url());
+        RegistryClient fresh = new ConfluentRegistryClient(registry.url());
         assertEquals(v1, fresh.byId(id1));
         assertEquals(id1, fresh.register("shop.order-value", v1));
         assertEquals(id1, fresh.register("other subject/with slash", v1));
@@ -63,7 +63,7 @@ class EmbeddedSchemaRegistryTest {
         assertEquals(id2, latest.get().id());
         assertEquals(v2, latest.get().schema());
         assertEquals(Optional.empty(), fresh.latest("missing"));
-        assertEquals(2, registry.store().usesOf(id1).size());
+        assertEquals(2, registry.store().usesOf(id1, false).size());
     }
 
     @Test

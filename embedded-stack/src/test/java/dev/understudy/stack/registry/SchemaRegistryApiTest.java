@@ -10,7 +10,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -50,6 +49,50 @@ class SchemaRegistryApiTest {
         assertError(send("PUT", "/subjects/a/versions", CT, "{}"), 405, 405);
         assertError(send("POST", "/schemas/ids/1", CT, "{}"), 405, 405);
         assertError(get("/subjects/a"), 405, 405);
+    }
+
+    @Test
+    void newEndpointsRouteAndRefuseLikeConfluent() throws Exception {
+        assertError(send("DELETE", "/config", CT, null), 405, 405);
+        assertError(send("POST", "/mode", CT, "{}"), 405, 405);
+        assertError(get("/compatibility/subjects/a/versions"), 405, 405);
+        assertError(send("PUT", "/subjects/a/versions/1", CT, "{}"), 405, 405);
+        for (String path : List.of("/config/a/b", "/mode/a/b", "/compatibility/x", "/compatibility/subjects/a/other",
+                "/subjects/a/versions/1/referencedby/x")) {
+            assertError(get(path), 404, 404);
+        }
+        assertError(send("PUT", "/config", CT, "{\"level\":\"FULL\"}"), 422, 42203);
+        assertError(send("PUT", "/mode", CT, "{\"mode\":1}"), 422, 42204);
+        assertError(send("PUT", "/config/bad%01subject", CT, "{\"compatibility\":\"FULL\"}"), 422, 42208);
+        assertOk(send("PUT", "/config", CT, "{\"compatibility\":\"full\"}"), "{\"compatibility\":\"full\"}");
+        assertOk(get("/config"), "{\"compatibilityLevel\":\"FULL\"}");
+        assertOk(get("/mode"), "{\"mode\":\"READWRITE\"}");
+    }
+
+    @Test
+    void queryParametersAreReadAsConfluentReadsThem() throws Exception {
+        registerId("q-value", USER_V1);
+        assertOk(send("DELETE", "/subjects/q-value", CT, null), "[1]");
+        assertOk(get("/subjects"), "[]");
+        assertOk(get("/subjects?deleted=TRUE"), "[\"q-value\"]");
+        assertOk(get("/subjects?deleted=yes"), "[]");
+        assertOk(get("/subjects/q-value/versions?deleted=true&other=1"), "[1]");
+        assertOk(send("DELETE", "/subjects/q-value?permanent=true", CT, null), "[1]");
+        assertOk(get("/subjects?deleted=true"), "[]");
+    }
+
+    @Test
+    void verboseCompatibilityReportsAnUnparsableSchemaAsIncompatible() throws Exception {
+        registerId("c-value", USER_V1);
+        SchemaRegistryApi.Response verbose = assertStatus(send("POST", "/compatibility/subjects/c-value/versions/latest?verbose=true",
+                CT, registration("{\"type\":\"recrod\"}")), 200);
+        JsonNode body = body(verbose);
+        assertFalse(body.get("is_compatible").asBoolean());
+        assertTrue(body.get("messages").get(0).asText().startsWith("Invalid schema"), body.toString());
+        assertError(send("POST", "/compatibility/subjects/c-value/versions/latest", CT, registration("{\"type\":\"recrod\"}")),
+                422, 42201);
+        assertOk(send("POST", "/compatibility/subjects/c-value/versions?verbose=true", CT, registration(USER_V2)),
+                "{\"is_compatible\":true,\"messages\":[]}");
     }
 
     @Test
@@ -158,7 +201,8 @@ class SchemaRegistryApiTest {
         assertError(send("POST", "/subjects/s/versions", CT, withReference.toString()), 422, 42201);
         ObjectNode emptyReferences = JSON.createObjectNode().put("schema", "\"int\"");
         emptyReferences.putArray("references");
-        assertStatus(send("POST", "/subjects/s/versions", CT, emptyReferences.toString()), 200);
+        // Another subject: "int" after "string" is not BACKWARD compatible.
+        assertStatus(send("POST", "/subjects/s2/versions", CT, emptyReferences.toString()), 200);
 
     }
 
@@ -191,58 +235,30 @@ class SchemaRegistryApiTest {
 
     @Test
     void storeFailuresAnswer50001() throws Exception {
-        SchemaRegistryApi failing = new SchemaRegistryApi(new FailingStore());
-        SchemaRegistryApi.Response storeError = failing.handle(new SchemaRegistryApi.Request("GET", "/subjects", null, null));
+        SchemaRegistryApi failing = new SchemaRegistryApi(new LogSchemaStore(new FailingLog(new SchemaStoreException("disk on fire"))));
+        SchemaRegistryApi.Response storeError = failing.handle(new SchemaRegistryApi.Request("POST", "/subjects/s/versions", CT,
+                registration(USER_V1).getBytes(StandardCharsets.UTF_8)));
         assertEquals(500, storeError.status());
         JsonNode body = JSON.readTree(storeError.body());
         assertEquals(50001, body.get("error_code").asInt());
         assertTrue(body.get("message").asText().contains("disk on fire"), body.toString());
 
-        SchemaRegistryApi.Response bug = failing.handle(new SchemaRegistryApi.Request("GET", "/schemas/ids/1", null, null));
+        SchemaRegistryApi buggy = new SchemaRegistryApi(new LogSchemaStore(new FailingLog(new IllegalStateException("a bug"))));
+        SchemaRegistryApi.Response bug = buggy.handle(new SchemaRegistryApi.Request("PUT", "/config", CT,
+                "{\"compatibility\":\"FULL\"}".getBytes(StandardCharsets.UTF_8)));
         assertEquals(500, bug.status());
         assertEquals(50001, JSON.readTree(bug.body()).get("error_code").asInt());
     }
 
-    /** Fails every read: as a store backed by an unreachable Kafka would. */
-    private static final class FailingStore implements SchemaStore {
+    /** Fails every write: as a log on an unreachable Kafka would. */
+    private record FailingLog(RuntimeException failure) implements RegistryLog {
         @Override
-        public RegisteredSchema register(String subject, String schemaType, String schema) {
-            throw new SchemaStoreException("disk on fire");
+        public void start(java.util.function.Consumer<RegistryRecord> applier) {
         }
 
         @Override
-        public Optional<RegisteredSchema> lookup(String subject, String schemaType, String schema) {
-            throw new SchemaStoreException("disk on fire");
-        }
-
-        @Override
-        public Optional<StoredSchema> schemaById(int id) {
-            throw new IllegalStateException("a bug");
-        }
-
-        @Override
-        public List<String> subjects() {
-            throw new SchemaStoreException("disk on fire");
-        }
-
-        @Override
-        public Optional<List<Integer>> versions(String subject) {
-            throw new SchemaStoreException("disk on fire");
-        }
-
-        @Override
-        public Optional<RegisteredSchema> version(String subject, int version) {
-            throw new SchemaStoreException("disk on fire");
-        }
-
-        @Override
-        public Optional<RegisteredSchema> latest(String subject) {
-            throw new SchemaStoreException("disk on fire");
-        }
-
-        @Override
-        public List<RegisteredSchema> usesOf(int id) {
-            throw new SchemaStoreException("disk on fire");
+        public void append(RegistryRecord record) {
+            throw failure;
         }
     }
 
