@@ -82,16 +82,37 @@ class SchemasCheckIT {
         assertTrue(r.out.contains("OK    orders.avsc") && r.out.contains("new, nothing to compare with"), r.out);
     }
 
+    @Test
+    void againstARegistryTheSubjectIsNamed() throws Exception {
+        try (var registry = dev.understudy.stack.registry.EmbeddedSchemaRegistry.start()) {
+            var client = new dev.understudy.schemas.ConfluentRegistryClient(registry.url());
+            client.register("understudy.new.public.users-value", new org.apache.avro.Schema.Parser().parse(V1));
+            Files.writeString(contracts.resolve("users.avsc"), INCOMPATIBLE);
+            Result r = check("--registry", registry.url());
+            assertEquals(1, r.exit, r.out);
+            assertTrue(r.out.contains("subject 'understudy.new.public.users-value'"), r.out);
+            assertTrue(r.out.contains("rule READER_FIELD_MISSING_DEFAULT_VALUE, field 'name'"), r.out);
+            Files.writeString(contracts.resolve("users.avsc"), COMPATIBLE);
+            assertEquals(0, check("--registry", registry.url()).exit);
+        }
+    }
+
     private record Result(int exit, String out) {
     }
 
-    private Result check() {
+    private Result check(String... extra) {
         PrintStream previous = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         int exit;
         try {
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = new CommandLine(new Main()).execute("schemas", "check", "--dir", contracts.toString());
+            String[] args = new String[4 + extra.length];
+            args[0] = "schemas";
+            args[1] = "check";
+            args[2] = "--dir";
+            args[3] = contracts.toString();
+            System.arraycopy(extra, 0, args, 4, extra.length);
+            exit = new CommandLine(new Main()).execute(args);
         } finally {
             System.setOut(previous);
         }
