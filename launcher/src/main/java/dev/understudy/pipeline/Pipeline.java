@@ -44,11 +44,12 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Pipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Pipeline.class);
-    /** Flyway migrations of the target schema for the shipped users migration. */
-    public static final String TARGET_MIGRATIONS = "classpath:flyway/users";
+    /** The target schema version the shipped users mapping needs (Flyway V1_2__add_birthdate_to_users). */
+    public static final String USERS_FLYWAY_VERSION = "1.2";
 
     private final PipelineConfig config;
     private final List<TableMapping> mappings;
+    private final String requiredFlywayVersion;
     private final String prefix;
     private final RegistryClient registry;
     private final AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
@@ -59,9 +60,19 @@ public final class Pipeline implements AutoCloseable {
     private ShadowWriter writer;
     private DriftMonitor drift;
 
+    /** The shipped users migration, which needs the target at Flyway version {@value #USERS_FLYWAY_VERSION}. */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
+        this(config, mappings, USERS_FLYWAY_VERSION);
+    }
+
+    /**
+     * @param requiredFlywayVersion the target schema version the mappings are written for; the
+     *                              pipeline refuses a target at any other version
+     */
+    public Pipeline(PipelineConfig config, List<TableMapping> mappings, String requiredFlywayVersion) {
         this.config = config;
         this.mappings = List.copyOf(mappings);
+        this.requiredFlywayVersion = requiredFlywayVersion;
         this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
         this.registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
     }
@@ -124,14 +135,26 @@ public final class Pipeline implements AutoCloseable {
                 config.get(PipelineConfig.CAPTURE_POLL_MS), config.get(PipelineConfig.CAPTURE_BATCH));
     }
 
-    /** Applies the target schema's Flyway migrations; the target must be at the version the mapping needs. */
+    /**
+     * Applies the target schema's Flyway migrations, then checks the target is at exactly the version
+     * the mappings are written for: a target ahead of or behind it would take rows of another shape.
+     */
     private void migrateTarget() {
-        Flyway.configure()
+        String locations = config.get(PipelineConfig.FLYWAY_LOCATIONS);
+        Flyway flyway = Flyway.configure()
                 .dataSource(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                         config.get(PipelineConfig.TARGET_PASSWORD))
-                .locations(TARGET_MIGRATIONS)
-                .load()
-                .migrate();
+                .locations(locations.split("\\s*,\\s*"))
+                .load();
+        flyway.migrate();
+        var current = flyway.info().current();
+        String version = current == null || current.getVersion() == null ? "none" : current.getVersion().getVersion();
+        if (!version.equals(requiredFlywayVersion)) {
+            throw new IllegalStateException("The target database " + config.get(PipelineConfig.TARGET_JDBC_URL)
+                    + " is at Flyway schema version " + version + ", but the migration needs version " + requiredFlywayVersion
+                    + "; add or remove versioned migrations in " + locations + " (target.flyway.locations) so that the latest is V"
+                    + requiredFlywayVersion.replace('.', '_') + "__..., or use a spec written for version " + version);
+        }
     }
 
     private void createTopics() {

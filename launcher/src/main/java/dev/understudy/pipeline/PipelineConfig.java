@@ -47,6 +47,8 @@ public final class PipelineConfig {
     public static final ConfigKey<String> COMPATIBILITY = ConfigKey.choice("registry.compatibility", "BACKWARD",
             dev.understudy.schemas.RegistryClient.LEVELS,
             "Compatibility level set on the subjects of the new-schema contracts before they are registered; an incompatible contract stops the start.");
+    public static final ConfigKey<String> FLYWAY_LOCATIONS = ConfigKey.string("target.flyway.locations", "classpath:flyway/users",
+            "Flyway locations of the target schema's versioned migrations (comma-separated; classpath:... or filesystem:...), applied at start.");
     public static final ConfigKey<String> PIPELINE_NAME = ConfigKey.string("pipeline.name", "understudy",
             "Name of this pipeline: prefix of its topics, consumer groups and Streams application id, and part of its replication slot and publication names. Lower-case letters, digits and _.")
             .withValidator(v -> NAME.matcher(v).matches() ? null : "must match [a-z][a-z0-9_]{0,40}");
@@ -69,7 +71,7 @@ public final class PipelineConfig {
             "Directory of Kafka Streams state stores (RocksDB).");
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
-            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
+            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
             CAPTURE_POLL_MS, CAPTURE_BATCH, SETTLE_MS, WRITER_BATCH, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;

@@ -121,6 +121,25 @@ class ContractEnforcementIT {
         }
     }
 
+    @Test
+    void aTargetAtAnotherFlywayVersionIsRefusedNamingBoth() throws Exception {
+        try (Connection c = stack.target().connect(); Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE target_v11");
+        }
+        Path migrations = java.nio.file.Files.createDirectories(work.resolve("flyway-v11"));
+        java.nio.file.Files.writeString(migrations.resolve("V1_1__create_users.sql"),
+                "CREATE TABLE users (id bigint PRIMARY KEY, full_name text, email text, created_at timestamptz);");
+        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
+        settings.put(PipelineConfig.TARGET_JDBC_URL.name(), stack.target().jdbcUrl().replaceAll("/[^/]+$", "/target_v11"));
+        settings.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + migrations);
+        settings.put(PipelineConfig.PIPELINE_NAME.name(), "v11");
+        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams-v11").toString());
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start());
+        assertTrue(e.getMessage().contains("at Flyway schema version 1.1, but the migration needs version 1.2"), e.getMessage());
+        assertTrue(e.getMessage().contains("target.flyway.locations"), e.getMessage());
+    }
+
     private static String messages(Throwable t) {
         StringBuilder sb = new StringBuilder();
         for (Throwable c = t; c != null; c = c.getCause()) {
