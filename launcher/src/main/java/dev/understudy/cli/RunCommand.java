@@ -18,6 +18,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "Properties file with the pipeline settings (see README, Configuration).")
     Path config;
 
+    @Option(names = "--spec", description = "Migration spec (YAML, see docs/spec-format.md); without it, the shipped users migration runs.")
+    Path spec;
+
     @Option(names = "--status-interval", defaultValue = "5", description = "Seconds between progress lines (default: ${DEFAULT-VALUE}).")
     int statusSeconds;
 
@@ -39,7 +42,22 @@ final class RunCommand implements Callable<Integer> {
             }
         }, "understudy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        try (Pipeline pipeline = new Pipeline(cfg, Migrations.defaultMappings()).start()) {
+        Pipeline configured;
+        if (spec != null) {
+            dev.understudy.transform.spec.MigrationSpec loaded;
+            try {
+                loaded = dev.understudy.transform.spec.MigrationSpec.load(spec);
+            } catch (dev.understudy.transform.spec.SpecException e) {
+                System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
+                e.problems().forEach(p -> System.err.println("  " + p));
+                return 2;
+            }
+            System.out.println("Migration " + loaded.migration() + " from " + spec);
+            configured = new Pipeline(cfg, java.util.List.copyOf(loaded.mappings()), loaded.flyway());
+        } else {
+            configured = new Pipeline(cfg, Migrations.defaultMappings());
+        }
+        try (Pipeline pipeline = configured.start()) {
             StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
                 System.out.println(status.next(null));

@@ -11,7 +11,10 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static dev.understudy.transform.internals.Sinks.widen;
 
@@ -36,23 +39,34 @@ public final class MigrationTopology {
     }
 
     public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry) {
+        // Several targets may read one legacy table (a split). Kafka Streams subscribes a topic from
+        // one source node only, so mappings are grouped by legacy table and share its stream.
+        Map<String, List<TableMapping>> bySource = new LinkedHashMap<>();
         for (TableMapping mapping : mappings) {
-            addTo(builder, prefix, mapping, registry);
+            bySource.computeIfAbsent(mapping.sourceTable(), t -> new ArrayList<>()).add(mapping);
+        }
+        for (List<TableMapping> group : bySource.values()) {
+            String legacyTopic = Topics.legacy(prefix, group.get(0).sourceTable());
+            // A single mapping keeps the source name it always had; a shared source is named after the table.
+            String sourceName = group.size() == 1 ? nodeName(group.get(0)) + "-source" : "read-" + group.get(0).sourceTable();
+            // Raw bytes in: the processor decodes with the Avro serde itself so that undecodable records
+            // keep their original bytes on the way to the dead-letter topic.
+            KStream<byte[], byte[]> legacy = builder.stream(legacyTopic,
+                    Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(sourceName));
+            for (TableMapping mapping : group) {
+                addTo(legacy, legacyTopic, prefix, mapping, registry);
+            }
         }
     }
 
-    private static void addTo(StreamsBuilder builder, String prefix, TableMapping mapping, RegistryClient registry) {
-        String legacyTopic = Topics.legacy(prefix, mapping.sourceTable());
+    private static void addTo(KStream<byte[], byte[]> legacy, String legacyTopic, String prefix, TableMapping mapping,
+                              RegistryClient registry) {
         String newTopic = Topics.newSchema(prefix, mapping.targetTable());
         String deadLetterTopic = Topics.deadLetter(prefix);
         String name = nodeName(mapping);
         String rowSink = name + "-rows";
         String deadLetterSink = name + "-dead-letters";
 
-        // Raw bytes in: the processor decodes with the Avro serde itself so that undecodable records
-        // keep their original bytes on the way to the dead-letter topic.
-        KStream<byte[], byte[]> legacy = builder.stream(legacyTopic,
-                Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(name + "-source"));
         KStream<Object, Object> out = legacy.process(
                 () -> new MigrationProcessor(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink),
                 Named.as(name));

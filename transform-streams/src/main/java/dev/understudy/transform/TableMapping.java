@@ -44,4 +44,15 @@ public interface TableMapping {
      * @throws IllegalArgumentException when the legacy row cannot be mapped (missing column, wrong type)
      */
     GenericRecord targetRow(GenericRecord sourceRow);
+
+    /**
+     * Whether a legacy row has a row in this target at all (a filtered target). When it has not, the
+     * migration emits a tombstone for its target key instead of a row: the legacy row may have been
+     * in the target before this change.
+     *
+     * @throws IllegalArgumentException when the legacy row cannot be judged
+     */
+    default boolean includes(GenericRecord sourceRow) {
+        return true;
+    }
 }

@@ -4,12 +4,14 @@ import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
+import dev.understudy.transform.FatalMappingException;
 import dev.understudy.transform.TableMapping;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -20,7 +22,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Maps legacy change envelopes of one table to rows of the new schema: an upsert (c, u, r) becomes
- * (target key, target row), a delete becomes (target key, null), a Kafka tombstone.
+ * (target key, target row), a delete becomes (target key, null), a Kafka tombstone; so does an
+ * upsert of a row the mapping {@linkplain TableMapping#includes excludes} from its target.
  *
  * <p>The input is read as raw bytes and decoded here, with the same deserializer
  * {@link AvroSerde#values} uses, so that a record that cannot be decoded or mapped is
@@ -69,6 +72,12 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         Record<Object, Object> out;
         try {
             out = migrate(record, where.topic());
+        } catch (FatalMappingException e) {
+            // The mapping says this failure must stop the migration (a cast with onFailure: fail):
+            // failing the task leaves the offset uncommitted, so the record is processed again once
+            // the mapping is fixed and the application restarted.
+            throw new StreamsException(stage + ": stopped at the record at " + where + ": " + e.getMessage()
+                    + ". Fix the mapping or the legacy row, then restart; processing resumes at this record.", e);
         } catch (RuntimeException e) {
             if (DeadLetters.isTransient(e)) {
                 throw DeadLetters.transientFailure(stage, where, e);
@@ -96,8 +105,15 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         if (Envelopes.isUpsert(op)) {
             GenericRecord after = Envelopes.requiredAfter(envelope, op);
             targetKey = mapping.targetKey(after);
-            targetRow = mapping.targetRow(after);
-            conform(targetRow, "row", mapping.targetValueSchema());
+            if (mapping.includes(after)) {
+                targetRow = mapping.targetRow(after);
+                conform(targetRow, "row", mapping.targetValueSchema());
+            } else {
+                // Filtered out of this target: a tombstone, because an earlier version of the row may
+                // have been in the target. The op header says delete, which is what the target sees.
+                targetRow = null;
+                op = ChangeEnvelope.OP_DELETE;
+            }
         } else if (ChangeEnvelope.OP_DELETE.equals(op)) {
             // PostgreSQL logs only the replica identity of a deleted row, so 'before' may carry the
             // key columns alone, and nothing at all when the table has REPLICA IDENTITY NOTHING;

@@ -1,0 +1,66 @@
+package dev.understudy.cli;
+
+import dev.understudy.schemas.SubjectNameStrategy;
+import dev.understudy.schemas.Topics;
+import dev.understudy.transform.spec.MigrationSpec;
+import dev.understudy.transform.spec.SpecException;
+import dev.understudy.transform.spec.SpecTableMapping;
+import org.apache.avro.Schema;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** What the pipeline would do with a migration spec, without running anything. */
+@Command(name = "plan", mixinStandardHelpOptions = true,
+        description = "Validate a migration spec and print what the pipeline will do with it: tables, columns, topics, subjects, contracts.")
+final class PlanCommand implements Callable<Integer> {
+    @Option(names = "--spec", required = true, description = "Migration spec (YAML); see docs/spec-format.md.")
+    Path spec;
+
+    @Option(names = "--pipeline-name", defaultValue = "understudy", description = "Pipeline name, the prefix of its topics (default: ${DEFAULT-VALUE}).")
+    String pipelineName;
+
+    @Option(names = "--subject-strategy", defaultValue = "topic", description = "topic, record or topic_record (default: ${DEFAULT-VALUE}).")
+    String subjectStrategy;
+
+    @Override
+    public Integer call() {
+        MigrationSpec loaded;
+        try {
+            loaded = MigrationSpec.load(spec);
+        } catch (SpecException e) {
+            System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
+            e.problems().forEach(p -> System.err.println("  " + p));
+            return 1;
+        }
+        SubjectNameStrategy strategy = SubjectNameStrategy.parse(subjectStrategy);
+        System.out.printf("Migration %s (spec %s)%n", loaded.migration(), spec);
+        System.out.printf("Target schema: Flyway version %s (the pipeline refuses a target at any other version)%n%n", loaded.flyway());
+        System.out.println("Sources (legacy tables, captured from the WAL):");
+        for (Map.Entry<String, String> s : loaded.sources().entrySet()) {
+            System.out.printf("  %-16s %-28s -> topic %s%n", s.getKey(), s.getValue(), Topics.legacy(pipelineName, s.getValue()));
+        }
+        System.out.println();
+        System.out.println("Targets:");
+        for (SpecTableMapping m : loaded.mappings()) {
+            String topic = Topics.newSchema(pipelineName, m.targetTable());
+            Schema contract = m.targetValueSchema();
+            System.out.printf("  %s (%s) from %s%n", m.targetTable(), m.name(), m.sourceTable());
+            System.out.printf("    key:        %s%n", m.targetKeySchema().getFields().stream().map(Schema.Field::name).toList());
+            System.out.printf("    contract:   %s, fields %s%n", contract.getFullName(), contract.getFields().stream().map(Schema.Field::name).toList());
+            System.out.printf("    rows:       topic %s, subjects %s / %s%n", topic, strategy.subject(topic, true, m.targetKeySchema()),
+                    strategy.subject(topic, false, contract));
+            System.out.printf("    written to: %s by the shadow writer%n", m.targetTable());
+            System.out.printf("    compared:   with topic %s (the target's own WAL)%n", Topics.target(pipelineName, m.targetTable()));
+        }
+        System.out.println();
+        System.out.printf("Comparison events: topic %s (subject %s), drift: topic %s, dead letters: topic %s%n",
+                Topics.divergence(pipelineName), Topics.divergence(pipelineName) + "-value", Topics.drift(pipelineName),
+                Topics.deadLetter(pipelineName));
+        System.out.println("Source columns are checked against the live legacy tables when the pipeline starts reading them.");
+        return 0;
+    }
+}

@@ -1,0 +1,193 @@
+package dev.understudy.transform.spec;
+
+import dev.cel.runtime.CelEvaluationException;
+import dev.cel.runtime.CelRuntime;
+import dev.understudy.schemas.KeySchemas;
+import dev.understudy.transform.FatalMappingException;
+import dev.understudy.transform.TableMapping;
+import dev.understudy.transform.internals.Rows;
+import dev.understudy.transform.spec.internals.AvroCel;
+import dev.understudy.transform.spec.internals.Casts;
+import dev.understudy.transform.spec.internals.SourceChecker;
+import dev.understudy.transform.spec.internals.SpecModel;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The {@link TableMapping} of one target of a {@link MigrationSpec}.
+ *
+ * <p>Expressions are compiled once per legacy row schema (the first record with that schema), not
+ * per row: the declared variable types come from the row schema, and compiling is also where the
+ * spec is checked against the live table. cel-java's program implementation is annotated
+ * {@code @Immutable} (Error Prone) and keeps no state between evaluations, each {@code eval} resolving
+ * variables from the activation it is given, so one program is shared by all stream threads, as
+ * {@link TableMapping} requires of the mapping.
+ */
+public final class SpecTableMapping implements TableMapping {
+    private final String file;
+    private final SpecModel.Target target;
+    private final Schema keySchema;
+    // Per legacy row schema: the compiled target, or the problems it has with that schema.
+    private final Map<Schema, SourceChecker.Compiled> compiled = new ConcurrentHashMap<>();
+    private final Map<Schema, List<SpecProblem>> mismatched = new ConcurrentHashMap<>();
+
+    SpecTableMapping(String file, SpecModel.Target target) {
+        this.file = file;
+        this.target = target;
+        List<KeySchemas.KeyField> fields = new ArrayList<>();
+        for (String k : target.key()) {
+            fields.add(new KeySchemas.KeyField(k, target.contract().getField(k).schema()));
+        }
+        String[] qualified = target.table().split("\\.", 2);
+        this.keySchema = KeySchemas.of(qualified[0], qualified[1], fields);
+    }
+
+    @Override
+    public String sourceTable() {
+        return target.sourceTable();
+    }
+
+    @Override
+    public String targetTable() {
+        return target.table();
+    }
+
+    @Override
+    public Schema targetKeySchema() {
+        return keySchema;
+    }
+
+    @Override
+    public Schema targetValueSchema() {
+        return target.contract();
+    }
+
+    /** The target's name in the spec (the key under {@code targets}). */
+    public String name() {
+        return target.name();
+    }
+
+    @Override
+    public GenericRecord targetKey(GenericRecord sourceRow) {
+        // Key columns are copies (checked at load), so this reads key columns only, as the delete
+        // images and legacy record keys it is applied to carry nothing else.
+        GenericData.Record key = new GenericData.Record(keySchema);
+        for (String k : target.key()) {
+            String column = ((SpecModel.Copy) target.columns().get(k)).column();
+            Object v = Rows.get(sourceRow, sourceTable(), column);
+            if (v == null) {
+                throw new IllegalArgumentException("Column '" + column + "' of " + sourceTable()
+                        + " is null; it is a key column and must have a value");
+            }
+            key.put(k, AvroCel.copy(v, keySchema.getField(k).schema(), "Key column '" + column + "' of " + sourceTable()));
+        }
+        return key;
+    }
+
+    @Override
+    public GenericRecord targetRow(GenericRecord sourceRow) {
+        SourceChecker.Compiled c = compiledFor(sourceRow.getSchema());
+        Map<String, Object> activation = null;
+        GenericData.Record row = new GenericData.Record(target.contract());
+        for (SpecModel.Column column : target.columns().values()) {
+            Schema fieldSchema = target.contract().getField(column.field()).schema();
+            Object value;
+            if (column instanceof SpecModel.Copy copy) {
+                value = AvroCel.copy(sourceRow.get(copy.column()), fieldSchema, where(copy) + ": column '" + copy.column() + "'");
+            } else if (column instanceof SpecModel.Constant constant) {
+                value = constant.value();
+            } else if (column instanceof SpecModel.Expression e) {
+                if (activation == null) {
+                    activation = activation(c, sourceRow);
+                }
+                value = AvroCel.toAvro(eval(c.programs().get(e.field()), activation, e), fieldSchema,
+                        where(e) + ": '" + e.text() + "'");
+            } else {
+                value = cast((SpecModel.Cast) column, sourceRow, fieldSchema);
+            }
+            row.put(column.field(), value);
+        }
+        return row;
+    }
+
+    @Override
+    public boolean includes(GenericRecord sourceRow) {
+        if (target.filter() == null) {
+            return true;
+        }
+        SourceChecker.Compiled c = compiledFor(sourceRow.getSchema());
+        Object result = eval(c.filter(), activation(c, sourceRow), target.filter());
+        if (result instanceof Boolean b) {
+            return b;
+        }
+        if (AvroCel.isCelNull(result)) {
+            // A filter that cannot say yes keeps the row out, as SQL's WHERE does with NULL.
+            return false;
+        }
+        throw new IllegalArgumentException(where(target.filter()) + ": the filter '" + target.filter().text()
+                + "' yielded " + result + ", not a bool");
+    }
+
+    private Object cast(SpecModel.Cast cast, GenericRecord sourceRow, Schema fieldSchema) {
+        Object raw = sourceRow.get(cast.column());
+        Schema sourceField = sourceRow.getSchema().getField(cast.column()).schema();
+        try {
+            return AvroCel.copy(Casts.convert(raw, sourceField, cast.to()), fieldSchema, where(cast));
+        } catch (Casts.Failure f) {
+            String message = where(cast) + ": column '" + cast.column() + "' of " + sourceTable() + ": " + f.getMessage()
+                    + " for target column " + target.table() + "." + cast.field() + " (onFailure: " + cast.onFailure().spec + ")";
+            return switch (cast.onFailure()) {
+                case NULL -> null;
+                case DEAD_LETTER -> throw new CastFailedException(message);
+                case FAIL -> throw new FatalMappingException(message);
+            };
+        }
+    }
+
+    private SourceChecker.Compiled compiledFor(Schema sourceRow) {
+        SourceChecker.Compiled c = compiled.get(sourceRow);
+        if (c != null) {
+            return c;
+        }
+        List<SpecProblem> known = mismatched.get(sourceRow);
+        if (known != null) {
+            // Every record of this schema fails the same way until the spec or the table is fixed.
+            throw new SpecException(known);
+        }
+        List<SpecProblem> problems = new ArrayList<>();
+        c = SourceChecker.check(file, target, sourceRow, problems);
+        if (c == null) {
+            mismatched.putIfAbsent(sourceRow, List.copyOf(problems));
+            throw new SpecException(problems);
+        }
+        compiled.putIfAbsent(sourceRow, c);
+        return c;
+    }
+
+    private static Map<String, Object> activation(SourceChecker.Compiled c, GenericRecord sourceRow) {
+        Map<String, Object> vars = new HashMap<>();
+        for (String v : c.variables()) {
+            vars.put(v, AvroCel.toCel(sourceRow.get(v)));
+        }
+        return vars;
+    }
+
+    private Object eval(CelRuntime.Program program, Map<String, Object> activation, SpecModel.Expression e) {
+        try {
+            return program.eval(activation);
+        } catch (CelEvaluationException ex) {
+            throw new IllegalArgumentException(where(e) + ": '" + e.text() + "' failed on a row of " + sourceTable() + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    private String where(SpecModel.Column c) {
+        return file + ":" + c.line() + ": " + c.path();
+    }
+}
