@@ -136,17 +136,33 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /**
-     * Applies the target schema's Flyway migrations, then checks the target is at exactly the version
-     * the mappings are written for: a target ahead of or behind it would take rows of another shape.
+     * Applies the target schema's Flyway migrations up to the version the mappings are written for
+     * (Flyway's target, so one folder can hold the migrations of several spec versions), then checks
+     * the target is at exactly that version: a target ahead of or behind it would take rows of another shape.
      */
     private void migrateTarget() {
         String locations = config.get(PipelineConfig.FLYWAY_LOCATIONS);
-        Flyway flyway = Flyway.configure()
+        org.flywaydb.core.api.configuration.FluentConfiguration base = Flyway.configure()
                 .dataSource(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                         config.get(PipelineConfig.TARGET_PASSWORD))
-                .locations(locations.split("\\s*,\\s*"))
-                .load();
-        flyway.migrate();
+                .locations(locations.split("\\s*,\\s*"));
+        Flyway flyway;
+        try {
+            flyway = Flyway.configure().configuration(base).target(org.flywaydb.core.api.MigrationVersion.fromVersion(requiredFlywayVersion)).load();
+            flyway.migrate();
+        } catch (org.flywaydb.core.api.FlywayException e) {
+            // Asked without a target, Flyway lists what the locations hold, for the message.
+            String newest = java.util.Arrays.stream(base.load().info().all())
+                    .filter(m -> m.getVersion() != null)
+                    .map(m -> m.getVersion())
+                    .max(java.util.Comparator.naturalOrder())
+                    .map(v -> v.getVersion()).orElse("none");
+            throw new IllegalStateException("The target database " + config.get(PipelineConfig.TARGET_JDBC_URL)
+                    + " cannot be brought to Flyway schema version " + requiredFlywayVersion + ", which the migration needs: the"
+                    + " migrations in " + locations + " (target.flyway.locations) go up to version " + newest
+                    + " (Flyway: " + e.getMessage().strip() + "). Add V" + requiredFlywayVersion.replace('.', '_')
+                    + "__<description>.sql there, or use a spec written for version " + newest, e);
+        }
         var current = flyway.info().current();
         String version = current == null || current.getVersion() == null ? "none" : current.getVersion().getVersion();
         if (!version.equals(requiredFlywayVersion)) {
@@ -161,8 +177,10 @@ public final class Pipeline implements AutoCloseable {
         int partitions = config.get(PipelineConfig.TOPIC_PARTITIONS);
         short rf = config.get(PipelineConfig.TOPIC_REPLICATION).shortValue();
         Set<String> names = new LinkedHashSet<>();
+        for (String table : sourceTables()) {
+            names.add(Topics.legacy(prefix, table));
+        }
         for (TableMapping m : mappings) {
-            names.add(Topics.legacy(prefix, m.sourceTable()));
             names.add(Topics.newSchema(prefix, m.targetTable()));
             names.add(Topics.target(prefix, m.targetTable()));
         }
@@ -207,8 +225,9 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /** Every legacy table the mappings read, joined tables included. */
     public List<String> sourceTables() {
-        return mappings.stream().map(TableMapping::sourceTable).distinct().toList();
+        return dev.understudy.transform.MigrationTopology.legacyTables(mappings);
     }
 
     public List<String> targetTables() {

@@ -136,8 +136,18 @@ class ContractEnforcementIT {
         settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams-v11").toString());
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start());
-        assertTrue(e.getMessage().contains("at Flyway schema version 1.1, but the migration needs version 1.2"), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot be brought to Flyway schema version 1.2")
+                && e.getMessage().contains("go up to version 1.1"), e.getMessage());
         assertTrue(e.getMessage().contains("target.flyway.locations"), e.getMessage());
+
+        // A target already past the version the migration needs is refused too, naming both.
+        java.nio.file.Files.writeString(migrations.resolve("V1_2__add_birthdate_to_users.sql"), "ALTER TABLE users ADD COLUMN birthdate date;");
+        java.nio.file.Files.writeString(migrations.resolve("V1_3__add_nickname.sql"), "ALTER TABLE users ADD COLUMN nickname text;");
+        org.flywaydb.core.Flyway.configure().dataSource(settings.get(PipelineConfig.TARGET_JDBC_URL.name()), "postgres", "postgres")
+                .locations("filesystem:" + migrations).load().migrate();
+        IllegalStateException ahead = assertThrows(IllegalStateException.class,
+                () -> new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start());
+        assertTrue(ahead.getMessage().contains("is at Flyway schema version 1.3, but the migration needs version 1.2"), ahead.getMessage());
     }
 
     private static String messages(Throwable t) {

@@ -3,7 +3,19 @@ package dev.understudy.transform;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.Topics;
+import dev.understudy.transform.internals.JoinChange;
+import dev.understudy.transform.internals.JoinEmitter;
+import dev.understudy.transform.internals.JoinInputProcessor;
 import dev.understudy.transform.internals.MigrationProcessor;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.TableJoined;
+import org.apache.kafka.streams.kstream.ValueJoiner;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import java.util.function.Function;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
@@ -27,6 +39,9 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * Records on the new-schema topic carry {@link dev.understudy.schemas.ChangeHeaders} (version, LSN,
  * transaction id, op) so that the writer can apply them idempotently and in order.
  *
+ * <p>A target with a join ({@link JoinedTableMapping}) runs as a foreign-key table join instead,
+ * with state; see {@link #addJoin}. Every other target takes the path below.
+ *
  * <p>Stateless: each legacy partition maps independently, and per key the output keeps the input's
  * order, because the target key is a function of the legacy key and a partition is processed in
  * offset order. The output key is built with {@link TableMapping#targetKey}, i.e. through
@@ -39,24 +54,112 @@ public final class MigrationTopology {
     }
 
     public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry) {
-        // Several targets may read one legacy table (a split). Kafka Streams subscribes a topic from
-        // one source node only, so mappings are grouped by legacy table and share its stream.
+        // Several targets may read one legacy table (a split, or a table that is both a target's
+        // source and another's joined table). Kafka Streams subscribes a topic from one source node
+        // only, so every reader of a legacy table shares its stream.
         Map<String, List<TableMapping>> bySource = new LinkedHashMap<>();
+        Map<String, Boolean> joinedReads = new LinkedHashMap<>();
         for (TableMapping mapping : mappings) {
             bySource.computeIfAbsent(mapping.sourceTable(), t -> new ArrayList<>()).add(mapping);
+            if (mapping instanceof JoinedTableMapping joined) {
+                joinedReads.put(mapping.sourceTable(), true);
+                joinedReads.put(joined.joinedTable(), true);
+                bySource.computeIfAbsent(joined.joinedTable(), t -> new ArrayList<>());
+            }
         }
-        for (List<TableMapping> group : bySource.values()) {
-            String legacyTopic = Topics.legacy(prefix, group.get(0).sourceTable());
-            // A single mapping keeps the source name it always had; a shared source is named after the table.
-            String sourceName = group.size() == 1 ? nodeName(group.get(0)) + "-source" : "read-" + group.get(0).sourceTable();
+        Map<String, KStream<byte[], byte[]>> streams = new LinkedHashMap<>();
+        for (Map.Entry<String, List<TableMapping>> e : bySource.entrySet()) {
+            List<TableMapping> group = e.getValue();
+            String legacyTopic = Topics.legacy(prefix, e.getKey());
+            // A table read by one single-table mapping alone keeps the source name it always had; a
+            // shared source is named after the table.
+            String sourceName = group.size() == 1 && !joinedReads.containsKey(e.getKey())
+                    ? nodeName(group.get(0)) + "-source" : "read-" + e.getKey();
             // Raw bytes in: the processor decodes with the Avro serde itself so that undecodable records
             // keep their original bytes on the way to the dead-letter topic.
             KStream<byte[], byte[]> legacy = builder.stream(legacyTopic,
                     Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(sourceName));
+            streams.put(e.getKey(), legacy);
             for (TableMapping mapping : group) {
-                addTo(legacy, legacyTopic, prefix, mapping, registry);
+                if (!(mapping instanceof JoinedTableMapping)) {
+                    addTo(legacy, legacyTopic, prefix, mapping, registry);
+                }
             }
         }
+        for (TableMapping mapping : mappings) {
+            if (mapping instanceof JoinedTableMapping joined) {
+                addJoin(builder, streams.get(joined.sourceTable()), streams.get(joined.joinedTable()), prefix, joined, registry);
+            }
+        }
+    }
+
+    /**
+     * A target fed by two legacy tables through a foreign key, as a Kafka Streams foreign-key table
+     * join (KIP-213, {@link KTable#leftJoin(KTable, Function, ValueJoiner, TableJoined)}):
+     * <pre>
+     *   driving topic ──▶ -driving-input ──▶ (legacy key, envelope) table ─┐
+     *   joined topic  ──▶ -joined-input  ──▶ (referenced key, envelope) table ─┴▶ -fk-join ──▶ -emit ──▶ new-schema topic
+     * </pre>
+     * The foreign-key join re-joins every driving row subscribed to a joined key when that joined
+     * row changes (the subscription store of KIP-213), so a customer update re-emits all of its
+     * orders' rows; a driving row whose foreign key changes unsubscribes from the old key and
+     * subscribes to the new one, and a response computed for an older driving value is dropped by
+     * the join's hash check, so results per key follow the driving table's order.
+     *
+     * <p>Left join, inner semantics: the left join calls the joiner even when no joined row exists
+     * (or the foreign key is null, KIP-962), which lets the joiner produce a tombstone that carries
+     * a version; the inner join would instead emit a bare null for those cases.
+     */
+    private static void addJoin(StreamsBuilder builder, KStream<byte[], byte[]> drivingStream, KStream<byte[], byte[]> joinedStream,
+                                String prefix, JoinedTableMapping mapping, RegistryClient registry) {
+        String name = nodeName(mapping);
+        String drivingTopic = Topics.legacy(prefix, mapping.sourceTable());
+        String joinedTopic = Topics.legacy(prefix, mapping.joinedTable());
+        String newTopic = Topics.newSchema(prefix, mapping.targetTable());
+        String deadLetterTopic = Topics.deadLetter(prefix);
+        Produced<Object, Object> deadLetters = Produced.with(widen(Serdes.ByteArray()), widen(Serdes.ByteArray()));
+
+        KTable<String, byte[]> driving = table(drivingStream, JoinInputProcessor.Side.DRIVING, mapping, registry, drivingTopic,
+                deadLetterTopic, name + "-driving", Serdes.String(), deadLetters);
+        KTable<String, byte[]> joined = table(joinedStream, JoinInputProcessor.Side.JOINED, mapping, registry, joinedTopic,
+                deadLetterTopic, name + "-joined", Serdes.String(), deadLetters);
+
+        JoinChange.Functions functions = new JoinChange.Functions(mapping, registry, drivingTopic, joinedTopic);
+        Function<byte[], String> foreignKey = functions::foreignKey;
+        ValueJoiner<byte[], byte[], JoinChange> joiner = functions::join;
+        // TableJoined names the join's processors, subscription/response topics and subscription
+        // store after the target, so that they stay the same when other targets are added.
+        KTable<String, JoinChange> results = driving.leftJoin(joined, foreignKey, joiner, TableJoined.as(name + "-fk-join"));
+
+        String store = name + "-emitted-versions";
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(store), Serdes.String(), Serdes.ByteArray()));
+        String rowSink = name + "-rows";
+        String deadLetterSink = name + "-join-dead-letters";
+        KStream<Object, Object> out = results.toStream(Named.as(name + "-join-results"))
+                .process(() -> new JoinEmitter(mapping.targetTable(), registry, store, drivingTopic, newTopic, deadLetterTopic,
+                        rowSink, deadLetterSink),
+                        Named.as(name + "-emit"), store);
+        // The key is already the new-schema topic's key bytes (JoinEmitter serialized it for that topic).
+        out.to(newTopic, Produced.with(widen(Serdes.ByteArray()), widen(AvroSerde.values(registry))).withName(rowSink));
+        out.to(deadLetterTopic, deadLetters.withName(deadLetterSink));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <K> KTable<K, byte[]> table(KStream<byte[], byte[]> legacy, JoinInputProcessor.Side side, JoinedTableMapping mapping,
+                                               RegistryClient registry, String legacyTopic, String deadLetterTopic, String name,
+                                               Serde<K> keySerde, Produced<Object, Object> deadLetters) {
+        String tableInput = name + "-rekeyed";
+        String deadLetterSink = name + "-dead-letters";
+        KStream<Object, Object> out = legacy.process(() -> new JoinInputProcessor(mapping, side, registry, legacyTopic,
+                deadLetterTopic, tableInput, deadLetterSink), Named.as(name + "-input"));
+        out.to(deadLetterTopic, deadLetters.withName(deadLetterSink));
+        // The key changed (legacy key as JSON, or referenced key), so toTable repartitions by it: the join
+        // needs each table partitioned by its own key. Caching is off so that every change reaches
+        // the join as its own update, as on the single-table path.
+        KStream<K, byte[]> rekeyed = (KStream<K, byte[]>) (KStream<?, ?>) out.mapValues(v -> v, Named.as(tableInput));
+        return rekeyed.toTable(Named.as(name + "-table"),
+                Materialized.<K, byte[], KeyValueStore<Bytes, byte[]>>as(name + "-store")
+                        .withKeySerde(keySerde).withValueSerde(Serdes.ByteArray()).withCachingDisabled());
     }
 
     private static void addTo(KStream<byte[], byte[]> legacy, String legacyTopic, String prefix, TableMapping mapping,
@@ -74,6 +177,22 @@ public final class MigrationTopology {
         // the Processor API is explicit), which is how the ChangeHeaders reach the writer.
         out.to(newTopic, Produced.with(widen(AvroSerde.keys(registry)), widen(AvroSerde.values(registry))).withName(rowSink));
         out.to(deadLetterTopic, Produced.with(widen(Serdes.ByteArray()), widen(Serdes.ByteArray())).withName(deadLetterSink));
+    }
+
+    /**
+     * Every legacy table the mappings read, in first-use order: each mapping's source table and, for
+     * a {@link JoinedTableMapping}, its joined table. These are the tables to capture and the legacy
+     * topics to create.
+     */
+    public static List<String> legacyTables(List<? extends TableMapping> mappings) {
+        java.util.Set<String> tables = new java.util.LinkedHashSet<>();
+        for (TableMapping m : mappings) {
+            tables.add(m.sourceTable());
+            if (m instanceof JoinedTableMapping joined) {
+                tables.add(joined.joinedTable());
+            }
+        }
+        return List.copyOf(tables);
     }
 
     /** Processor name of a mapping's migration; sinks and source are named after it. */

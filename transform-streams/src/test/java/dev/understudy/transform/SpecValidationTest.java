@@ -101,9 +101,9 @@ class SpecValidationTest {
     }
 
     @Test
-    void unknownKeyListsTheAllowedOnesAndJoinIsNotAcceptedYet() {
-        assertOnly(loadProblems(insertAfter(BASE, 8, "    join: { orders: { on: user_id } }")), 9, "targets.users.join",
-                "unknown key 'join'", "allowed keys here are [table, from, contract, key, filter, columns]");
+    void unknownKeyListsTheAllowedOnes() {
+        assertOnly(loadProblems(insertAfter(BASE, 8, "    joins: { orders: { on: user_id } }")), 9, "targets.users.joins",
+                "unknown key 'joins'", "allowed keys here are [table, from, contract, key, filter, join, columns]", "Did you mean 'join'?");
     }
 
     @Test
@@ -242,10 +242,10 @@ class SpecValidationTest {
         List<String> lines = replace(BASE, 8, "    from: user");
         lines = replace(lines, 14, "      email: { default: 5 }");
         lines = insertAfter(lines, 16, "      nickname: { column: name }");
-        lines = insertAfter(lines, 8, "    join: orders");
+        lines = insertAfter(lines, 8, "    filtre: orders");
         List<SpecProblem> problems = loadProblems(lines);
         assertEquals(4, problems.size(), problems.toString());
-        assertProblem(problems.get(0), 9, "targets.users.join", "unknown key 'join'");
+        assertProblem(problems.get(0), 9, "targets.users.filtre", "unknown key 'filtre'");
         assertProblem(problems.get(1), 8, "targets.users.from", "unknown source alias 'user'");
     }
 

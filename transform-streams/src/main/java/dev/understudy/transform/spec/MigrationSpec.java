@@ -28,7 +28,7 @@ public final class MigrationSpec {
         this.spec = spec;
         List<SpecTableMapping> m = new ArrayList<>();
         for (SpecModel.Target t : spec.targets()) {
-            m.add(new SpecTableMapping(spec.file().toString(), t));
+            m.add(SpecTableMapping.of(spec.file().toString(), t));
         }
         this.mappings = List.copyOf(m);
     }
@@ -58,6 +58,18 @@ public final class MigrationSpec {
      * @return every problem found; empty when the spec fits the tables
      */
     public List<SpecProblem> validate(Map<String, Schema> sourceRows) {
+        return validate(sourceRows, null);
+    }
+
+    /**
+     * As {@link #validate(Map)}, and with the legacy tables' key schemas (table to the Avro key
+     * schema its capture produces, from {@link dev.understudy.schemas.KeySchemas}) also checks that
+     * each join references the joined table's whole primary key. Without key schemas the join's key
+     * is checked at run time, on the first record of the joined table.
+     *
+     * @param sourceKeys key schemas by legacy table, or null when they are not known
+     */
+    public List<SpecProblem> validate(Map<String, Schema> sourceRows, Map<String, Schema> sourceKeys) {
         List<SpecProblem> problems = new ArrayList<>();
         if (sourceRows == null) {
             return problems;
@@ -72,6 +84,16 @@ public final class MigrationSpec {
                 continue;
             }
             SourceChecker.check(file, t, row, problems);
+            if (t.join() != null) {
+                Schema joined = sourceRows.get(t.join().table());
+                if (joined == null) {
+                    problems.add(new SpecProblem(file, t.join().line(), t.join().path() + ".source", "no row schema was given for legacy table "
+                            + t.join().table(), "capture the table (it must exist in the legacy database) or fix the source's table name; known: "
+                            + sourceRows.keySet()));
+                } else {
+                    SourceChecker.checkJoined(file, t, joined, sourceKeys == null ? null : sourceKeys.get(t.join().table()), problems);
+                }
+            }
         }
         return problems;
     }

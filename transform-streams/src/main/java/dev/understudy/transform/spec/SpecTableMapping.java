@@ -4,6 +4,7 @@ import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import dev.understudy.schemas.KeySchemas;
 import dev.understudy.transform.FatalMappingException;
+import dev.understudy.transform.JoinedTableMapping;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.transform.internals.Rows;
 import dev.understudy.transform.spec.internals.AvroCel;
@@ -30,13 +31,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * variables from the activation it is given, so one program is shared by all stream threads, as
  * {@link TableMapping} requires of the mapping.
  */
-public final class SpecTableMapping implements TableMapping {
+public class SpecTableMapping implements TableMapping {
     private final String file;
     private final SpecModel.Target target;
     private final Schema keySchema;
     // Per legacy row schema: the compiled target, or the problems it has with that schema.
     private final Map<Schema, SourceChecker.Compiled> compiled = new ConcurrentHashMap<>();
     private final Map<Schema, List<SpecProblem>> mismatched = new ConcurrentHashMap<>();
+
+    /** The mapping of a target: a {@link JoinedTableMapping} when the target has a join. */
+    static SpecTableMapping of(String file, SpecModel.Target target) {
+        return target.join() == null ? new SpecTableMapping(file, target) : new Joined(file, target);
+    }
 
     SpecTableMapping(String file, SpecModel.Target target) {
         this.file = file;
@@ -93,24 +99,37 @@ public final class SpecTableMapping implements TableMapping {
 
     @Override
     public GenericRecord targetRow(GenericRecord sourceRow) {
+        return build(sourceRow, null);
+    }
+
+    /** The target row; {@code joinedRow} is the joined row of a target with a join, else null. */
+    GenericRecord build(GenericRecord sourceRow, GenericRecord joinedRow) {
         SourceChecker.Compiled c = compiledFor(sourceRow.getSchema());
         Map<String, Object> activation = null;
         GenericData.Record row = new GenericData.Record(target.contract());
         for (SpecModel.Column column : target.columns().values()) {
             Schema fieldSchema = target.contract().getField(column.field()).schema();
             Object value;
-            if (column instanceof SpecModel.Copy copy) {
+            if (column instanceof SpecModel.Copy copy && target.isJoined(copy.column())) {
+                value = AvroCel.copy(Rows.get(joinedRow, target.join().table(), target.join().column(copy.column())), fieldSchema,
+                        where(copy) + ": column '" + copy.column() + "'");
+            } else if (column instanceof SpecModel.Copy copy) {
                 value = AvroCel.copy(sourceRow.get(copy.column()), fieldSchema, where(copy) + ": column '" + copy.column() + "'");
             } else if (column instanceof SpecModel.Constant constant) {
                 value = constant.value();
             } else if (column instanceof SpecModel.Expression e) {
                 if (activation == null) {
                     activation = activation(c, sourceRow);
+                    if (target.join() != null) {
+                        activation.put(target.join().alias(), joinedVariable(joinedRow));
+                    }
                 }
                 value = AvroCel.toAvro(eval(c.programs().get(e.field()), activation, e), fieldSchema,
                         where(e) + ": '" + e.text() + "'");
             } else {
-                value = cast((SpecModel.Cast) column, sourceRow, fieldSchema);
+                SpecModel.Cast cast = (SpecModel.Cast) column;
+                value = target.isJoined(cast.column()) ? cast(cast, joinedRow, target.join().column(cast.column()), target.join().table(), fieldSchema)
+                        : cast(cast, sourceRow, cast.column(), sourceTable(), fieldSchema);
             }
             row.put(column.field(), value);
         }
@@ -135,13 +154,13 @@ public final class SpecTableMapping implements TableMapping {
                 + "' yielded " + result + ", not a bool");
     }
 
-    private Object cast(SpecModel.Cast cast, GenericRecord sourceRow, Schema fieldSchema) {
-        Object raw = sourceRow.get(cast.column());
-        Schema sourceField = sourceRow.getSchema().getField(cast.column()).schema();
+    private Object cast(SpecModel.Cast cast, GenericRecord row, String columnName, String table, Schema fieldSchema) {
+        Object raw = Rows.get(row, table, columnName);
+        Schema sourceField = row.getSchema().getField(columnName).schema();
         try {
             return AvroCel.copy(Casts.convert(raw, sourceField, cast.to()), fieldSchema, where(cast));
         } catch (Casts.Failure f) {
-            String message = where(cast) + ": column '" + cast.column() + "' of " + sourceTable() + ": " + f.getMessage()
+            String message = where(cast) + ": column '" + columnName + "' of " + table + ": " + f.getMessage()
                     + " for target column " + target.table() + "." + cast.field() + " (onFailure: " + cast.onFailure().spec + ")";
             return switch (cast.onFailure()) {
                 case NULL -> null;
@@ -179,6 +198,15 @@ public final class SpecTableMapping implements TableMapping {
         return vars;
     }
 
+    /** The joined row as CEL sees it: a map from column name to value (null columns as CEL null). */
+    private static Map<String, Object> joinedVariable(GenericRecord joinedRow) {
+        Map<String, Object> map = new HashMap<>();
+        for (Schema.Field f : joinedRow.getSchema().getFields()) {
+            map.put(f.name(), AvroCel.toCel(joinedRow.get(f.pos())));
+        }
+        return map;
+    }
+
     private Object eval(CelRuntime.Program program, Map<String, Object> activation, SpecModel.Expression e) {
         try {
             return program.eval(activation);
@@ -187,7 +215,77 @@ public final class SpecTableMapping implements TableMapping {
         }
     }
 
+    String file() {
+        return file;
+    }
+
     private String where(SpecModel.Column c) {
         return file + ":" + c.line() + ": " + c.path();
+    }
+
+    /** A target with a join: the foreign-key join of {@link dev.understudy.transform.MigrationTopology} builds its rows. */
+    static final class Joined extends SpecTableMapping implements JoinedTableMapping {
+        private final SpecModel.Join join;
+
+        Joined(String file, SpecModel.Target target) {
+            super(file, target);
+            this.join = target.join();
+        }
+
+        @Override
+        public String joinedTable() {
+            return join.table();
+        }
+
+        @Override
+        public String foreignKey(GenericRecord sourceRow) {
+            Object v = Rows.get(sourceRow, sourceTable(), join.foreignKey());
+            return v == null ? null : keyText(v);
+        }
+
+        @Override
+        public String joinedKey(GenericRecord joinedRowOrKey) {
+            Object v = Rows.get(joinedRowOrKey, join.table(), join.referencedColumn());
+            if (v == null) {
+                throw new IllegalArgumentException("Column '" + join.referencedColumn() + "' of " + join.table()
+                        + " is null; it is the key the join of " + targetTable() + " references and must have a value");
+            }
+            return keyText(v);
+        }
+
+        @Override
+        public void checkJoinedKey(Schema joinedLegacyKey) {
+            List<SpecProblem> problems = new ArrayList<>();
+            SourceChecker.checkReferencedKey(file(), join, joinedLegacyKey.getFields().stream().map(Schema.Field::name).toList(), problems);
+            if (!problems.isEmpty()) {
+                throw new SpecException(problems);
+            }
+        }
+
+        @Override
+        public GenericRecord targetRow(GenericRecord sourceRow, GenericRecord joinedRow) {
+            return build(sourceRow, joinedRow);
+        }
+
+        @Override
+        public GenericRecord targetRow(GenericRecord sourceRow) {
+            return JoinedTableMapping.super.targetRow(sourceRow);
+        }
+
+        /**
+         * One text form for a key value whichever Avro type carries it (int or long, Utf8 or String),
+         * so that a foreign key and the key it references compare equal as join keys.
+         */
+        private static String keyText(Object v) {
+            if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+                return Long.toString(((Number) v).longValue());
+            }
+            if (v instanceof java.nio.ByteBuffer b) {
+                byte[] bytes = new byte[b.remaining()];
+                b.duplicate().get(bytes);
+                return java.util.HexFormat.of().formatHex(bytes);
+            }
+            return v.toString();
+        }
     }
 }

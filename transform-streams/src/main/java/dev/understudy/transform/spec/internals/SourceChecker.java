@@ -7,6 +7,8 @@ import dev.cel.common.CelValidationException;
 import dev.cel.common.CelValidationResult;
 import dev.cel.common.types.CelKind;
 import dev.cel.common.types.CelType;
+import dev.cel.common.types.MapType;
+import dev.cel.common.types.SimpleType;
 import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import dev.understudy.transform.spec.SpecProblem;
@@ -44,9 +46,21 @@ public final class SourceChecker {
         for (Schema.Field f : sourceRow.getFields()) {
             AvroCel.variable(f.schema()).ifPresent(t -> variables.put(f.name(), t));
         }
+        SpecModel.Join join = target.join();
+        if (join != null) {
+            // The joined row is one variable, a map from column name to value: its row schema is not
+            // known when the driving row's schema is, and a map keeps alias.column valid CEL either way.
+            variables.put(join.alias(), MapType.create(SimpleType.STRING, SimpleType.DYN));
+            if (sourceRow.getField(join.foreignKey()) == null) {
+                problems.add(new SpecProblem(file, join.onLine(), join.path() + ".on", "unknown column '" + join.foreignKey()
+                        + "' in legacy table " + target.sourceTable() + ", the foreign key of the join",
+                        "use one of its columns " + columns + "." + Suggestions.didYouMean(join.foreignKey(), columns)));
+            }
+        }
         for (SpecModel.Column c : target.columns().values()) {
             String column = SpecModel.readColumn(c);
-            if (column == null) {
+            if (column == null || target.isJoined(column)) {
+                // Joined columns are checked against the joined row (checkJoined, or at run time).
                 continue;
             }
             Schema.Field source = sourceRow.getField(column);
@@ -87,7 +101,10 @@ public final class SourceChecker {
         CelRuntime.Program filter = null;
         if (target.filter() != null) {
             SpecModel.Expression f = target.filter();
-            Optional<CelAbstractSyntaxTree> ast = compile(file, target, cel, f, columns, problems);
+            // The filter decides whether a driving row is in the target at all, before any join: it
+            // sees the driving row's columns only.
+            Cel filterCel = join == null ? cel : CelEnv.withVariables(columnVariables(variables, join));
+            Optional<CelAbstractSyntaxTree> ast = compile(file, target, filterCel, f, columns, problems);
             if (ast.isPresent()) {
                 CelKind kind = ast.get().getResultType().kind();
                 if (kind != CelKind.BOOL && kind != CelKind.DYN) {
@@ -95,14 +112,70 @@ public final class SourceChecker {
                             + AvroCel.describe(ast.get().getResultType()) + ", not bool",
                             "write a condition, e.g. email != null"));
                 } else {
-                    filter = program(cel, ast.get());
+                    filter = program(filterCel, ast.get());
                 }
             }
         }
         if (problems.size() > before) {
             return null;
         }
-        return new Compiled(sourceRow, List.copyOf(variables.keySet()), programs, filter);
+        // The variables bound from the driving row; the joined alias is bound from the joined row.
+        return new Compiled(sourceRow, List.copyOf(columnVariables(variables, join).keySet()), programs, filter);
+    }
+
+    /**
+     * Checks a target's join against the joined legacy table: the referenced column is that table's
+     * whole primary key (when its key schema is known), and every joined column read exists and fits.
+     */
+    public static void checkJoined(String file, SpecModel.Target target, Schema joinedRow, Schema joinedKey, List<SpecProblem> problems) {
+        SpecModel.Join join = target.join();
+        List<String> columns = joinedRow.getFields().stream().map(Schema.Field::name).toList();
+        if (joinedRow.getField(join.referencedColumn()) == null) {
+            problems.add(new SpecProblem(file, join.onLine(), join.path() + ".on." + join.foreignKey(), "unknown column '"
+                    + join.referencedColumn() + "' in legacy table " + join.table(), "reference its primary key; its columns are "
+                    + columns + "." + Suggestions.didYouMean(join.referencedColumn(), columns)));
+        } else if (joinedKey != null) {
+            checkReferencedKey(file, join, joinedKey.getFields().stream().map(Schema.Field::name).toList(), problems);
+        }
+        for (SpecModel.Column c : target.columns().values()) {
+            String column = SpecModel.readColumn(c);
+            if (column == null || !target.isJoined(column)) {
+                continue;
+            }
+            Schema.Field source = joinedRow.getField(join.column(column));
+            if (source == null) {
+                problems.add(new SpecProblem(file, c.line(), c.path(), "unknown column '" + join.column(column) + "' in legacy table "
+                        + join.table() + " (joined as '" + join.alias() + "')", "use one of its columns " + columns + "."
+                        + Suggestions.didYouMean(join.column(column), columns)));
+                continue;
+            }
+            Schema.Field field = target.contract().getField(c.field());
+            if (c instanceof SpecModel.Copy && !AvroCel.copyFits(source.schema(), field.schema())) {
+                problems.add(new SpecProblem(file, c.line(), c.path(), "joined column '" + column + "' is Avro "
+                        + AvroCel.describe(source.schema()) + ", which does not fit column '" + c.field() + "' (Avro "
+                        + AvroCel.describe(field.schema()) + ")", "convert it with a cast or an expression"));
+            }
+        }
+    }
+
+    /**
+     * A KIP-213 foreign-key join looks the joined row up by the joined table's key, so the referenced
+     * column must be that whole key: a non-key column would match many rows, which the join cannot express.
+     */
+    public static void checkReferencedKey(String file, SpecModel.Join join, List<String> keyColumns, List<SpecProblem> problems) {
+        if (!keyColumns.equals(List.of(join.referencedColumn()))) {
+            problems.add(new SpecProblem(file, join.onLine(), join.path() + ".on." + join.foreignKey(), "column '" + join.referencedColumn()
+                    + "' is not the primary key of legacy table " + join.table() + ", whose key is " + keyColumns,
+                    "join on a foreign key that references the joined table's whole primary key"));
+        }
+    }
+
+    private static Map<String, CelType> columnVariables(Map<String, CelType> variables, SpecModel.Join join) {
+        Map<String, CelType> out = new LinkedHashMap<>(variables);
+        if (join != null) {
+            out.remove(join.alias());
+        }
+        return out;
     }
 
     private static Optional<CelAbstractSyntaxTree> compile(String file, SpecModel.Target target, Cel cel, SpecModel.Expression e,

@@ -23,7 +23,24 @@ public final class SpecModel {
      */
     public record Target(String name, String path, int line, String table, String from, int fromLine, String sourceTable,
                          String contractName, Schema contract, List<String> key, int keyLine,
-                         Expression filter, Map<String, Column> columns) {
+                         Expression filter, Map<String, Column> columns, Join join) {
+        /** Whether a source column reference ({@code column:} or {@code cast.column}) names the joined row's column. */
+        public boolean isJoined(String column) {
+            return join != null && column.startsWith(join.alias() + ".");
+        }
+    }
+
+    /**
+     * {@code join: { <alias>: { source: <source alias>, on: { <fk column>: <referenced key column> } } }}:
+     * the target's rows also read one row of another legacy table, found through a foreign key of
+     * the driving ({@code from}) row that references that table's whole primary key.
+     */
+    public record Join(String alias, String path, int line, String source, String table, String foreignKey,
+                       String referencedColumn, int onLine) {
+        /** The joined table's column named by {@code alias.column}. */
+        public String column(String reference) {
+            return reference.substring(alias.length() + 1);
+        }
     }
 
     /** Where a target column's value comes from. */

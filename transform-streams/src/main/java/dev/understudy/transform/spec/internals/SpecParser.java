@@ -45,9 +45,11 @@ import java.util.regex.Pattern;
 public final class SpecParser {
     static final List<String> TOP_KEYS = List.of("migration", "flyway", "sources", "targets");
     static final List<String> SOURCE_KEYS = List.of("table");
-    static final List<String> TARGET_KEYS = List.of("table", "from", "contract", "key", "filter", "columns");
+    static final List<String> TARGET_KEYS = List.of("table", "from", "contract", "key", "filter", "join", "columns");
     static final List<String> TARGET_REQUIRED = List.of("table", "from", "contract", "key", "columns");
     static final List<String> COLUMN_KINDS = List.of("column", "default", "expression", "cast");
+    static final List<String> JOIN_KEYS = List.of("source", "on");
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     static final List<String> CAST_KEYS = List.of("column", "to", "onFailure");
     private static final Pattern QUALIFIED = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]*\\.[A-Za-z_][A-Za-z0-9_$]*");
     private static final Pattern VERSION = Pattern.compile("\\d+(\\.\\d+)*");
@@ -195,13 +197,105 @@ public final class SpecParser {
                 celSyntax(filter, keys.get("filter").getValueNode());
             }
         }
+        SpecModel.Join join = keys.containsKey("join") ? join(keys.get("join"), path + ".join", sources) : null;
         Map<String, SpecModel.Column> columns = contract == null ? Map.of() : columns(keys.get("columns"), path + ".columns", contract);
         List<String> key = contract == null ? List.of() : key(keys.get("key"), path + ".key", contract, columns);
+        joinedReads(columns, join, keys.containsKey("join"), key);
         if (problems.size() > problemsBefore || sourceInvalid) {
             return null;
         }
         return new SpecModel.Target(name, path, line(tuple.getKeyNode()), table, from, line(keys.get("from").getValueNode()), sourceTable,
-                contractName, contract, key, line(keys.get("key").getValueNode()), filter, columns);
+                contractName, contract, key, line(keys.get("key").getValueNode()), filter, columns, join);
+    }
+
+    /**
+     * A target's join. One foreign key to one other source is what the streams implementation
+     * supports (a single KIP-213 foreign-key join per target), so more is rejected here.
+     */
+    private SpecModel.Join join(NodeTuple tuple, String path, Map<String, SpecModel.Source> sources) {
+        MappingNode node = mapping(tuple, path);
+        if (node == null) {
+            return null;
+        }
+        Map<String, NodeTuple> entries = entries(node, path);
+        if (entries.size() != 1) {
+            add(tuple.getKeyNode(), path, entries.isEmpty() ? "no joined source" : "joins " + entries.size() + " sources "
+                    + entries.keySet() + "; a target can join at most one other source",
+                    "keep one join (one foreign key to one source's primary key) per target; this version supports no more");
+            return null;
+        }
+        Map.Entry<String, NodeTuple> only = entries.entrySet().iterator().next();
+        String alias = only.getKey();
+        String joinPath = path + "." + alias;
+        if (!IDENTIFIER.matcher(alias).matches()) {
+            add(only.getValue().getKeyNode(), joinPath, "join alias '" + alias + "' is not a plain name",
+                    "name the joined row with letters, digits and _, e.g. customer");
+            return null;
+        }
+        MappingNode j = mapping(only.getValue(), joinPath);
+        if (j == null) {
+            return null;
+        }
+        Map<String, NodeTuple> keys = fields(only.getValue().getKeyNode(), j, joinPath, JOIN_KEYS, JOIN_KEYS);
+        String source = string(keys.get("source"), joinPath + ".source");
+        String table = null;
+        if (source != null) {
+            SpecModel.Source s = sources.get(source);
+            if (s != null) {
+                table = s.table();
+            } else if (!aliases.contains(source)) {
+                add(keys.get("source").getValueNode(), joinPath + ".source", "unknown source alias '" + source + "'",
+                        "use one of the aliases under sources: " + new java.util.TreeSet<>(aliases) + "." + Suggestions.didYouMean(source, aliases));
+            }
+        }
+        MappingNode on = mapping(keys.get("on"), joinPath + ".on");
+        String foreignKey = null;
+        String referenced = null;
+        int onLine = keys.get("on") == null ? line(j) : line(keys.get("on").getValueNode());
+        if (on != null) {
+            Map<String, NodeTuple> pairs = entries(on, joinPath + ".on");
+            if (pairs.size() != 1) {
+                add(keys.get("on").getValueNode(), joinPath + ".on", pairs.isEmpty() ? "no foreign key column"
+                        : "joins on " + pairs.size() + " columns " + pairs.keySet() + "; a join matches one foreign key column",
+                        "write on: { <column of the from row>: <primary key column of " + (table == null ? "the joined source" : table)
+                                + "> }; composite foreign keys are not supported");
+            } else {
+                Map.Entry<String, NodeTuple> pair = pairs.entrySet().iterator().next();
+                foreignKey = pair.getKey();
+                referenced = string(pair.getValue(), joinPath + ".on." + foreignKey);
+            }
+        }
+        if (table == null || foreignKey == null || referenced == null) {
+            return null;
+        }
+        return new SpecModel.Join(alias, joinPath, line(only.getValue().getKeyNode()), source, table, foreignKey, referenced, onLine);
+    }
+
+    /** Columns read as {@code alias.column} must name the joined alias, and key columns must come from the driving row. */
+    private void joinedReads(Map<String, SpecModel.Column> columns, SpecModel.Join join, boolean joinDeclared, List<String> key) {
+        for (SpecModel.Column c : columns.values()) {
+            String column = SpecModel.readColumn(c);
+            if (column == null || !column.contains(".")) {
+                continue;
+            }
+            String alias = column.substring(0, column.indexOf('.'));
+            if (join == null || !join.alias().equals(alias)) {
+                if (join == null && joinDeclared) {
+                    continue; // the join itself is reported
+                }
+                add(c, "'" + column + "' reads alias '" + alias + "', which this target does not join",
+                        join == null ? "add join: { " + alias + ": { source: ..., on: { <fk column>: <key column> } } } to the target, or read a column of the from row"
+                                : "read the joined alias '" + join.alias() + "' (e.g. " + join.alias() + "." + column.substring(alias.length() + 1)
+                                + ") or a column of the from row");
+            } else if (key.contains(c.field())) {
+                add(c, "key column '" + c.field() + "' reads the joined row", "copy key columns from the from row: the target key of a "
+                        + "delete is built from the driving row's key alone");
+            }
+        }
+    }
+
+    private void add(SpecModel.Column c, String problem, String fix) {
+        problems.add(new SpecProblem(fileName, c.line(), c.path(), problem, fix));
     }
 
     /** A contract: a file next to the spec, else {@code contracts/<name>} on the classpath. */

@@ -1,0 +1,131 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.transform.JoinedTableMapping;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+
+/**
+ * One result of a target's foreign-key join: the target row, or a tombstone, with the version and
+ * change metadata its record on the new-schema topic carries.
+ *
+ * <p>{@code version} is {@code max(version of the driving row, version of the joined row)}, where a
+ * snapshot row's version is 0 and a streamed change's is its LSN; a missing joined row counts 0.
+ * PostgreSQL writes one WAL for the whole database, so whichever of the two tables changed later has
+ * the higher LSN: the maximum is the LSN of the latest change this result reflects, and it is 0 only
+ * when both rows come from the snapshot. {@code lsn} and {@code txId} are those of that latest change.
+ *
+ * @param drivingEnvelope the driving row's envelope bytes, for dead-lettering
+ * @param targetKey       the target key of the driving row; null when the driving row is deleted
+ *                        (its target key is then the one it was last emitted under)
+ * @param row             the target row; null for a tombstone
+ * @param error           the mapping's failure, when the result could not be built (then row is null)
+ */
+public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long lsn, Long txId, String op,
+                         RuntimeException error) {
+
+    /**
+     * The KIP-213 foreign-key extractor and joiner of a mapping. They run inside the join's
+     * processors, where an exception fails the task, so both turn failures into values: the
+     * extractor into "references nothing", the joiner into a JoinChange carrying the error, which
+     * {@link JoinEmitter} dead-letters.
+     */
+    public static final class Functions {
+        private final JoinedTableMapping mapping;
+        private final String drivingTopic;
+        private final String joinedTopic;
+        private final Deserializer<GenericRecord> values;
+
+        public Functions(JoinedTableMapping mapping, RegistryClient registry, String drivingTopic, String joinedTopic) {
+            this.mapping = mapping;
+            this.drivingTopic = drivingTopic;
+            this.joinedTopic = joinedTopic;
+            this.values = AvroSerde.values(registry).deserializer();
+        }
+
+        /**
+         * The referenced key of a driving envelope; null for a delete marker, a row outside the
+         * target's filter, a null foreign key, or a row whose key cannot be read. With a left join a
+         * null foreign key still produces a result, with no joined row (KIP-962), which the joiner
+         * turns into a tombstone: the row may have had a joined row before.
+         */
+        public String foreignKey(byte[] drivingEnvelope) {
+            try {
+                GenericRecord envelope = values.deserialize(drivingTopic, drivingEnvelope);
+                String op = Envelopes.op(envelope);
+                if (!Envelopes.isUpsert(op)) {
+                    return null;
+                }
+                GenericRecord after = Envelopes.requiredAfter(envelope, op);
+                return mapping.includes(after) ? mapping.foreignKey(after) : null;
+            } catch (RuntimeException e) {
+                // The joiner meets the same failure again and reports it with the record.
+                return null;
+            }
+        }
+
+        public JoinChange join(byte[] drivingEnvelope, byte[] joinedEnvelope) {
+            if (drivingEnvelope == null) {
+                return null;
+            }
+            try {
+                return result(drivingEnvelope, joinedEnvelope);
+            } catch (RuntimeException e) {
+                return new JoinChange(drivingEnvelope, null, null, 0L, 0L, null, ChangeEnvelope.OP_DELETE, e);
+            }
+        }
+
+        private JoinChange result(byte[] drivingBytes, byte[] joinedBytes) {
+            GenericRecord driving = values.deserialize(drivingTopic, drivingBytes);
+            String op = Envelopes.op(driving);
+            GenericRecord source = Envelopes.source(driving);
+            long lsn = Envelopes.sourceLong(source, "lsn");
+            long version = Envelopes.sourceFlag(source, "snapshot") ? 0L : lsn;
+            Long txId = Envelopes.sourceOptionalLong(source, "txId");
+
+            GenericRecord joinedRow = null;
+            if (joinedBytes != null) {
+                GenericRecord joined = values.deserialize(joinedTopic, joinedBytes);
+                String joinedOp = Envelopes.op(joined);
+                GenericRecord joinedSource = Envelopes.source(joined);
+                long joinedLsn = Envelopes.sourceLong(joinedSource, "lsn");
+                long joinedVersion = Envelopes.sourceFlag(joinedSource, "snapshot") ? 0L : joinedLsn;
+                if (joinedVersion > version) {
+                    // The joined row changed last: this result is that change's consequence.
+                    version = joinedVersion;
+                    lsn = joinedLsn;
+                    txId = Envelopes.sourceOptionalLong(joinedSource, "txId");
+                    op = ChangeEnvelope.OP_UPDATE;
+                }
+                // A delete marker counts for the version (a deleted customer deletes the projection
+                // at the delete's LSN) but is no joined row.
+                joinedRow = Envelopes.isUpsert(joinedOp) ? Envelopes.requiredAfter(joined, joinedOp) : null;
+            }
+
+            GenericRecord drivingRow = Envelopes.isUpsert(Envelopes.op(driving)) ? Envelopes.requiredAfter(driving, Envelopes.op(driving)) : null;
+            GenericRecord targetKey = null;
+            if (drivingRow != null) {
+                targetKey = mapping.targetKey(drivingRow);
+                if (!targetKey.getSchema().equals(mapping.targetKeySchema()) || !GenericData.get().validate(mapping.targetKeySchema(), targetKey)) {
+                    throw new MalformedChangeException("Mapped target key " + targetKey + " does not conform to "
+                            + mapping.targetKeySchema().getFullName() + "; the table mapping for " + mapping.targetTable() + " produced an invalid key");
+                }
+            }
+            if (drivingRow == null || !mapping.includes(drivingRow) || joinedRow == null
+                    || !mapping.joinedKey(joinedRow).equals(mapping.foreignKey(drivingRow))) {
+                // Inner-join semantics: no target row without both rows. The last check guards the
+                // joiner against a joined value that the foreign key no longer names.
+                return new JoinChange(drivingBytes, targetKey, null, version, lsn, txId, ChangeEnvelope.OP_DELETE, null);
+            }
+            GenericRecord row = mapping.targetRow(drivingRow, joinedRow);
+            if (!row.getSchema().equals(mapping.targetValueSchema()) || !GenericData.get().validate(mapping.targetValueSchema(), row)) {
+                throw new MalformedChangeException("Mapped target row " + row + " does not conform to "
+                        + mapping.targetValueSchema().getFullName() + "; the table mapping for " + mapping.targetTable() + " produced an invalid row");
+            }
+            return new JoinChange(drivingBytes, targetKey, row, version, lsn, txId, op, null);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.RowValues;
+import dev.understudy.transform.JoinedTableMapping;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Re-keys one legacy change topic of a joined target into the input of one side of its foreign-key
+ * join, keeping the original envelope bytes as the value.
+ *
+ * <p>KTable stores keep no record headers, so what the writer needs later (the LSN, transaction id
+ * and snapshot flag of the change) has to travel inside the table value: the Avro change envelope
+ * carries all of it in its source block, so the value is the envelope itself, as read.
+ *
+ * <p>Deletes are not table tombstones here but stay in the table as the delete envelope (a
+ * marker): a KTable tombstone would reach the join without the delete's LSN, and the target's
+ * tombstone needs it as its version. The markers stay in the stores (one small record per
+ * deleted row) for as long as the application's state does.
+ * <ul>
+ *   <li>{@link Side#DRIVING}: key = the legacy record key as canonical JSON ({@link RowValues#keyJson}),
+ *   not the target key: a delete's row image may carry only the legacy key columns, from which a
+ *   target key made of other columns cannot be built; {@link JoinEmitter} remembers the target key
+ *   each driving row was last emitted under instead;</li>
+ *   <li>{@link Side#JOINED}: key = the referenced key, as {@link JoinedTableMapping#joinedKey}.</li>
+ * </ul>
+ * Undecodable or unmappable records are dead-lettered with their original bytes.
+ */
+public final class JoinInputProcessor implements Processor<byte[], byte[], Object, Object> {
+    private static final Logger log = LoggerFactory.getLogger(JoinInputProcessor.class);
+
+    public enum Side { DRIVING, JOINED }
+
+    private final JoinedTableMapping mapping;
+    private final Side side;
+    private final String legacyTopic;
+    private final String deadLetterTopic;
+    private final String tableInput;
+    private final String deadLetterSink;
+    private final Deserializer<GenericRecord> keys;
+    private final Deserializer<GenericRecord> values;
+    private final String stage;
+    private volatile org.apache.avro.Schema checkedKeySchema;
+    private ProcessorContext<Object, Object> context;
+
+    public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
+                              String deadLetterTopic, String tableInput, String deadLetterSink) {
+        this.mapping = mapping;
+        this.side = side;
+        this.legacyTopic = legacyTopic;
+        this.deadLetterTopic = deadLetterTopic;
+        this.tableInput = tableInput;
+        this.deadLetterSink = deadLetterSink;
+        this.keys = AvroSerde.keys(registry).deserializer();
+        this.values = AvroSerde.values(registry).deserializer();
+        this.stage = "Join input (" + side.name().toLowerCase() + ") of " + mapping.targetTable() + " from "
+                + (side == Side.DRIVING ? mapping.sourceTable() : mapping.joinedTable());
+    }
+
+    @Override
+    public void init(ProcessorContext<Object, Object> context) {
+        this.context = context;
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        DeadLetters.Where where = DeadLetters.Where.of(context.recordMetadata(), legacyTopic);
+        if (record.value() == null) {
+            // Debezium's tombstone after a delete event: the delete event already became a marker.
+            return;
+        }
+        Object key;
+        try {
+            key = key(record, where.topic());
+        } catch (RuntimeException e) {
+            if (DeadLetters.isTransient(e)) {
+                throw DeadLetters.transientFailure(stage, where, e);
+            }
+            DeadLetters.log(log, stage, where, deadLetterTopic, e);
+            context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+            return;
+        }
+        // Fresh headers: the table stores drop them anyway, and the legacy ones must not leak.
+        context.forward(new Record<Object, Object>(key, record.value(), record.timestamp()), tableInput);
+    }
+
+    private Object key(Record<byte[], byte[]> record, String topic) {
+        GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(topic, record.key());
+        GenericRecord envelope = values.deserialize(topic, record.value());
+        String op = Envelopes.op(envelope);
+        Envelopes.sourceLong(Envelopes.source(envelope), "lsn"); // the join needs it: fail here, not in the joiner
+        GenericRecord row;
+        if (Envelopes.isUpsert(op)) {
+            row = Envelopes.requiredAfter(envelope, op);
+        } else if (ChangeEnvelope.OP_DELETE.equals(op)) {
+            GenericRecord before = Envelopes.before(envelope);
+            row = before != null ? before : legacyKey;
+            if (row == null) {
+                throw new MalformedChangeException("Delete has neither a 'before' image nor a record key, so the deleted row cannot be named");
+            }
+        } else {
+            throw Envelopes.unknownOp(op);
+        }
+        if (side == Side.JOINED) {
+            if (legacyKey != null && !legacyKey.getSchema().equals(checkedKeySchema)) {
+                // The join looks rows up by the referenced column alone: it must be the whole key.
+                mapping.checkJoinedKey(legacyKey.getSchema());
+                checkedKeySchema = legacyKey.getSchema();
+            }
+            return mapping.joinedKey(row);
+        }
+        if (legacyKey == null) {
+            throw new MalformedChangeException("Change of " + mapping.sourceTable() + " has no record key; the join of "
+                    + mapping.targetTable() + " keys its driving rows by the legacy primary key");
+        }
+        return RowValues.keyJson(legacyKey);
+    }
+}
