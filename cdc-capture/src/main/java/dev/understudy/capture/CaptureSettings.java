@@ -1,5 +1,7 @@
 package dev.understudy.capture;
 
+import dev.understudy.schemas.ChangeEnvelope;
+
 import java.net.URI;
 import java.util.List;
 import java.util.Properties;
@@ -62,6 +64,9 @@ public record CaptureSettings(
         p.setProperty("decimal.handling.mode", "string");
         p.setProperty("time.precision.mode", "adaptive_time_microseconds");
         p.setProperty("tombstones.on.delete", "false");
+        // Unchanged TOASTed columns arrive as this placeholder; the migration fills them from the row's
+        // prior image (ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER), so the value is pinned here.
+        p.setProperty("unavailable.value.placeholder", ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER);
         p.setProperty("poll.interval.ms", Long.toString(pollIntervalMs));
         p.setProperty("max.batch.size", Integer.toString(maxBatchSize));
         p.setProperty("max.queue.size", Integer.toString(maxBatchSize * 4));

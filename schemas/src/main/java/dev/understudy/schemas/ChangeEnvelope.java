@@ -22,6 +22,14 @@ public final class ChangeEnvelope {
     public static final String OP_DELETE = "d";
     public static final String OP_READ = "r";
 
+    /**
+     * The value Debezium puts in an {@code after} image for a column PostgreSQL did not log because
+     * its TOASTed value was unchanged (Debezium's {@code unavailable.value.placeholder}; this is its
+     * default). Capture sets the property to this value and the migration fills such columns from the
+     * row's prior image, so both sides read it from here.
+     */
+    public static final String UNAVAILABLE_VALUE_PLACEHOLDER = "__debezium_unavailable_value";
+
     private ChangeEnvelope() {
     }
 

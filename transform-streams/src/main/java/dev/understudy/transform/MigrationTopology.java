@@ -7,6 +7,7 @@ import dev.understudy.transform.internals.JoinChange;
 import dev.understudy.transform.internals.JoinEmitter;
 import dev.understudy.transform.internals.JoinInputProcessor;
 import dev.understudy.transform.internals.MigrationProcessor;
+import dev.understudy.transform.internals.ToastFillProcessor;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.kstream.KTable;
@@ -42,7 +43,8 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * <p>A target with a join ({@link JoinedTableMapping}) runs as a foreign-key table join instead,
  * with state; see {@link #addJoin}. Every other target takes the path below.
  *
- * <p>Stateless: each legacy partition maps independently, and per key the output keeps the input's
+ * <p>Every legacy table first passes {@link #fillToast}, which keeps the table's last row images
+ * in a store to fill unchanged TOAST values. The mapping itself is stateless: each legacy partition maps independently, and per key the output keeps the input's
  * order, because the target key is a function of the legacy key and a partition is processed in
  * offset order. The output key is built with {@link TableMapping#targetKey}, i.e. through
  * {@link dev.understudy.schemas.KeySchemas}, so it is byte-identical to the target capture's key:
@@ -77,8 +79,9 @@ public final class MigrationTopology {
                     ? nodeName(group.get(0)) + "-source" : "read-" + e.getKey();
             // Raw bytes in: the processor decodes with the Avro serde itself so that undecodable records
             // keep their original bytes on the way to the dead-letter topic.
-            KStream<byte[], byte[]> legacy = builder.stream(legacyTopic,
+            KStream<byte[], byte[]> raw = builder.stream(legacyTopic,
                     Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(sourceName));
+            KStream<byte[], byte[]> legacy = fillToast(builder, raw, e.getKey(), legacyTopic, prefix, registry);
             streams.put(e.getKey(), legacy);
             for (TableMapping mapping : group) {
                 if (!(mapping instanceof JoinedTableMapping)) {
@@ -91,6 +94,45 @@ public final class MigrationTopology {
                 addJoin(builder, streams.get(joined.sourceTable()), streams.get(joined.joinedTable()), prefix, joined, registry);
             }
         }
+    }
+
+    /**
+     * Fills Debezium's placeholders for unchanged TOASTed values of one legacy table from the row's
+     * prior state ({@link ToastFillProcessor}), ahead of every reader of the table, so that no
+     * mapping, join table or target ever sees a placeholder:
+     * <pre>
+     *   legacy topic ──▶ toast-fill-&lt;table&gt; ──▶ toast-fill-&lt;table&gt;-filled ──▶ readers
+     *                    (store toast-prior-rows-&lt;table&gt;) └──▶ dead-letter topic
+     * </pre>
+     * The store and nodes are named after the legacy table alone, so they stay the same when
+     * mappings are added or removed. The store is persistent and changelogged (the Kafka Streams
+     * default for a store builder), so prior rows survive restarts and task migration.
+     */
+    @SuppressWarnings("unchecked")
+    private static KStream<byte[], byte[]> fillToast(StreamsBuilder builder, KStream<byte[], byte[]> raw, String table,
+                                                     String legacyTopic, String prefix, RegistryClient registry) {
+        String name = toastFillName(table);
+        String store = toastStoreName(table);
+        String filled = name + "-filled";
+        String deadLetterSink = name + "-dead-letters";
+        String deadLetterTopic = Topics.deadLetter(prefix);
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(store), Serdes.String(), Serdes.ByteArray()));
+        KStream<Object, Object> out = raw.process(() -> new ToastFillProcessor(table, store, registry, legacyTopic, deadLetterTopic,
+                filled, deadLetterSink), Named.as(name), store);
+        out.to(deadLetterTopic, Produced.with(widen(Serdes.ByteArray()), widen(Serdes.ByteArray())).withName(deadLetterSink));
+        // A pass-through node, so that the processor can forward filled records to the readers alone
+        // (forwarding to no named child would also reach the dead-letter sink).
+        return (KStream<byte[], byte[]>) (KStream<?, ?>) out.mapValues(v -> v, Named.as(filled));
+    }
+
+    /** Name of the processor that fills unchanged TOAST values of a legacy table. */
+    public static String toastFillName(String legacyTable) {
+        return "toast-fill-" + legacyTable;
+    }
+
+    /** Name of the store of a legacy table's last full row images, per legacy key. */
+    public static String toastStoreName(String legacyTable) {
+        return "toast-prior-rows-" + legacyTable;
     }
 
     /**

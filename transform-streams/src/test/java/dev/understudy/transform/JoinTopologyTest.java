@@ -465,4 +465,47 @@ class JoinTopologyTest {
         assertTrue(message.contains("is not the primary key of legacy table public.customers, whose key is [name]"), message);
         assertTrue(view.isEmpty());
     }
+
+    /**
+     * Unchanged TOASTed values (Debezium's placeholder, {@link ToastPlaceholders}) on the join path:
+     * each side's table holds the filled envelope, so the join, and any re-join later, sees the
+     * prior value and never the placeholder.
+     */
+    @Test
+    void toastPlaceholdersAreFilledOnBothSidesOfTheJoin() {
+        String p = ToastPlaceholders.PLACEHOLDER;
+        String bigName = "Ada ".repeat(3000);
+        customer("r", 10, true, customer(1, bigName, "UK"));
+        order("r", 10, true, order(100, "PO-100", 1L, 4200));
+        assertEquals(bigName, text(view.readRecord().value(), "customer_name"));
+
+        // Joined side: UPDATE customers SET country = 'FR' leaves the TOASTed name out of the WAL.
+        customer("u", 30, false, customer(1, p, "FR"));
+        TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
+        assertEquals(bigName, text(r.value(), "customer_name"));
+        assertEquals("FR", text(r.value(), "customer_country"));
+
+        // Driving side: an unchanged TOASTed order_number; then a driving change that re-joins with
+        // the stored customer, which must be the filled one.
+        order("u", 40, false, order(100, p, 1L, 4300));
+        r = view.readRecord();
+        assertEquals("PO-100", orderNumber(r));
+        assertEquals(4300L, r.value().get("amount_cents"));
+        assertEquals(bigName, text(r.value(), "customer_name"));
+        assertEquals("PO-100 / FR", text(r.value(), "label"));
+        assertTrue(view.isEmpty());
+        assertTrue(deadLetters.isEmpty());
+    }
+
+    @Test
+    void toastPlaceholderWithoutAPriorRowOnTheJoinedSideIsDeadLettered() {
+        customer("u", 30, false, customer(7, ToastPlaceholders.PLACEHOLDER, "FR"));
+
+        TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
+        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        assertTrue(message.contains(CUSTOMERS) && message.contains("{\"id\":7}") && message.contains("'name'")
+                && message.contains("REPLICA IDENTITY FULL"), message);
+        assertEquals(Topics.legacy(PREFIX, CUSTOMERS), header(dead.headers(), DeadLetterHeaders.TOPIC));
+        assertTrue(view.isEmpty());
+    }
 }

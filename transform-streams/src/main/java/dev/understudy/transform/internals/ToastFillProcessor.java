@@ -1,0 +1,184 @@
+package dev.understudy.transform.internals;
+
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.RowValues;
+import dev.understudy.transform.ToastPlaceholders;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Replaces Debezium's placeholders for unchanged TOASTed values with the row's prior values, for
+ * one legacy table, before any reader of the table sees the change.
+ *
+ * <p>Why: PostgreSQL stores large values (text, bytea, jsonb, arrays over about 2 KB after
+ * compression) out of line ("TOAST"). An UPDATE that leaves such a value unchanged does not log it
+ * unless the column is part of the replica identity (REPLICA IDENTITY FULL); pgoutput then sends the
+ * column as kind 'u' (unchanged TOAST datum) and Debezium's PostgreSQL connector puts its
+ * {@code unavailable.value.placeholder} in the {@code after} image instead
+ * ({@code io.debezium.connector.postgresql.UnchangedToastedPlaceholder}). The capture passes that value
+ * through, so without this step the target would receive the placeholder as the column's value.
+ *
+ * <p>How: the store {@code storeName} holds, per legacy key (as {@link RowValues#keyJson}), the last
+ * complete envelope of the row (after filling): written on every create, update and snapshot read,
+ * removed on delete. The store is persistent and changelogged, so it survives restarts and
+ * rebalances; legacy topics are partitioned by the legacy key, so a key's history is always in the
+ * same task's store. An update whose placeholders cannot be filled (no prior row for the key, e.g.
+ * the row was captured before the store existed, or the prior row has no value for the column) is
+ * dead-lettered: guessing would write a wrong value to the target. That includes an UPDATE that
+ * changes the primary key and leaves a TOASTed value unchanged: Debezium emits it as a delete of the
+ * old key and a create of the new key (possibly in another partition, so another task's store), and
+ * the create's placeholder has no prior row under the new key.
+ *
+ * <p>Records that cannot be decoded or that are not well-formed changes are passed on unchanged:
+ * the readers of the table dead-letter them with their own, more specific messages. Filled records
+ * are re-serialized with the writer schema they were read with.
+ */
+public final class ToastFillProcessor implements Processor<byte[], byte[], Object, Object> {
+    private static final Logger log = LoggerFactory.getLogger(ToastFillProcessor.class);
+
+    private final String table;
+    private final String storeName;
+    private final String legacyTopic;
+    private final String deadLetterTopic;
+    private final String filledChild;
+    private final String deadLetterSink;
+    private final Deserializer<GenericRecord> keys;
+    private final Deserializer<GenericRecord> values;
+    private final Serializer<GenericRecord> valueSerializer;
+    private final String stage;
+    private ProcessorContext<Object, Object> context;
+    private KeyValueStore<String, byte[]> store;
+
+    public ToastFillProcessor(String table, String storeName, RegistryClient registry, String legacyTopic, String deadLetterTopic,
+                              String filledChild, String deadLetterSink) {
+        this.table = table;
+        this.storeName = storeName;
+        this.legacyTopic = legacyTopic;
+        this.deadLetterTopic = deadLetterTopic;
+        this.filledChild = filledChild;
+        this.deadLetterSink = deadLetterSink;
+        this.keys = AvroSerde.keys(registry).deserializer();
+        this.values = AvroSerde.values(registry).deserializer();
+        this.valueSerializer = AvroSerde.values(registry).serializer();
+        this.stage = "Filling unchanged TOAST values of " + table;
+    }
+
+    @Override
+    public void init(ProcessorContext<Object, Object> context) {
+        this.context = context;
+        this.store = context.getStateStore(storeName);
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        if (record.value() == null) {
+            // Debezium's tombstone after a delete: the delete event already removed the prior row.
+            context.forward(record, filledChild);
+            return;
+        }
+        DeadLetters.Where where = DeadLetters.Where.of(context.recordMetadata(), legacyTopic);
+        GenericRecord legacyKey;
+        GenericRecord envelope;
+        String op;
+        try {
+            legacyKey = record.key() == null ? null : keys.deserialize(where.topic(), record.key());
+            envelope = values.deserialize(where.topic(), record.value());
+            op = Envelopes.op(envelope);
+        } catch (RuntimeException e) {
+            if (DeadLetters.isTransient(e)) {
+                throw DeadLetters.transientFailure(stage, where, e);
+            }
+            context.forward(record, filledChild); // the readers dead-letter it
+            return;
+        }
+        String storeKey = legacyKey == null ? null : RowValues.keyJson(legacyKey);
+        if (ChangeEnvelope.OP_DELETE.equals(op)) {
+            if (storeKey != null) {
+                store.delete(storeKey);
+            }
+            context.forward(record, filledChild);
+            return;
+        }
+        GenericRecord after = Envelopes.isUpsert(op) ? Envelopes.after(envelope) : null;
+        if (after == null) {
+            context.forward(record, filledChild); // malformed: the readers dead-letter it
+            return;
+        }
+        Record<byte[], byte[]> out = record;
+        if (hasPlaceholder(after)) {
+            try {
+                out = record.withValue(valueSerializer.serialize(where.topic(), fill(envelope, after, storeKey, legacyKey, where.topic())));
+            } catch (RuntimeException e) {
+                if (DeadLetters.isTransient(e)) {
+                    throw DeadLetters.transientFailure(stage, where, e);
+                }
+                DeadLetters.log(log, stage, where, deadLetterTopic, e);
+                context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+                return;
+            }
+        }
+        if (storeKey != null) {
+            store.put(storeKey, out.value());
+        }
+        context.forward(out, filledChild);
+    }
+
+    private GenericRecord fill(GenericRecord envelope, GenericRecord after, String storeKey, GenericRecord legacyKey, String topic) {
+        byte[] priorBytes = storeKey == null ? null : store.get(storeKey);
+        GenericRecord prior = priorBytes == null ? null : Envelopes.after(values.deserialize(topic, priorBytes));
+        GenericData.Record filled = new GenericData.Record(after.getSchema());
+        for (Schema.Field f : after.getSchema().getFields()) {
+            Object v = after.get(f.pos());
+            if (ToastPlaceholders.isPlaceholder(v)) {
+                Object priorValue = prior == null || prior.getSchema().getField(f.name()) == null ? null : prior.get(f.name());
+                if (priorValue == null || ToastPlaceholders.isPlaceholder(priorValue)) {
+                    throw new UnfillableChangeException(table, legacyKey == null ? "(no record key)" : RowValues.keyJson(legacyKey),
+                            f.name(), prior != null ? "the prior row has no value for the column"
+                                    : ChangeEnvelope.OP_CREATE.equals(envelope.get(ChangeEnvelope.OP).toString())
+                                    ? "the change creates the row under this key, which is how Debezium emits the new row of a "
+                                    + "primary-key change (a delete of the old key, then a create of the new one), and no prior row "
+                                    + "is known under the new key"
+                                    : "no prior row for the key is known");
+                }
+                v = priorValue;
+            }
+            filled.put(f.pos(), v);
+        }
+        GenericData.Record out = new GenericData.Record(envelope.getSchema());
+        for (Schema.Field f : envelope.getSchema().getFields()) {
+            out.put(f.pos(), envelope.get(f.pos()));
+        }
+        out.put(ChangeEnvelope.AFTER, filled);
+        return out;
+    }
+
+    private static boolean hasPlaceholder(GenericRecord row) {
+        for (Schema.Field f : row.getSchema().getFields()) {
+            if (ToastPlaceholders.isPlaceholder(row.get(f.pos()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** An update with a placeholder that no prior value can replace. */
+    static final class UnfillableChangeException extends RuntimeException {
+        UnfillableChangeException(String table, String key, String column, String why) {
+            super("Update of " + table + " key " + key + " has Debezium's placeholder for an unchanged TOASTed value in column '"
+                    + column + "' and it cannot be filled: " + why + ". PostgreSQL logs unchanged out-of-line (TOAST) values "
+                    + "only for columns of the replica identity; run ALTER TABLE " + table + " REPLICA IDENTITY FULL on the "
+                    + "legacy database so updates carry every column, or re-snapshot the table so that every row's full image is known");
+        }
+    }
+}
