@@ -1,5 +1,6 @@
 package dev.understudy.transform.spec.internals;
 
+import dev.understudy.schemas.Suggestions;
 import dev.cel.bundle.Cel;
 import dev.cel.common.CelAbstractSyntaxTree;
 import dev.cel.common.CelIssue;

@@ -1,5 +1,6 @@
 package dev.understudy.transform.spec.internals;
 
+import dev.understudy.schemas.Suggestions;
 import dev.cel.common.CelValidationResult;
 import dev.understudy.transform.spec.SpecProblem;
 import org.apache.avro.Schema;

@@ -1,10 +1,10 @@
-package dev.understudy.transform.spec.internals;
+package dev.understudy.schemas;
 
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.Optional;
 
-/** "Did you mean" for misspelt names: the closest candidate by edit distance, if close enough. */
+/** "Did you mean" for misspelt names (spec keys, config keys, columns): the closest candidate by edit distance, if close enough. */
 public final class Suggestions {
     private Suggestions() {
     }
