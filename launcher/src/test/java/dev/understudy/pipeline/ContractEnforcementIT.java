@@ -54,10 +54,7 @@ class ContractEnforcementIT {
     }
 
     private static PipelineConfig config(String name) {
-        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams-" + name).toString());
-        settings.put(PipelineConfig.PIPELINE_NAME.name(), name);
-        return PipelineConfig.parse(settings, "test");
+        return TestPipelines.config(stack, work.resolve("streams-" + name), PipelineConfig.PIPELINE_NAME.name(), name);
     }
 
     @Test

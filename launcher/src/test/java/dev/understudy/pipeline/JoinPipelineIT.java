@@ -14,10 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -53,11 +50,9 @@ class JoinPipelineIT {
                 s.execute("INSERT INTO public.purchase_orders (order_number, customer_id, total_cents) "
                         + "SELECT 'PO-' || g, 1 + g % 300, g * 100 FROM generate_series(1, 3000) g");
             }
-            Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-            settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
-            settings.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"));
-            settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
-            try (Pipeline pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), List.<TableMapping>copyOf(spec.mappings()),
+            PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"),
+                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"), PipelineConfig.SETTLE_MS.name(), "3000");
+            try (Pipeline pipeline = new Pipeline(config, List.<TableMapping>copyOf(spec.mappings()),
                     spec.flyway()).start()) {
                 AtomicLong changes = new AtomicLong();
                 AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -67,21 +62,9 @@ class JoinPipelineIT {
                 assertNull(failure.get(), "churn failed");
                 assertTrue(changes.get() > 500, "too little churn: " + changes.get());
 
-                long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-                List<String> expected = List.of();
-                List<String> actual = List.of();
-                while (System.nanoTime() < deadline) {
-                    assertNull(pipeline.failure(), "pipeline stage failed");
-                    try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-                        expected = rows(l, EXPECTED);
-                        actual = rows(t, ACTUAL);
-                    }
-                    if (expected.equals(actual) && pipeline.drift().oldestReportMs() > 0
-                            && pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0) {
-                        break;
-                    }
-                    Thread.sleep(250);
-                }
+                TestPipelines.Sides sides = TestPipelines.awaitRows(stack, pipeline, EXPECTED, ACTUAL, Duration.ofSeconds(120), true);
+                List<String> expected = sides.expected();
+                List<String> actual = sides.actual();
                 assertTrue(expected.size() > 2_500, "expected rows: " + expected.size());
                 assertEquals(expected, actual);
                 assertEquals(0, pipeline.drift().totalOpen(), "drift");
@@ -153,15 +136,5 @@ class JoinPipelineIT {
         } catch (SQLException | InterruptedException e) {
             failure.set(e);
         }
-    }
-
-    private static List<String> rows(Connection c, String query) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
-            while (rs.next()) {
-                out.add(rs.getString(1) + "|" + rs.getString(2) + "|" + rs.getString(3) + "|" + rs.getString(4));
-            }
-        }
-        return out;
     }
 }

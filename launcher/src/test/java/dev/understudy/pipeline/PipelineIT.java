@@ -20,15 +20,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -57,10 +54,8 @@ class PipelineIT {
         try (Connection c = stack.legacy().connect()) {
             UsersWorkload.createAndFill(c, 10_000);
         }
-        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
-        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
-        pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start();
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+                Migrations.defaultMappings()).start();
     }
 
     @AfterAll
@@ -180,10 +175,8 @@ class PipelineIT {
             Thread.sleep(3_000);
             assertTrue(workload.changes() > 100, "workload made too few changes: " + workload.changes());
         }
-        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
-        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
-        pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start();
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+                Migrations.defaultMappings()).start();
         awaitConverged(Duration.ofSeconds(90));
         assertEquals(0, pipeline.legacyCapture().metrics().snapshotRows(), "the restarted capture must resume, not snapshot again");
         assertTrue(pipeline.legacyCapture().metrics().streamedChanges() > 100,
@@ -275,41 +268,7 @@ class PipelineIT {
     }
 
     private static void awaitConverged(Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        UsersChecksum.Summary expected = null;
-        UsersChecksum.Summary actual = null;
-        while (System.nanoTime() < deadline) {
-            assertNull(pipeline.failure(), "pipeline stage failed");
-            try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-                expected = UsersChecksum.expected(l);
-                actual = UsersChecksum.actual(t);
-            }
-            if (expected.equals(actual) && pipeline.drift().oldestReportMs() > 0
-                    && pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0) {
-                return;
-            }
-            Thread.sleep(250);
-        }
-        Set<String> diff = new TreeSet<>();
-        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-            Set<String> e = new TreeSet<>(UsersChecksum.expectedRows(l));
-            Set<String> a = new TreeSet<>(UsersChecksum.actualRows(t));
-            for (String row : e) {
-                if (!a.contains(row)) {
-                    diff.add("missing/different in target: " + row);
-                }
-            }
-            for (String row : a) {
-                if (!e.contains(row)) {
-                    diff.add("unexpected/different in target: " + row);
-                }
-            }
-        } catch (SQLException ignored) {
-            // report what we have
-        }
-        fail("no convergence within " + timeout + ": expected " + expected + ", actual " + actual + ", drift open "
-                + pipeline.drift().totalOpen() + ", pending " + pipeline.drift().totalPending() + "; first differences: "
-                + diff.stream().limit(10).toList());
+        TestPipelines.awaitUsersConverged(stack, pipeline, timeout);
     }
 
     private static void await(Duration timeout, BooleanSupplier condition, String what) throws InterruptedException {

@@ -9,16 +9,11 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -65,9 +60,7 @@ class SpecPipelineIT {
                 UsersWorkload.createAndFill(c, 2_000);
                 s.execute("UPDATE public.users SET email = 'hidden' || id || '@example.com' WHERE id % 10 = 0");
             }
-            Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-            settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
-            try (Pipeline pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), List.<TableMapping>copyOf(loaded.mappings()),
+            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams")), List.<TableMapping>copyOf(loaded.mappings()),
                     loaded.flyway()).start()) {
                 try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
                     // rows leaving the filter, rows entering it, renames, inserts of both kinds, deletes
@@ -77,34 +70,13 @@ class SpecPipelineIT {
                     s.execute("INSERT INTO public.users (name, email) VALUES ('New visible', 'new@example.com'), ('New hidden', 'hidden-new@example.com')");
                     s.execute("DELETE FROM public.users WHERE id BETWEEN 200 AND 210");
                 }
-                long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-                List<String> expected = List.of();
-                List<String> actual = List.of();
-                while (System.nanoTime() < deadline) {
-                    assertNull(pipeline.failure(), "pipeline stage failed");
-                    try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-                        expected = rows(l, EXPECTED);
-                        actual = rows(t, ACTUAL);
-                    }
-                    if (expected.equals(actual)) {
-                        break;
-                    }
-                    Thread.sleep(250);
-                }
+                TestPipelines.Sides sides = TestPipelines.awaitRows(stack, pipeline, EXPECTED, ACTUAL, Duration.ofSeconds(90), false);
+                List<String> expected = sides.expected();
+                List<String> actual = sides.actual();
                 assertTrue(expected.size() > 1_700, "expected rows: " + expected.size());
                 assertEquals(expected, actual);
                 assertEquals(0, pipeline.writer().metrics().deadLettered());
             }
         }
-    }
-
-    private static List<String> rows(Connection c, String query) throws Exception {
-        List<String> out = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
-            while (rs.next()) {
-                out.add(rs.getLong(1) + "|" + rs.getString(2) + "|" + rs.getString(3) + "|" + rs.getString(4) + "|" + rs.getString(5));
-            }
-        }
-        return out;
     }
 }

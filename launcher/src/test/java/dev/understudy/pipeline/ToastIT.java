@@ -20,15 +20,12 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Unchanged TOASTed values end to end. The legacy users table keeps the default replica identity
@@ -60,10 +57,8 @@ class ToastIT {
             // Before the pipeline starts: the snapshot carries these big values.
             s.execute("UPDATE public.users SET name = " + BIG + " WHERE id BETWEEN 1 AND 10");
         }
-        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
-        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
-        pipeline = new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start();
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+                Migrations.defaultMappings()).start();
     }
 
     @AfterAll
@@ -148,21 +143,6 @@ class ToastIT {
     }
 
     private static void awaitConverged(Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        UsersChecksum.Summary expected = null;
-        UsersChecksum.Summary actual = null;
-        while (System.nanoTime() < deadline) {
-            assertNull(pipeline.failure(), "pipeline stage failed");
-            try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-                expected = UsersChecksum.expected(l);
-                actual = UsersChecksum.actual(t);
-            }
-            if (expected.equals(actual) && pipeline.drift().oldestReportMs() > 0
-                    && pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0) {
-                return;
-            }
-            Thread.sleep(250);
-        }
-        fail("not converged within " + timeout + ": expected " + expected + ", actual " + actual);
+        TestPipelines.awaitUsersConverged(stack, pipeline, timeout);
     }
 }
