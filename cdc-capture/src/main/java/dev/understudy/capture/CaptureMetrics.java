@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class CaptureMetrics {
     final AtomicLong snapshotRows = new AtomicLong();
     final AtomicLong streamedChanges = new AtomicLong();
+    final AtomicLong incrementalSnapshotRows = new AtomicLong();
     final AtomicLong lastLsn = new AtomicLong();
     final AtomicLong lastSourceTsMs = new AtomicLong();
     final AtomicLong lastBatchAckMs = new AtomicLong();
@@ -16,6 +17,11 @@ public final class CaptureMetrics {
     /** Rows read by the initial snapshot and acknowledged by Kafka. */
     public long snapshotRows() {
         return snapshotRows.get();
+    }
+
+    /** Rows read by incremental snapshots and acknowledged by Kafka (not counted in {@link #snapshotRows()}). */
+    public long incrementalSnapshotRows() {
+        return incrementalSnapshotRows.get();
     }
 
     /** Changes read from the WAL stream and acknowledged by Kafka. */

@@ -14,11 +14,16 @@ import java.util.Properties;
  * @param jdbcUrl        {@code jdbc:postgresql://host:port/database}
  * @param tables         schema-qualified tables to capture, e.g. public.users
  * @param slotName       logical replication slot; it survives restarts so capture resumes where it stopped
- * @param publication    pgoutput publication; created for exactly {@code tables} when missing
+ * @param publication    pgoutput publication; created for exactly {@code tables} and the signal table when
+ *                       missing, and tables added to {@code tables} are added to it at start
  * @param offsetsTopic   compacted topic holding Debezium's source offsets (the LSN to resume from)
  * @param pollIntervalMs how long Debezium waits for new changes before returning an empty batch
  *                       (its default of 500 ms adds up to half a second of lag)
  * @param maxBatchSize   most changes handed over in one batch
+ * @param signalTable    schema-qualified Debezium signal table ({@code signal.data.collection}), through which
+ *                       incremental snapshots are requested and their watermarks written; null disables
+ *                       incremental snapshots. Lower-case identifiers only, so that the unquoted name in SQL
+ *                       and the name Debezium reads from the catalog are the same.
  */
 public record CaptureSettings(
         String name,
@@ -34,7 +39,69 @@ public record CaptureSettings(
         String offsetsTopic,
         int offsetsReplicationFactor,
         long pollIntervalMs,
-        int maxBatchSize) {
+        int maxBatchSize,
+        String signalTable) {
+
+    /**
+     * Rows per incremental-snapshot chunk (Debezium's default is 1024). Every chunk costs a window:
+     * two watermark rows inserted into the signal table and read back from the WAL before the chunk's
+     * rows are emitted, so small chunks make re-reading a large table slow. The chunk is buffered in
+     * memory while its window is open (Debezium drops buffered rows that the stream changes inside the
+     * window), so the size also bounds that buffer: 4096 rows of a few hundred bytes is a few MB, the
+     * same order as one {@code max.queue.size} of change events.
+     */
+    public static final int INCREMENTAL_SNAPSHOT_CHUNK_SIZE = 4096;
+
+    private static final java.util.regex.Pattern QUALIFIED_LOWER_CASE_NAME =
+            java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]*\\.[a-z_][a-z0-9_$]*");
+    /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes. */
+    private static final int MAX_IDENTIFIER_LENGTH = 63;
+
+    public CaptureSettings {
+        if (signalTable != null && !QUALIFIED_LOWER_CASE_NAME.matcher(signalTable).matches()) {
+            throw new IllegalArgumentException("Signal table '" + signalTable + "' must be schema-qualified with lower-case"
+                    + " identifiers, e.g. public." + defaultSignalTableName(name));
+        }
+    }
+
+    /** Settings with the default signal table, {@link #defaultSignalTable(String) derived from the capture name}. */
+    public CaptureSettings(String name, String topicFamily, String jdbcUrl, String user, String password, List<String> tables,
+                           String topicPrefix, String bootstrapServers, String slotName, String publication, String offsetsTopic,
+                           int offsetsReplicationFactor, long pollIntervalMs, int maxBatchSize) {
+        this(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName, publication, offsetsTopic,
+                offsetsReplicationFactor, pollIntervalMs, maxBatchSize, defaultSignalTable(name));
+    }
+
+    /** These settings with another signal table; null disables incremental snapshots. */
+    public CaptureSettings withSignalTable(String signalTable) {
+        return new CaptureSettings(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName,
+                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable);
+    }
+
+    /** {@code public.<capture name>_signal}, the name made a valid lower-case identifier of at most 63 characters. */
+    public static String defaultSignalTable(String captureName) {
+        return "public." + defaultSignalTableName(captureName);
+    }
+
+    private static String defaultSignalTableName(String captureName) {
+        String base = (captureName == null ? "" : captureName).toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        if (base.isEmpty() || !Character.isLetter(base.charAt(0)) && base.charAt(0) != '_') {
+            base = "c_" + base;
+        }
+        String suffix = "_signal";
+        if (base.length() + suffix.length() > MAX_IDENTIFIER_LENGTH) {
+            base = base.substring(0, MAX_IDENTIFIER_LENGTH - suffix.length());
+        }
+        return base + suffix;
+    }
+
+    /**
+     * Topic name Debezium gives the records of its {@code sink} notification channel. Nothing is
+     * produced to it: {@link CdcCapture} takes those records out of the change stream (see there).
+     */
+    public String notificationTopic() {
+        return debeziumTopicPrefix() + ".__notifications";
+    }
 
     public String debeziumTopicPrefix() {
         return topicPrefix + "." + topicFamily;
@@ -82,6 +149,20 @@ public record CaptureSettings(
         // acknowledged its records (see CdcCapture), so a crash replays, never skips.
         p.setProperty("offset.flush.interval.ms", "1000");
         p.setProperty("offset.flush.timeout.ms", "10000");
+        if (signalTable != null) {
+            // Incremental snapshots (Debezium's DBLog-style watermarking): an execute-snapshot row inserted
+            // into the signal table is read from the WAL ("source" channel) and starts the snapshot; the
+            // connector then writes window-open/close rows into the same table around every chunk. The
+            // connector adds the signal table to its table filter, so the filtered publication includes it.
+            p.setProperty("signal.data.collection", signalTable);
+            p.setProperty("signal.enabled.channels", "source");
+            p.setProperty("incremental.snapshot.chunk.size", Integer.toString(INCREMENTAL_SNAPSHOT_CHUNK_SIZE));
+        }
+        // The "sink" notification channel enqueues each notification as a record into the same queue as
+        // the change events, after the rows it reports on; CdcCapture reads and drops those records, so
+        // incremental-snapshot progress is only reported once the rows before it are acknowledged by Kafka.
+        p.setProperty("notification.enabled.channels", "sink");
+        p.setProperty("notification.sink.topic.name", notificationTopic());
         return p;
     }
 

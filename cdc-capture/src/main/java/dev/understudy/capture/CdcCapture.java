@@ -34,6 +34,15 @@ import java.util.concurrent.atomic.AtomicReference;
  * offsets (to a Kafka topic) only for processed records, so after a crash capture resumes at or
  * before the first unacknowledged change: changes may repeat, never vanish. Downstream stages are
  * idempotent for exactly that reason.
+ * <p>
+ * Incremental snapshots ({@link #requestIncrementalSnapshot(List)}) re-read tables while streaming
+ * goes on, for tables added to the capture after its initial snapshot or whose topics lost history
+ * to retention. They go through Debezium's source signalling channel: the capture's signal table
+ * ({@link CaptureSettings#signalTable()}) is created at start, and it and every captured table are
+ * added to the publication before the engine starts (see {@link SourceDatabase#addMissingTablesToPublication()}),
+ * so a capture restarted with an added table streams every change to it committed after
+ * {@link #start()}. The signal table's own changes (the request and the watermark rows Debezium
+ * writes around every chunk) are never produced to Kafka.
  */
 public final class CdcCapture implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CdcCapture.class);
@@ -45,6 +54,11 @@ public final class CdcCapture implements AutoCloseable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
     private final ExecutorService executor;
+    private final SourceDatabase source;
+    private final IncrementalSnapshotTracker incrementalSnapshot = new IncrementalSnapshotTracker();
+    /** Why incremental snapshots cannot be requested, or null when they can. */
+    private volatile String signalUnavailable;
+    private volatile boolean started;
     private volatile boolean closed;
 
     public CdcCapture(CaptureSettings settings, RegistryClient registry) {
@@ -55,6 +69,8 @@ public final class CdcCapture implements AutoCloseable {
         SerdeConfig own = registry.serdeConfig();
         registry = registry.withSerdeConfig(new SerdeConfig(own.subjectNameStrategy(), true, false));
         this.converter = new ChangeEventConverter(settings.name());
+        this.source = new SourceDatabase(settings);
+        this.signalUnavailable = settings.signalTable() == null ? "capture '" + settings.name() + "' has no signal table configured" : null;
         this.producer = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
                 ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-" + settings.name(),
@@ -83,19 +99,126 @@ public final class CdcCapture implements AutoCloseable {
     }
 
     public CdcCapture start() {
+        if (settings.signalTable() != null) {
+            // Before the publication is completed below and before the engine starts (whose table filter
+            // for the publication only takes tables that exist).
+            try {
+                source.createSignalTable();
+            } catch (java.sql.SQLException e) {
+                // Capture itself does not need the table (e.g. a user without CREATE on the schema), so it
+                // goes on; only incremental snapshots are unavailable, and say why when requested.
+                signalUnavailable = "the signal table " + settings.signalTable() + " could not be created on " + settings.jdbcUrl()
+                        + ": " + e.getMessage() + "; create it as (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL,"
+                        + " data varchar(2048)) and restart the capture";
+                LOG.warn("Capture '{}': incremental snapshots unavailable: {}", settings.name(), signalUnavailable);
+            }
+        }
+        try {
+            source.addMissingTablesToPublication();
+        } catch (java.sql.SQLException e) {
+            // Not fatal here: the engine updates the publication itself when it starts (or fails with its
+            // own message); only changes committed before it does may then be missed.
+            LOG.warn("Capture '{}': could not add missing tables to publication {}: {}", settings.name(), settings.publication(),
+                    e.getMessage());
+        }
+        started = true;
         executor.execute(engine);
         return this;
+    }
+
+    /**
+     * Asks Debezium for an incremental snapshot of {@code tables} (schema-qualified, each captured by
+     * this capture): inserts an execute-snapshot signal into the signal table. Debezium reads it from the
+     * WAL and re-reads the tables in primary-key chunks while streaming continues; the rows arrive on the
+     * tables' topics as reads ({@code op = "r"}, {@code source.snapshot = true}) interleaved with streamed
+     * changes, de-duplicated against changes made while a chunk was read. Progress:
+     * {@link #incrementalSnapshot()}.
+     *
+     * @return the signal's id
+     * @throws IllegalArgumentException when {@code tables} is empty or names a table this capture does not capture
+     * @throws IllegalStateException    when the capture has no usable signal table, is not started, or the insert fails
+     */
+    public String requestIncrementalSnapshot(List<String> tables) {
+        if (tables == null || tables.isEmpty()) {
+            throw new IllegalArgumentException("Name at least one table to snapshot; capture '" + settings.name()
+                    + "' captures " + settings.tables());
+        }
+        List<String> requested = new ArrayList<>();
+        for (String t : tables) {
+            String table = t == null ? null : t.trim();
+            if (table == null || !settings.tables().contains(table)) {
+                throw new IllegalArgumentException("Table '" + t + "' is not captured by capture '" + settings.name()
+                        + "', so it cannot be snapshotted incrementally; captured tables: " + settings.tables()
+                        + ". Add it to the capture's tables and restart the capture first");
+            }
+            if (!requested.contains(table)) {
+                requested.add(table);
+            }
+        }
+        if (signalUnavailable != null) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' cannot run incremental snapshots: " + signalUnavailable);
+        }
+        if (!started || closed) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' is " + (closed ? "closed" : "not started")
+                    + "; request incremental snapshots of a running capture");
+        }
+        Map<String, Long> estimates;
+        try {
+            estimates = source.estimatedRows(requested);
+        } catch (java.sql.SQLException e) {
+            LOG.warn("Capture '{}': no row estimates for {}: {}", settings.name(), requested, e.getMessage());
+            estimates = Map.of();
+        }
+        String id;
+        try {
+            id = source.requestIncrementalSnapshot(requested);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' could not insert the execute-snapshot signal into "
+                    + settings.signalTable() + " on " + settings.jdbcUrl() + ": " + e.getMessage(), e);
+        }
+        incrementalSnapshot.requested(id, requested, estimates, System.currentTimeMillis());
+        LOG.info("Capture '{}' requested an incremental snapshot of {} (signal {}, estimated rows {})", settings.name(), requested,
+                id, estimates);
+        return id;
+    }
+
+    /** Progress of the current or last incremental snapshot ({@link IncrementalSnapshotProgress#NONE} before any). */
+    public IncrementalSnapshotProgress incrementalSnapshot() {
+        return incrementalSnapshot.progress();
     }
 
     private void handleBatch(List<RecordChangeEvent<SourceRecord>> batch,
                              DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) throws InterruptedException {
         List<Future<?>> sends = new ArrayList<>(batch.size());
         long snapshotRows = 0;
+        long incrementalRows = 0;
+        // In stream order: maps of incremental-snapshot rows per table, and notifications. A notification
+        // follows the rows it reports on, so it is applied after them (and after Kafka acknowledged them).
+        List<Object> progress = new ArrayList<>();
+        Map<String, Long> incrementalByTable = new java.util.HashMap<>();
+        String notificationTopic = settings.notificationTopic();
+        String signalTableName = settings.signalTable();
         long streamed = 0;
         long lastLsn = -1;
         long lastTs = -1;
         for (RecordChangeEvent<SourceRecord> event : batch) {
             SourceRecord record = event.record();
+            if (notificationTopic.equals(record.topic())) {
+                // Debezium's sink notification channel: consumed here, never produced.
+                SnapshotNotification.from(record).ifPresent(n -> {
+                    if (!incrementalByTable.isEmpty()) {
+                        progress.add(Map.copyOf(incrementalByTable));
+                        incrementalByTable.clear();
+                    }
+                    progress.add(n);
+                });
+                continue;
+            }
+            if (signalTableName != null && signalTableName.equals(ChangeEventConverter.sourceTable(record))) {
+                // Signals and Debezium's chunk watermarks: connector bookkeeping, not data. Marked processed
+                // with the batch like every other record, so the offsets move past them.
+                continue;
+            }
             ChangeEventConverter.Converted c;
             try {
                 c = converter.convert(record);
@@ -121,7 +244,10 @@ public final class CdcCapture implements AutoCloseable {
                         + c.topic() + "': " + rootMessage(e) + ". The table changed incompatibly (for example a column's type changed);"
                         + " revert the change, or change the subject's compatibility level deliberately, then restart the pipeline", e);
             }
-            if (c.snapshot()) {
+            if (c.incremental()) {
+                incrementalRows++;
+                incrementalByTable.merge(c.table(), 1L, Long::sum);
+            } else if (c.snapshot()) {
                 snapshotRows++;
             } else {
                 streamed++;
@@ -143,6 +269,22 @@ public final class CdcCapture implements AutoCloseable {
         }
         committer.markBatchFinished();
         metrics.snapshotRows.addAndGet(snapshotRows);
+        metrics.incrementalSnapshotRows.addAndGet(incrementalRows);
+        if (!incrementalByTable.isEmpty()) {
+            progress.add(incrementalByTable);
+        }
+        for (Object p : progress) {
+            if (p instanceof SnapshotNotification n) {
+                if (n.incrementalSnapshot()) {
+                    LOG.info("Capture '{}' incremental snapshot {}: {}", settings.name(), n.type(), n.additionalData());
+                }
+                incrementalSnapshot.onNotification(n, System.currentTimeMillis());
+            } else {
+                @SuppressWarnings("unchecked")
+                Map<String, Long> rows = (Map<String, Long>) p;
+                incrementalSnapshot.rowsEmitted(rows);
+            }
+        }
         metrics.streamedChanges.addAndGet(streamed);
         if (streamed > 0) {
             if (!metrics.snapshotCompleted) {

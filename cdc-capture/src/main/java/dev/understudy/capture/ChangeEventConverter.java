@@ -24,8 +24,35 @@ import java.util.Map;
  * and a DDL change simply produces a new instance, hence a new Avro schema version.
  */
 final class ChangeEventConverter {
-    /** Converted change: Kafka topic, Avro key and envelope, and the source position. */
-    record Converted(String topic, GenericRecord key, GenericRecord envelope, long lsn, boolean snapshot) {
+    /**
+     * Converted change: Kafka topic, Avro key and envelope, and the source position. {@code snapshot}
+     * marks any snapshot read (initial or incremental); {@code incremental} an incremental-snapshot read.
+     */
+    record Converted(String topic, GenericRecord key, GenericRecord envelope, long lsn, boolean snapshot, boolean incremental) {
+        /** Schema-qualified source table, e.g. public.users. */
+        String table() {
+            GenericRecord source = (GenericRecord) envelope.get(ChangeEnvelope.SOURCE);
+            return source.get("schema") + "." + source.get("table");
+        }
+    }
+
+    /** Debezium's {@code source.snapshot} value for rows read by an incremental snapshot. */
+    static final String INCREMENTAL = "incremental";
+
+    /**
+     * The schema-qualified table a Debezium change record comes from ({@code source.schema} and
+     * {@code source.table}), or null for records that are no row change of a table.
+     */
+    static String sourceTable(SourceRecord record) {
+        if (!(record.value() instanceof Struct value) || value.schema().field("source") == null
+                || value.schema().field("op") == null) {
+            return null;
+        }
+        Struct source = value.getStruct("source");
+        if (source == null || source.schema().field("schema") == null || source.schema().field("table") == null) {
+            return null;
+        }
+        return source.getString("schema") + "." + source.getString("table");
     }
 
     private final String connectorName;
@@ -122,7 +149,7 @@ final class ChangeEventConverter {
             envelope.put(ChangeEnvelope.AFTER, row(value.getStruct("after")));
             envelope.put(ChangeEnvelope.OP, op);
             envelope.put(ChangeEnvelope.SOURCE, src);
-            return new Converted(topic, avroKey, envelope, lsn == null ? 0L : lsn, snapshot);
+            return new Converted(topic, avroKey, envelope, lsn == null ? 0L : lsn, snapshot, INCREMENTAL.equals(snapshotFlag));
         }
 
         private GenericRecord row(Struct row) {

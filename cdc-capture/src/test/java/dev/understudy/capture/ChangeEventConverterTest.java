@@ -90,6 +90,18 @@ class ChangeEventConverterTest {
     }
 
     @Test
+    void incrementalSnapshotReadsAreSnapshotReadsToo() {
+        ChangeEventConverter.Converted c = converter.convert(record("r", null, row(4), "incremental", 13L));
+        assertTrue(c.snapshot(), "versioned like a snapshot read downstream");
+        assertTrue(c.incremental());
+        assertEquals(true, ((GenericRecord) c.envelope().get("source")).get("snapshot"));
+        assertEquals("public.users", c.table());
+        assertFalse(converter.convert(record("r", null, row(5), "true", 10L)).incremental());
+        assertEquals("public.users", ChangeEventConverter.sourceTable(record("c", null, row(6), "false", 14L)));
+        assertNull(ChangeEventConverter.sourceTable(new SourceRecord(Map.of(), Map.of(), "t", null, null)));
+    }
+
+    @Test
     void deleteKeepsBeforeImageAndKey() {
         Struct keyOnly = new Struct(ROW).put("id", 5L);
         ChangeEventConverter.Converted c = converter.convert(record("d", keyOnly, null, "false", 12L));

@@ -1,44 +1,73 @@
 package dev.understudy.cli;
 
-import dev.understudy.pipeline.LagProbe;
+import dev.understudy.pipeline.BackfillProgress;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
-import dev.understudy.pipeline.UsersChecksum;
-import dev.understudy.pipeline.UsersWorkload;
+import dev.understudy.pipeline.ProjectionCheck;
+import dev.understudy.pipeline.PurchaseOrdersWorkload;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.stack.FileTrees;
-import dev.understudy.transform.Migrations;
+import dev.understudy.transform.spec.MigrationSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystemAlreadyExistsException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 
 /**
- * The whole path on the embedded stack: a legacy users table of 50,000 rows, the pipeline, a
- * concurrent random workload, then a wait for zero drift and an independent SQL comparison of the
- * expected and actual tables. Exit code 0 only when they match.
+ * The reference case end to end on the embedded stack (examples/purchase-orders): legacy customers
+ * and purchase orders, the read model purchase_order_view built by spec v1 under a live workload
+ * until drift is zero and the target equals a SQL join on the legacy database; then spec v2 applied
+ * while the workload keeps writing (the pipeline restarts on the new spec, the new generation
+ * backfills customer_country), and again zero drift and equality with the join, country included.
+ * Exit code 0 only when both checks pass.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Migrate a legacy users table into the new schema on the embedded stack under a live workload, and prove the copy matches.")
+        description = "Build the purchase-order read model (examples/purchase-orders) on the embedded stack under a live workload, "
+                + "apply its v2 with a backfill while the workload keeps writing, and prove both versions match a SQL join.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--rows", defaultValue = "50000", description = "Rows in the legacy table before the pipeline starts (default: ${DEFAULT-VALUE}).")
-    int rows;
+    /** Where the example is packaged in the launcher jar (see launcher/pom.xml). */
+    static final String EXAMPLE_RESOURCE = "examples/purchase-orders";
+    private static final long TWO_SECONDS = 2_000_000_000L;
 
-    @Option(names = "--workload-seconds", defaultValue = "20", description = "Seconds of concurrent inserts, updates and deletes (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--customers", defaultValue = "5000", description = "Legacy customers before the pipeline starts (default: ${DEFAULT-VALUE}).")
+    int customers;
+
+    @Option(names = "--orders", defaultValue = "50000", description = "Legacy purchase orders before the pipeline starts (default: ${DEFAULT-VALUE}).")
+    int orders;
+
+    @Option(names = "--workload-seconds", defaultValue = "20",
+            description = "Seconds of concurrent writes under v1; under v2 the workload runs until the backfill is complete (default: ${DEFAULT-VALUE}).")
     int workloadSeconds;
 
-    @Option(names = "--rate", defaultValue = "1000", description = "Workload statements per second (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rate", defaultValue = "500", description = "Workload statements per second (default: ${DEFAULT-VALUE}).")
     int rate;
 
-    @Option(names = "--timeout", defaultValue = "90", description = "Seconds to wait for zero drift after the workload stops (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", defaultValue = "180",
+            description = "Seconds to wait for each of: zero drift after a workload stops, and the v2 backfill (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
     @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
@@ -63,101 +92,311 @@ final class DemoCommand implements Callable<Integer> {
         try (EmbeddedStack stack = EmbeddedStack.start(work, timeZone)) {
             System.out.printf("Stack up in %.1f s: legacy %s, target %s, Kafka %s, registry %s%n", (System.nanoTime() - started) / 1e9,
                     stack.legacy().jdbcUrl(), stack.target().jdbcUrl(), stack.kafka().bootstrapServers(), stack.registry().url());
+            Path example = extractExample(work.resolve("example"));
+            // Both specs are loaded (and validated) before anything runs: a broken v2 fails here, not midway.
+            MigrationSpec v1 = MigrationSpec.load(example.resolve("v1_purchase_order_view.yaml"));
+            MigrationSpec v2 = MigrationSpec.load(example.resolve("v2_add_customer_country.yaml"));
             try (Connection legacy = stack.legacy().connect()) {
-                UsersWorkload.createAndFill(legacy, rows);
+                PurchaseOrdersWorkload.createAndFill(legacy, Files.readString(example.resolve("legacy.sql")), customers, orders);
             }
-            System.out.printf("Legacy table public.users created with %,d rows.%n", rows);
+            System.out.printf("Legacy tables public.customers (%,d rows) and public.purchase_orders (%,d rows) created from %s.%n",
+                    customers, orders, example.resolve("legacy.sql"));
 
-            Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-            settings.put(PipelineConfig.STATE_DIR.name(), stateDir.toString());
-            PipelineConfig config = PipelineConfig.parse(settings, "the embedded stack");
-            Map<String, String> s = stack.connectionSettings();
+            Map<String, String> s = new HashMap<>(stack.connectionSettings());
+            s.put(PipelineConfig.STATE_DIR.name(), stateDir.toString());
+            s.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + example.resolve("flyway"));
+            PipelineConfig config = PipelineConfig.parse(s, "the embedded stack");
+            Workloads workloads = new Workloads(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), rate);
 
-            long pipelineStart = System.nanoTime();
-            try (Pipeline pipeline = new Pipeline(config, Migrations.defaultMappings()).start();
-                 LagProbe probe = new LagProbe(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"),
-                         s.get("target.jdbc.url"), s.get("target.user"), s.get("target.password"), 250)) {
-                StatusLine status = new StatusLine(pipeline, rows);
-                System.out.printf("Pipeline started; running the workload for %d s at about %,d statements/s.%n", workloadSeconds, rate);
-                UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), rate).start(2);
-                probe.start();
-                long workloadEnd = System.nanoTime() + workloadSeconds * 1_000_000_000L;
-                while (System.nanoTime() < workloadEnd) {
-                    Thread.sleep(2000);
-                    failIfStopped(pipeline);
-                    System.out.println(status.next(String.format("workload %,d changes | e2e lag %s", workload.changes(), probe.lastLatency())));
+            try (OrderLagProbe probe = new OrderLagProbe(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"),
+                    s.get("target.jdbc.url"), s.get("target.user"), s.get("target.password"), 250)) {
+                Phase1 first = runV1(stack, config, v1, workloads, probe);
+                if (first == null) {
+                    return 1;
                 }
-                workload.close();
-                probe.stopWriting();
-                System.out.printf("Workload stopped: %,d inserts, %,d updates, %,d deletes, %,d primary-key changes in %,d transactions.%n",
-                        workload.inserts(), workload.updates(), workload.deletes(), workload.keyChanges(), workload.transactions());
+                Phase2 second = runV2(stack, config, first.pipeline, v2, workloads, probe);
+                if (second == null) {
+                    return 1;
+                }
+                printSummary(started, first, second, probe);
+                return first.check.matches() && second.check.matches() ? 0 : 1;
+            }
+        }
+    }
 
+    /** What the v1 phase measured; its pipeline is still running and is closed by the v2 phase. */
+    private record Phase1(Pipeline pipeline, ProjectionCheck.Result check, double convergedSeconds, double zeroDriftSeconds,
+                          long rowsApplied, String workload, long snapshotDoneMs, long probesFromMs, long probesToMs) {
+    }
+
+    private record Phase2(ProjectionCheck.Result check, long generation, double closeSeconds, double startSeconds, double backfillSeconds,
+                          long backfillChanges, String backfillLine, double zeroDriftSeconds, double convergedSeconds,
+                          long rowsApplied, String workload, long probesFromMs, long probesToMs) {
+    }
+
+    private Phase1 runV1(EmbeddedStack stack, PipelineConfig config, MigrationSpec v1, Workloads workloads, OrderLagProbe probe) throws Exception {
+        System.out.println();
+        System.out.printf("== v1 (%s): initial load under a live workload ==%n", v1.migration());
+        long pipelineStart = System.nanoTime();
+        Pipeline pipeline = new Pipeline(config, v1).start();
+        boolean handedOver = false;
+        PurchaseOrdersWorkload workload = null;
+        try {
+            StatusLine status = new StatusLine(pipeline, customers + (long) orders);
+            System.out.printf("Pipeline started as generation %d (target at Flyway version %s); running the workload for %d s at about %,d statements/s.%n",
+                    pipeline.generation().number(), v1.flyway(), workloadSeconds, rate);
+            long probesFrom = System.currentTimeMillis();
+            probe.startWriting();
+            workload = workloads.start();
+            long workloadEnd = System.nanoTime() + workloadSeconds * 1_000_000_000L;
+            while (System.nanoTime() < workloadEnd) {
+                Thread.sleep(2000);
+                failIfStopped(pipeline, workload);
+                System.out.println(status.next(String.format("workload %,d changes | e2e lag %s", workload.changes(), probe.lastLatency())));
+            }
+            workload.close();
+            probe.stopWriting();
+            long probesTo = System.currentTimeMillis();
+            System.out.println("Workload stopped: " + workload.describe() + ".");
+
+            long stopped = System.nanoTime();
+            ProjectionCheck.Result check = awaitConvergence(stack, pipeline, false, status, null);
+            if (!check.matches() || !driftIsZero(pipeline)) {
+                return null;
+            }
+            double zeroDrift = (System.nanoTime() - stopped) / 1e9;
+            double converged = (System.nanoTime() - pipelineStart) / 1e9;
+            System.out.println(status.next("converged"));
+            System.out.printf("v1 converged %.1f s after the pipeline started (%.1f s after the workload stopped): drift 0.%n", converged, zeroDrift);
+            System.out.println("  check v1 (SQL join on legacy vs purchase_order_view): " + check.counts() + " -> MATCH");
+            handedOver = true;
+            return new Phase1(pipeline, check, converged, zeroDrift, pipeline.writer().metrics().rowsApplied(), workload.describe(),
+                    pipeline.legacyCapture().metrics().snapshotCompletedAtMs(), probesFrom, probesTo);
+        } finally {
+            probe.stopWriting();
+            if (workload != null) {
+                workload.close();
+            }
+            if (!handedOver) {
+                pipeline.close();
+            }
+        }
+    }
+
+    private Phase2 runV2(EmbeddedStack stack, PipelineConfig config, Pipeline v1Pipeline, MigrationSpec v2, Workloads workloads,
+                         OrderLagProbe probe) throws Exception {
+        System.out.println();
+        System.out.printf("== applying v2 (%s) while the workload keeps running ==%n", v2.migration());
+        long probesFrom = System.currentTimeMillis();
+        probe.startWriting();
+        PurchaseOrdersWorkload workload = workloads.start();
+        try {
+            System.out.printf("Workload restarted at about %,d statements/s; v1 keeps serving for 2 s ...%n", rate);
+            Thread.sleep(2000);
+            failIfStopped(v1Pipeline, workload);
+            long closing = System.nanoTime();
+            v1Pipeline.close();
+            double closeSeconds = (System.nanoTime() - closing) / 1e9;
+            long starting = System.nanoTime();
+            try (Pipeline pipeline = new Pipeline(config, v2).start()) {
+                double startSeconds = (System.nanoTime() - starting) / 1e9;
+                long generation = pipeline.generation().number();
+                System.out.printf("v1 pipeline closed in %.1f s; v2 started in %.1f s as generation %d: target migrated to Flyway version %s "
+                        + "(customer_country added), the migration re-reads the legacy topics and its rows replace generation %d's.%n",
+                        closeSeconds, startSeconds, generation, v2.flyway(), generation - 1);
+                StatusLine status = new StatusLine(pipeline, 0);
+                BackfillProgress backfill = pipeline.backfill();
                 long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
-                UsersChecksum.Summary expected;
-                UsersChecksum.Summary actual;
-                long lastPrint = 0;
-                while (true) {
-                    failIfStopped(pipeline);
-                    try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-                        expected = UsersChecksum.expected(l);
-                        actual = UsersChecksum.actual(t);
-                    }
-                    boolean driftZero = pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0
-                            && pipeline.drift().oldestReportMs() > 0;
-                    if (expected.equals(actual) && driftZero) {
-                        break;
-                    }
+                long lastPrint = System.nanoTime();
+                long stopped;
+                long probesTo = 0;
+                String stopNote = "after the backfill completed";
+                while (!backfill.complete()) {
+                    failIfStopped(pipeline, workload);
                     if (System.nanoTime() > deadline) {
-                        System.out.println(status.next("still converging"));
-                        System.out.printf("FAILED: no convergence within %d s: expected %,d rows (%s), target %,d rows (%s), drift %,d open / %,d pending.%n",
-                                timeoutSeconds, expected.rows(), expected.checksum(), actual.rows(), actual.checksum(),
-                                pipeline.drift().totalOpen(), pipeline.drift().totalPending());
-                        return 1;
+                        System.out.printf("FAILED: the backfill did not complete within %d s: %s%n", timeoutSeconds, backfill.describe());
+                        return null;
                     }
-                    if (System.nanoTime() - lastPrint > 2_000_000_000L) {
-                        System.out.println(status.next("catching up"));
+                    if (System.nanoTime() - lastPrint >= TWO_SECONDS) {
                         lastPrint = System.nanoTime();
+                        System.out.printf("[%5.1fs] %s | workload %,d changes | e2e lag %s%n", (lastPrint - starting) / 1e9,
+                                backfill.describe(), workload.changes(), probe.lastLatency());
                     }
                     Thread.sleep(250);
                 }
-                double convergedSeconds = (System.nanoTime() - pipelineStart) / 1e9;
+                double backfillSeconds = (System.nanoTime() - starting) / 1e9;
+                String backfillLine = backfill.describe();
+                System.out.printf("[%5.1fs] %s%n", backfillSeconds, backfillLine);
+                workload.close();
+                probe.stopWriting();
+                probesTo = System.currentTimeMillis();
+                stopped = System.nanoTime();
+                System.out.println("Backfill complete; workload stopped: " + workload.describe() + ".");
+
+                ProjectionCheck.Result check = awaitConvergence(stack, pipeline, true, status, "v2");
+                if (!check.matches() || !driftIsZero(pipeline)) {
+                    return null;
+                }
+                double zeroDrift = (System.nanoTime() - stopped) / 1e9;
+                double converged = (System.nanoTime() - starting) / 1e9;
                 System.out.println(status.next("converged"));
-                long applied = pipeline.writer().metrics().rowsApplied();
-                System.out.println();
-                System.out.println("Summary");
-                System.out.printf("  expected (SQL on legacy):  %,d rows, checksum %s%n", expected.rows(), expected.checksum());
-                System.out.printf("  actual   (SQL on target):  %,d rows, checksum %s%n", actual.rows(), actual.checksum());
-                System.out.printf("  match:                     %s%n", expected.equals(actual) ? "YES" : "NO");
-                System.out.printf("  drift:                     %,d open divergences%n", pipeline.drift().totalOpen());
-                System.out.printf("  writer:                    %,d rows applied in %.1f s since pipeline start (%,.0f rows/s average)%n",
-                        applied, convergedSeconds, applied / convergedSeconds);
-                // Changes committed during the initial snapshot are streamed only once it completes, so
-                // their lag includes the snapshot's duration; the two phases are reported apart.
-                long snapshotDone = pipeline.legacyCapture().metrics().snapshotCompletedAtMs();
-                System.out.println("  end-to-end lag, legacy commit -> row visible in target (probe rows every 250 ms):");
-                printLag(probe, "while the snapshot ran", Long.MIN_VALUE, snapshotDone);
-                printLag(probe, "after the snapshot", snapshotDone, Long.MAX_VALUE);
-                System.out.printf("  JVM peak heap %,d MiB, peak resident set %s%n", peakHeapMiB(), peakRss());
-                System.out.printf("  total time %.1f s%n", (System.nanoTime() - started) / 1e9);
-                return expected.equals(actual) ? 0 : 1;
+                System.out.printf("v2 converged %.1f s after it was applied (%.1f s after the workload stopped): drift 0.%n", converged, zeroDrift);
+                System.out.println("  check v2 (SQL join on legacy incl. country vs purchase_order_view): " + check.counts() + " -> MATCH");
+                return new Phase2(check, generation, closeSeconds, startSeconds, backfillSeconds, backfill.total(), backfillLine, zeroDrift,
+                        converged, pipeline.writer().metrics().rowsApplied(), workload.describe() + ", stopped " + stopNote, probesFrom, probesTo);
             }
+        } finally {
+            workload.close();
+            probe.stopWriting();
         }
     }
 
-    private static void printLag(LagProbe probe, String phase, long fromMs, long toMs) {
+    /**
+     * Polls until drift is zero and the check matches, or the timeout passes (then prints the
+     * counts and sample keys, and returns the last result).
+     */
+    private ProjectionCheck.Result awaitConvergence(EmbeddedStack stack, Pipeline pipeline, boolean withCountry, StatusLine status,
+                                                    String label) throws Exception {
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        long lastCheck = 0;
+        long lastPrint = System.nanoTime();
+        ProjectionCheck.Result check = null;
+        while (true) {
+            failIfStopped(pipeline, null);
+            boolean driftZero = driftIsZero(pipeline);
+            // The SQL comparison reads both tables whole; while drift says they still differ it runs only every 2 s.
+            if (driftZero || check == null || System.nanoTime() - lastCheck >= TWO_SECONDS) {
+                try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+                    check = ProjectionCheck.run(l, t, withCountry);
+                }
+                lastCheck = System.nanoTime();
+                if (check.matches() && driftZero) {
+                    return check;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                System.out.println(status.next("still converging"));
+                System.out.printf("FAILED: %s no convergence within %d s: drift %,d open / %,d pending; %s%n", label == null ? "v1" : label,
+                        timeoutSeconds, pipeline.drift().totalOpen(), pipeline.drift().totalPending(), check.counts());
+                check.samples().forEach(line -> System.out.println("  sample keys " + line));
+                return check;
+            }
+            if (System.nanoTime() - lastPrint >= TWO_SECONDS) {
+                lastPrint = System.nanoTime();
+                System.out.println(status.next("catching up | check: " + check.counts()));
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    private static boolean driftIsZero(Pipeline pipeline) {
+        return pipeline.drift().totalOpen() == 0 && pipeline.drift().totalPending() == 0 && pipeline.drift().oldestReportMs() > 0;
+    }
+
+    private void printSummary(long started, Phase1 first, Phase2 second, OrderLagProbe probe) {
+        System.out.println();
+        System.out.println("Summary");
+        System.out.printf("  legacy seed:               %,d customers, %,d purchase orders%n", customers, orders);
+        System.out.printf("  v1 workload:               %s%n", first.workload);
+        System.out.printf("  v1 converged:              %.1f s after pipeline start, %.1f s after the workload stopped; %,d rows applied%n",
+                first.convergedSeconds, first.zeroDriftSeconds, first.rowsApplied);
+        System.out.printf("  v1 check:                  %s -> %s%n", first.check.counts(), first.check.matches() ? "MATCH" : "NO MATCH");
+        System.out.printf("  v2 workload:               %s%n", second.workload);
+        System.out.printf("  v2 switch:                 v1 closed in %.1f s, v2 started in %.1f s as generation %d%n",
+                second.closeSeconds, second.startSeconds, second.generation);
+        System.out.printf("  v2 backfill:               %,d legacy changes re-read, complete %.1f s after v2 was applied%n",
+                second.backfillChanges, second.backfillSeconds);
+        System.out.printf("  v2 converged:              %.1f s after v2 was applied, %.1f s after the workload stopped; %,d rows applied%n",
+                second.convergedSeconds, second.zeroDriftSeconds, second.rowsApplied);
+        System.out.printf("  v2 check:                  %s -> %s%n", second.check.counts(), second.check.matches() ? "MATCH" : "NO MATCH");
+        System.out.printf("  match:                     %s%n", first.check.matches() && second.check.matches() ? "YES (v1 and v2)" : "NO");
+        System.out.printf("  drift:                     0 open, 0 pending at both checks%n");
+        // Changes committed during the initial snapshot are streamed only once it completes, and
+        // changes committed while v2 backfills wait behind the re-read history: each phase apart.
+        System.out.println("  end-to-end lag, legacy commit -> order visible in target (probe orders every 250 ms):");
+        printLag(probe, "v1, during the snapshot", first.probesFromMs, Math.min(first.snapshotDoneMs, first.probesToMs));
+        printLag(probe, "v1, after the snapshot", Math.max(first.snapshotDoneMs, first.probesFromMs), first.probesToMs);
+        printLag(probe, "v2 switch and backfill", second.probesFromMs, second.probesToMs);
+        System.out.printf("  JVM peak heap %,d MiB, peak resident set %s%n", peakHeapMiB(), peakRss());
+        System.out.printf("  total time %.1f s%n", (System.nanoTime() - started) / 1e9);
+    }
+
+    private static void printLag(OrderLagProbe probe, String phase, long fromMs, long toMs) {
         int n = probe.samples(fromMs, toMs);
         if (n == 0) {
-            System.out.printf("    %-24s no probes%n", phase + ":");
+            System.out.printf("    %-26s no probes%n", phase + ":");
             return;
         }
-        System.out.printf("    %-24s %3d probes, p50 %,6.0f ms, p99 %,6.0f ms, max %,6.0f ms%n", phase + ":", n,
+        System.out.printf("    %-26s %3d probes, p50 %,6.0f ms, p99 %,6.0f ms, max %,6.0f ms%n", phase + ":", n,
                 probe.percentileMs(50, fromMs, toMs), probe.percentileMs(99, fromMs, toMs), probe.percentileMs(100, fromMs, toMs));
     }
 
-    private static void failIfStopped(Pipeline pipeline) {
+    private static void failIfStopped(Pipeline pipeline, PurchaseOrdersWorkload workload) {
         Throwable failure = pipeline.failure();
         if (failure != null) {
             throw new IllegalStateException("A pipeline stage failed: " + failure.getMessage(), failure);
+        }
+        if (workload != null && workload.failure() != null) {
+            throw new IllegalStateException("The workload failed: " + workload.failure().getMessage(), workload.failure());
+        }
+    }
+
+    /** A fresh workload per phase, so each phase's counts are its own. */
+    private record Workloads(String url, String user, String password, int rate) {
+        PurchaseOrdersWorkload start() {
+            return new PurchaseOrdersWorkload(url, user, password, rate).start(2);
+        }
+    }
+
+    /**
+     * Copies the packaged example (specs, contracts, Flyway migrations, legacy DDL) into {@code into}:
+     * specs resolve their contracts next to the spec file and Flyway reads a folder. From target/classes
+     * (tests) the resource is a directory, from the jar an entry tree.
+     */
+    static Path extractExample(Path into) throws IOException {
+        URL url = DemoCommand.class.getClassLoader().getResource(EXAMPLE_RESOURCE + "/legacy.sql");
+        if (url == null) {
+            throw new IllegalStateException("The launcher was built without " + EXAMPLE_RESOURCE + "; rebuild it with mvn -pl launcher -am package");
+        }
+        FileTrees.deleteRecursively(into);
+        URI uri;
+        try {
+            uri = url.toURI();
+        } catch (URISyntaxException e) {
+            throw new IOException("Cannot read " + url, e);
+        }
+        if ("jar".equals(uri.getScheme())) {
+            FileSystem fs;
+            boolean opened = false;
+            try {
+                fs = FileSystems.newFileSystem(uri, Map.of());
+                opened = true;
+            } catch (FileSystemAlreadyExistsException e) {
+                fs = FileSystems.getFileSystem(uri);
+            }
+            try {
+                copyTree(fs.getPath("/" + EXAMPLE_RESOURCE), into);
+            } finally {
+                if (opened) {
+                    fs.close();
+                }
+            }
+        } else {
+            copyTree(Path.of(uri).getParent(), into);
+        }
+        return into;
+    }
+
+    private static void copyTree(Path from, Path into) throws IOException {
+        try (Stream<Path> paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path to = into.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to);
+                }
+            }
         }
     }
 
@@ -184,5 +423,166 @@ final class DemoCommand implements Callable<Integer> {
             // not Linux
         }
         return "n/a";
+    }
+
+    /**
+     * End-to-end lag as an operator sees it: a probe order is committed in the legacy database for
+     * customer 1, and the time until its order number is visible in purchase_order_view is recorded.
+     * Probe orders are ordinary orders and are part of both checks.
+     */
+    static final class OrderLagProbe implements AutoCloseable {
+        private record Pending(long committedAtMs, long startNanos) {
+        }
+
+        private record Sample(long committedAtMs, long latencyMicros) {
+        }
+
+        private final String legacyUrl;
+        private final String legacyUser;
+        private final String legacyPassword;
+        private final String targetUrl;
+        private final String targetUser;
+        private final String targetPassword;
+        private final long intervalMs;
+        private final Map<String, Pending> outstanding = new ConcurrentHashMap<>();
+        private final List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
+        private Thread writer;
+        private Thread watcher;
+        private volatile boolean running = true;
+        private volatile boolean writing;
+        private long next;
+
+        OrderLagProbe(String legacyUrl, String legacyUser, String legacyPassword, String targetUrl, String targetUser,
+                      String targetPassword, long intervalMs) {
+            this.legacyUrl = legacyUrl;
+            this.legacyUser = legacyUser;
+            this.legacyPassword = legacyPassword;
+            this.targetUrl = targetUrl;
+            this.targetUser = targetUser;
+            this.targetPassword = targetPassword;
+            this.intervalMs = intervalMs;
+        }
+
+        /** Commits probes until {@link #stopWriting()}; the watcher runs until {@link #close()}. */
+        synchronized void startWriting() {
+            writing = true;
+            if (writer == null || !writer.isAlive()) {
+                writer = daemon(this::write, "lag-probe-writer");
+            }
+            if (watcher == null) {
+                watcher = daemon(this::watch, "lag-probe-watcher");
+            }
+        }
+
+        void stopWriting() {
+            writing = false;
+        }
+
+        private static Thread daemon(Runnable r, String name) {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.start();
+            return t;
+        }
+
+        private void write() {
+            try (Connection c = DriverManager.getConnection(legacyUrl, legacyUser, legacyPassword);
+                 PreparedStatement ps = c.prepareStatement(
+                         "INSERT INTO public.purchase_orders (order_number, customer_id, total_cents) VALUES (?, 1, 0)")) {
+                while (running && writing) {
+                    String number = "PROBE-" + (++next);
+                    ps.setString(1, number);
+                    ps.executeUpdate();
+                    // autocommit: the insert is committed when executeUpdate returns
+                    outstanding.put(number, new Pending(System.currentTimeMillis(), System.nanoTime()));
+                    Thread.sleep(intervalMs);
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("Lag probe cannot write to the legacy database: " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private void watch() {
+            try (Connection c = DriverManager.getConnection(targetUrl, targetUser, targetPassword);
+                 PreparedStatement ps = c.prepareStatement("SELECT order_number FROM public.purchase_order_view WHERE order_number = ANY(?)")) {
+                while (running) {
+                    if (!outstanding.isEmpty()) {
+                        ps.setArray(1, c.createArrayOf("text", outstanding.keySet().toArray()));
+                        try (ResultSet rs = ps.executeQuery()) {
+                            long now = System.nanoTime();
+                            while (rs.next()) {
+                                Pending p = outstanding.remove(rs.getString(1));
+                                if (p != null) {
+                                    samples.add(new Sample(p.committedAtMs(), (now - p.startNanos()) / 1000));
+                                }
+                            }
+                        }
+                    }
+                    Thread.sleep(10);
+                }
+            } catch (SQLException e) {
+                // The target table exists once the first pipeline migrated it; until then there is nothing to watch.
+                if (running) {
+                    sleepQuietly();
+                    watch();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static void sleepQuietly() {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        double percentileMs(double p, long fromMs, long toMs) {
+            List<Long> copy = new ArrayList<>();
+            synchronized (samples) {
+                for (Sample s : samples) {
+                    if (s.committedAtMs() >= fromMs && s.committedAtMs() < toMs) {
+                        copy.add(s.latencyMicros());
+                    }
+                }
+            }
+            if (copy.isEmpty()) {
+                return Double.NaN;
+            }
+            Collections.sort(copy);
+            int index = (int) Math.min(copy.size() - 1, Math.max(0, Math.ceil(p / 100.0 * copy.size()) - 1));
+            return copy.get(index) / 1000.0;
+        }
+
+        int samples(long fromMs, long toMs) {
+            synchronized (samples) {
+                return (int) samples.stream().filter(s -> s.committedAtMs() >= fromMs && s.committedAtMs() < toMs).count();
+            }
+        }
+
+        String lastLatency() {
+            synchronized (samples) {
+                return samples.isEmpty() ? "n/a" : String.format("%,d ms", samples.get(samples.size() - 1).latencyMicros() / 1000);
+            }
+        }
+
+        @Override
+        public void close() {
+            running = false;
+            writing = false;
+            for (Thread t : new Thread[]{writer, watcher}) {
+                if (t != null) {
+                    try {
+                        t.join(5_000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+        }
     }
 }

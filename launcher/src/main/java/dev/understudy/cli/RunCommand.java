@@ -53,14 +53,15 @@ final class RunCommand implements Callable<Integer> {
                 return 2;
             }
             System.out.println("Migration " + loaded.migration() + " from " + spec);
-            configured = new Pipeline(cfg, java.util.List.copyOf(loaded.mappings()), loaded.flyway());
+            configured = new Pipeline(cfg, loaded);
         } else {
             configured = new Pipeline(cfg, Migrations.defaultMappings());
         }
         try (Pipeline pipeline = configured.start()) {
             StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
-                System.out.println(status.next(null));
+                // While a new spec generation backfills, its progress and ETA ride on the status line.
+                System.out.println(status.next(pipeline.backfill().complete() ? null : pipeline.backfill().describe()));
                 Throwable failure = pipeline.failure();
                 if (failure != null) {
                     System.err.println("understudy: pipeline stage failed: " + failure.getMessage());

@@ -37,8 +37,16 @@ import java.util.concurrent.atomic.AtomicReference;
  *   legacy WAL --capture--> &lt;p&gt;.legacy.* --migration topology--> &lt;p&gt;.new.* --shadow writer--> target tables
  *   target WAL --capture--> &lt;p&gt;.target.* --comparison topology (with &lt;p&gt;.new.*)--> &lt;p&gt;.divergence, &lt;p&gt;.drift
  * </pre>
- * The two topologies run as two Kafka Streams applications, {@code <name>-migration} and
+ * The two topologies run as two Kafka Streams applications, {@code <name>-migration-g<N>} and
  * {@code <name>-comparison}, so the comparison's work never delays rows on their way to the writer.
+ * <p>
+ * Each spec version (its {@code migration:} name) runs as a numbered generation
+ * ({@link MigrationGenerations}): starting on a new spec version starts a new migration application,
+ * which re-reads the legacy topics from their start and re-emits every row under the new spec with
+ * its generation; the writer lets those rows replace the previous generation's, which backfills a
+ * new column for every existing row while live changes keep flowing ({@link BackfillProgress}).
+ * Tables whose history the legacy topics lack are re-read from the legacy database by a Debezium
+ * incremental snapshot.
  * Start order: preflight checks, target schema (Flyway), topics, then the stages. Every stage
  * reads and writes Kafka only, so each can restart on its own.
  */
@@ -50,6 +58,8 @@ public final class Pipeline implements AutoCloseable {
     private final PipelineConfig config;
     private final List<TableMapping> mappings;
     private final String requiredFlywayVersion;
+    private final String migrationName;
+    private final String fingerprint;
     private final String prefix;
     private final RegistryClient registry;
     private final AtomicReference<Throwable> streamsFailure = new AtomicReference<>();
@@ -59,10 +69,17 @@ public final class Pipeline implements AutoCloseable {
     private KafkaStreams comparison;
     private ShadowWriter writer;
     private DriftMonitor drift;
+    private MigrationGenerations.Generation generation;
+    private BackfillProgress backfill;
 
     /** The shipped users migration, which needs the target at Flyway version {@value #USERS_FLYWAY_VERSION}. */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
-        this(config, mappings, USERS_FLYWAY_VERSION);
+        this(config, mappings, USERS_FLYWAY_VERSION, "users_builtin_v" + USERS_FLYWAY_VERSION, null);
+    }
+
+    /** The migration a spec file describes; its {@code migration:} name identifies its generation. */
+    public Pipeline(PipelineConfig config, dev.understudy.transform.spec.MigrationSpec spec) {
+        this(config, List.copyOf(spec.mappings()), spec.flyway(), spec.migration(), readSpec(spec.file()));
     }
 
     /**
@@ -70,9 +87,20 @@ public final class Pipeline implements AutoCloseable {
      *                              pipeline refuses a target at any other version
      */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings, String requiredFlywayVersion) {
+        this(config, mappings, requiredFlywayVersion, "mappings_flyway_" + requiredFlywayVersion, null);
+    }
+
+    /**
+     * @param migrationName the spec version's name, which identifies its generation
+     * @param specText      the spec's text, part of its fingerprint, or null for mappings in code
+     */
+    public Pipeline(PipelineConfig config, List<TableMapping> mappings, String requiredFlywayVersion, String migrationName,
+                    String specText) {
         this.config = config;
         this.mappings = List.copyOf(mappings);
         this.requiredFlywayVersion = requiredFlywayVersion;
+        this.migrationName = migrationName;
+        this.fingerprint = fingerprint(this.mappings, specText);
         this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
         this.registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
     }
@@ -81,19 +109,32 @@ public final class Pipeline implements AutoCloseable {
         Preflight.check(config);
         migrateTarget();
         SourceTables.check(config, sourceTables());
+        MigrationGenerations generations = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
+                config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD));
+        generation = generations.resolve(prefix, migrationName, fingerprint, requiredFlywayVersion);
+        LOG.info("Migration '{}' runs as generation {} of pipeline '{}'{}", migrationName, generation.number(), prefix,
+                generation.fresh() ? " (new: its migration re-reads the legacy history and backfills every row)" : "");
         createTopics();
         ContractRegistration.registerAll(registry, prefix, mappings, config.get(PipelineConfig.COMPATIBILITY));
         String bootstrap = config.get(PipelineConfig.KAFKA_BOOTSTRAP);
+        // Before the legacy capture starts: without stored offsets it snapshots every source table,
+        // which then has its whole history in Kafka.
+        boolean initialSnapshot = !hasRecords(bootstrap, prefix + ".offsets.legacy");
+        if (initialSnapshot) {
+            generations.covered(prefix, sourceTables(), "initial snapshot");
+        }
         try {
+            // The target capture never needs incremental snapshots, so it creates no signal table in the target.
             targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
-                    config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables()), registry).start();
+                    config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables())
+                    .withSignalTable(null), registry).start();
             legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
                     config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables()), registry).start();
 
             String stateDir = config.get(PipelineConfig.STATE_DIR);
             int threads = config.get(PipelineConfig.STREAMS_THREADS);
-            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry),
-                    StreamsProperties.of(prefix + "-migration", bootstrap, stateDir, threads));
+            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number()),
+                    StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
             comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry,
                             new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)), Duration.ofMillis(500))),
                     StreamsProperties.of(prefix + "-comparison", bootstrap, stateDir, threads));
@@ -108,12 +149,186 @@ public final class Pipeline implements AutoCloseable {
                     registry);
             writer.start();
             drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
+            java.util.function.Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
+            List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
+            if (!lacking.isEmpty()) {
+                snapshot = incrementalSnapshot(lacking, generations);
+            } else if (initialSnapshot) {
+                long estimate = estimateRows(sourceTables());
+                CdcCapture capture = legacyCapture;
+                BackfillProgress.SnapshotStatus status = new BackfillProgress.SnapshotStatus() {
+                    public List<String> tables() {
+                        return sourceTables();
+                    }
+
+                    public long rowsScanned() {
+                        return capture.metrics().snapshotRows();
+                    }
+
+                    public long rowsEstimated() {
+                        return estimate;
+                    }
+
+                    public boolean completed() {
+                        return capture.metrics().snapshotCompleted();
+                    }
+                };
+                snapshot = () -> status;
+            }
+            backfill = BackfillProgress.start(bootstrap, generation, migrationApplicationId(),
+                    sourceTables().stream().map(t -> Topics.legacy(prefix, t)).toList(), prefix + "-shadow-writer",
+                    writerTopics.keySet(), generations, snapshot,
+                    () -> GenerationSweep.sweep(config, registry, prefix, mappings, generation.number()));
         } catch (RuntimeException e) {
             close();
             throw e;
         }
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
         return this;
+    }
+
+    /** The migration application of this generation; a new generation re-reads the legacy topics from their start. */
+    public String migrationApplicationId() {
+        return prefix + "-migration-g" + generation.number();
+    }
+
+    /**
+     * Identifies what the mappings produce: the target contracts and, for a spec, its text. A spec
+     * that changes under the same migration name is refused ({@link MigrationGenerations}).
+     */
+    static String fingerprint(List<TableMapping> mappings, String specText) {
+        try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (TableMapping m : mappings) {
+                sha.update((m.getClass().getName() + "|" + m.sourceTable() + "|" + m.targetTable() + "|"
+                        + m.targetKeySchema() + "|" + m.targetValueSchema() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            if (specText != null) {
+                sha.update(specText.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            return java.util.HexFormat.of().formatHex(sha.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    /**
+     * Legacy tables whose whole history the legacy topics do not hold: tables added to the capture
+     * after its initial snapshot (the capture resumes from its offsets and never snapshots them), and,
+     * while this generation's backfill is not complete, tables whose topic was truncated by retention.
+     */
+    private List<String> tablesLackingHistory(MigrationGenerations generations) {
+        Set<String> covered = generations.coveredTables(prefix);
+        Set<String> lacking = new LinkedHashSet<>();
+        for (String t : sourceTables()) {
+            if (!covered.contains(t)) {
+                lacking.add(t);
+            }
+        }
+        if (!generation.backfillComplete()) {
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
+                Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> request = new LinkedHashMap<>();
+                Map<String, String> tableOfTopic = new LinkedHashMap<>();
+                for (String t : sourceTables()) {
+                    tableOfTopic.put(Topics.legacy(prefix, t), t);
+                }
+                admin.describeTopics(tableOfTopic.keySet()).allTopicNames().get().forEach((topic, d) -> d.partitions().forEach(p ->
+                        request.put(new org.apache.kafka.common.TopicPartition(topic, p.partition()),
+                                org.apache.kafka.clients.admin.OffsetSpec.earliest())));
+                admin.listOffsets(request).all().get().forEach((tp, info) -> {
+                    if (info.offset() > 0) {
+                        lacking.add(tableOfTopic.get(tp.topic()));
+                    }
+                });
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("Cannot read the legacy topics' start offsets: " + e.getCause().getMessage(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("Interrupted while reading the legacy topics' start offsets", e);
+            }
+        }
+        return List.copyOf(lacking);
+    }
+
+    /**
+     * Asks the legacy capture to re-read {@code tables} by a Debezium incremental snapshot, while
+     * streaming goes on; its rows reach the migration like any change. Tables new to the capture
+     * count as covered once it completes.
+     */
+    private java.util.function.Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
+                                                                                           MigrationGenerations generations) {
+        Set<String> covered = generations.coveredTables(prefix);
+        List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
+        String signal = legacyCapture.requestIncrementalSnapshot(tables);
+        LOG.info("The legacy topics lack the history of {}: incremental snapshot requested (signal {})", tables, signal);
+        java.util.concurrent.atomic.AtomicBoolean recorded = new java.util.concurrent.atomic.AtomicBoolean();
+        CdcCapture capture = legacyCapture;
+        BackfillProgress.SnapshotStatus status = new BackfillProgress.SnapshotStatus() {
+            public List<String> tables() {
+                return tables;
+            }
+
+            public long rowsScanned() {
+                return capture.incrementalSnapshot().rowsEmitted();
+            }
+
+            public long rowsEstimated() {
+                return capture.incrementalSnapshot().tables().stream().mapToLong(t -> Math.max(0, t.estimatedTotalRows())).sum();
+            }
+
+            public boolean completed() {
+                var progress = capture.incrementalSnapshot();
+                boolean done = signal.equals(progress.signalId()) && progress.completed();
+                if (done && !uncovered.isEmpty() && recorded.compareAndSet(false, true)) {
+                    generations.covered(prefix, uncovered, "incremental snapshot " + signal);
+                }
+                return done;
+            }
+        };
+        return () -> status;
+    }
+
+    /** True when {@code topic} exists and holds at least one record. */
+    private static boolean hasRecords(String bootstrap, String topic) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            var description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> request = new LinkedHashMap<>();
+            description.partitions().forEach(p -> request.put(new org.apache.kafka.common.TopicPartition(topic, p.partition()),
+                    org.apache.kafka.clients.admin.OffsetSpec.latest()));
+            return admin.listOffsets(request).all().get().values().stream().anyMatch(i -> i.offset() > 0);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) {
+                return false;
+            }
+            throw new IllegalStateException("Cannot read topic " + topic + " on " + bootstrap + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while reading topic " + topic, e);
+        }
+    }
+
+    /** The legacy tables' row count as the planner estimates it (pg_class.reltuples), 0 when never estimated. */
+    private long estimateRows(List<String> tables) {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL),
+                config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD));
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
+                     + "FROM pg_class c WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest(?::text[]) t)")) {
+            ps.setArray(1, c.createArrayOf("text", tables.toArray()));
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (java.sql.SQLException e) {
+            LOG.debug("No row estimate for {}: {}", tables, e.toString());
+            return 0;
+        }
+    }
+
+    private static String readSpec(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.readString(file);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("Cannot read spec " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private KafkaStreams startStreams(org.apache.kafka.streams.Topology topology, java.util.Properties properties) {
@@ -188,8 +403,16 @@ public final class Pipeline implements AutoCloseable {
         names.add(Topics.drift(prefix));
         names.add(Topics.deadLetter(prefix));
         List<NewTopic> topics = new ArrayList<>();
+        Set<String> legacyTopics = new LinkedHashSet<>();
+        sourceTables().forEach(t -> legacyTopics.add(Topics.legacy(prefix, t)));
         for (String n : names) {
-            topics.add(new NewTopic(n, partitions, rf));
+            NewTopic topic = new NewTopic(n, partitions, rf);
+            if (legacyTopics.contains(n)) {
+                // The legacy history is what a new spec generation re-reads (its backfill), so it is
+                // kept unless the operator chose a retention (legacy.topic.retention.ms).
+                topic.configs(Map.of("retention.ms", String.valueOf(config.get(PipelineConfig.LEGACY_RETENTION_MS))));
+            }
+            topics.add(topic);
         }
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
             admin.createTopics(topics).values().forEach((name, f) -> {
@@ -258,6 +481,16 @@ public final class Pipeline implements AutoCloseable {
         return drift;
     }
 
+    /** This start's spec generation. */
+    public MigrationGenerations.Generation generation() {
+        return generation;
+    }
+
+    /** Progress of this generation's backfill (complete at once when it completed in an earlier run). */
+    public BackfillProgress backfill() {
+        return backfill;
+    }
+
     /** The migration application (legacy changes to new-schema rows). */
     public KafkaStreams migration() {
         return migration;
@@ -287,6 +520,7 @@ public final class Pipeline implements AutoCloseable {
 
     @Override
     public void close() {
+        closeQuietly("backfill progress", backfill);
         closeQuietly("drift monitor", drift);
         closeQuietly("legacy capture", legacyCapture);
         for (KafkaStreams streams : new KafkaStreams[]{migration, comparison}) {

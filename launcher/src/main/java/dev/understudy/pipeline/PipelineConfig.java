@@ -60,6 +60,11 @@ public final class PipelineConfig {
             "Milliseconds Debezium waits for new changes before handing over a batch (Debezium's default of 500 adds that much lag).");
     public static final ConfigKey<Integer> CAPTURE_BATCH = ConfigKey.positiveInt("capture.max.batch.size", 4096,
             "Most changes Debezium hands over in one batch.");
+    public static final ConfigKey<Long> LEGACY_RETENTION_MS = new ConfigKey<>("legacy.topic.retention.ms", Long.class, -1L, false, false,
+            "retention.ms of the legacy change topics when the pipeline creates them; -1 keeps every change. A new spec version re-reads"
+                    + " the legacy history from these topics; tables whose history was truncated are re-read from the legacy database"
+                    + " by a Debezium incremental snapshot instead.",
+            v -> v == -1 || v > 0 ? null : "must be -1 (keep forever) or greater than 0");
     public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 15000,
             "Milliseconds a key may disagree between expected and actual before it is reported as diverged (in-flight changes settle within it).");
     public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,
@@ -72,7 +77,7 @@ public final class PipelineConfig {
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-            CAPTURE_POLL_MS, CAPTURE_BATCH, SETTLE_MS, WRITER_BATCH, STREAMS_THREADS, STATE_DIR);
+            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, SETTLE_MS, WRITER_BATCH, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;
 

@@ -60,8 +60,7 @@ class SpecPipelineIT {
                 UsersWorkload.createAndFill(c, 2_000);
                 s.execute("UPDATE public.users SET email = 'hidden' || id || '@example.com' WHERE id % 10 = 0");
             }
-            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams")), List.<TableMapping>copyOf(loaded.mappings()),
-                    loaded.flyway()).start()) {
+            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams")), loaded).start()) {
                 try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
                     // rows leaving the filter, rows entering it, renames, inserts of both kinds, deletes
                     s.execute("UPDATE public.users SET email = 'hidden-now@example.com' WHERE id BETWEEN 1 AND 5");

@@ -49,6 +49,22 @@ final class TestPipelines {
         return out;
     }
 
+    /**
+     * Asserts both sides hold the same rows; on failure the message lists a few rows missing from
+     * each side (by first column, the key) rather than both whole tables.
+     */
+    static void assertSameRows(Sides sides) {
+        if (sides.expected().equals(sides.actual())) {
+            return;
+        }
+        java.util.Set<String> actual = new java.util.HashSet<>(sides.actual());
+        java.util.Set<String> expected = new java.util.HashSet<>(sides.expected());
+        List<String> missing = sides.expected().stream().filter(r -> !actual.contains(r)).limit(8).toList();
+        List<String> extra = sides.actual().stream().filter(r -> !expected.contains(r)).limit(8).toList();
+        fail("target differs from the legacy computation: " + sides.expected().size() + " expected rows, " + sides.actual().size()
+                + " actual; expected but not in the target (first 8): " + missing + "; in the target but not expected (first 8): " + extra);
+    }
+
     /** The last rows read on each side: {@code expected} from the legacy database, {@code actual} from the target. */
     record Sides(List<String> expected, List<String> actual) {
     }

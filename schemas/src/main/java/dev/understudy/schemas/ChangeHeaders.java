@@ -22,6 +22,15 @@ public final class ChangeHeaders {
      * unique-index wait for inserts) make a later writer of the same key wait for the earlier's commit.
      */
     public static final String VERSION = "understudy.version";
+    /**
+     * Generation of the migration spec that produced the row, 8-byte big-endian long; absent means 0.
+     * Each new spec version (a new {@code migration:} name) runs as the next generation and re-reads
+     * the legacy topics from their start, so its rows must replace the earlier generation's rows even
+     * at an equal or lower {@link #VERSION}: the writer orders changes by (generation, version).
+     * Versions are not comparable across generations, because a join's versions depend on the order
+     * in which it happened to read its two topics.
+     */
+    public static final String GENERATION = "understudy.generation";
     /** Source transaction id, 8-byte big-endian long. */
     public static final String TX_ID = "understudy.txid";
     /** c, u, d or r, UTF-8. */

@@ -40,8 +40,12 @@ public final class RecordDecoder {
         if (table == null) {
             throw new IllegalArgumentException("No target table is configured for topic " + record.topic());
         }
-        long version = ChangeHeaders.getLong(record.headers(), ChangeHeaders.VERSION, -1);
+        // Long.MIN_VALUE marks a missing header: any other value orders (a generation's sweep writes -1,
+        // below every change of that generation).
+        long version = ChangeHeaders.getLong(record.headers(), ChangeHeaders.VERSION, Long.MIN_VALUE);
         long lsn = ChangeHeaders.getLong(record.headers(), ChangeHeaders.LSN, -1);
+        // Absent on rows of producers that predate generations, which are generation 0.
+        long generation = ChangeHeaders.getLong(record.headers(), ChangeHeaders.GENERATION, 0);
         if (record.key() == null) {
             return dead(record, table, version, lsn, null, "Record has no key; records on " + record.topic()
                     + " must be keyed by the primary key of " + table + ". Fix the producer of this topic");
@@ -73,12 +77,12 @@ public final class RecordDecoder {
                         + "check the producer's serializer and registry, then replay the record from the dead-letter topic");
             }
         }
-        if (version < 0) {
+        if (version == Long.MIN_VALUE) {
             return dead(record, table, version, lsn, keyJson, "Missing or malformed header " + ChangeHeaders.VERSION
                     + " (an 8-byte big-endian long): without it the change cannot be ordered against others for the same key. "
                     + "Records on new-schema topics must be written by the transform, which sets it");
         }
-        return new Decoded(new RowChange(table, key, value, version, lsn, record.topic(), record.partition(),
+        return new Decoded(new RowChange(table, key, value, version, generation, lsn, record.topic(), record.partition(),
                 record.offset(), record.key(), record.value()), null);
     }
 

@@ -28,8 +28,9 @@ import java.util.stream.Collectors;
  * Applies decoded changes to one target table with plain JDBC, idempotently and never backwards.
  * <p>
  * Idempotence and ordering rest on a bookkeeping table, {@value #BOOKKEEPING_TABLE}, holding for
- * every key ever written the version of its last applied change and whether that change was a
- * delete. A change is applied only when its version is above the stored one, so
+ * every key ever written the generation and version of its last applied change and whether that
+ * change was a delete. A change is applied only when its (generation, version) is above the stored
+ * one (a later spec generation replaces the rows of an earlier one; see {@code ChangeHeaders.GENERATION}), so
  * <ul>
  *   <li>replaying a record changes nothing (its version equals the stored one);</li>
  *   <li>an older change never overwrites a newer row, and an older delete never removes it;</li>
@@ -57,7 +58,10 @@ public final class TableApplier {
     private static final String CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS " + BOOKKEEPING_SCHEMA;
     private static final String CREATE_TABLE = "CREATE TABLE IF NOT EXISTS " + BOOKKEEPING_TABLE + " ("
             + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
-            + "PRIMARY KEY (table_name, pk))";
+            + "generation bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
+    /** Bookkeeping tables created before generations existed hold generation-0 rows only. */
+    private static final String ADD_GENERATION = "ALTER TABLE " + BOOKKEEPING_TABLE
+            + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0";
 
     /**
      * Locks the bookkeeping rows of the batch's keys, so that a second writer (for instance the new
@@ -65,7 +69,7 @@ public final class TableApplier {
      * instead of both deciding against the same stored version. Sorting takes the locks in one
      * order across writers, which keeps two writers of overlapping batches from deadlocking.
      */
-    private static final String GUARD_SQL = "SELECT pk, version FROM " + BOOKKEEPING_TABLE
+    private static final String GUARD_SQL = "SELECT pk, generation, version FROM " + BOOKKEEPING_TABLE
             + " WHERE table_name = ? AND pk = ANY(?) ORDER BY pk FOR UPDATE";
 
     /**
@@ -76,10 +80,14 @@ public final class TableApplier {
      * under READ COMMITTED). RETURNING lists only the rows inserted or updated, so it names exactly
      * the changes that won and must be written to the target.
      */
-    private static final String VERSION_UPSERT_SQL = "INSERT INTO " + BOOKKEEPING_TABLE + " AS rv (table_name, pk, version, deleted) "
-            + "SELECT ?, u.pk, u.version, u.deleted FROM unnest(?::text[], ?::bigint[], ?::boolean[]) AS u(pk, version, deleted) "
-            + "ON CONFLICT (table_name, pk) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted "
-            + "WHERE rv.version < EXCLUDED.version "
+    private static final String VERSION_UPSERT_SQL = "INSERT INTO " + BOOKKEEPING_TABLE
+            + " AS rv (table_name, pk, generation, version, deleted) "
+            + "SELECT ?, u.pk, u.generation, u.version, u.deleted "
+            + "FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::boolean[]) AS u(pk, generation, version, deleted) "
+            + "ON CONFLICT (table_name, pk) DO UPDATE SET generation = EXCLUDED.generation, version = EXCLUDED.version, "
+            + "deleted = EXCLUDED.deleted "
+            // Row comparison: by generation, then version (PostgreSQL docs, "Row Constructor Comparison").
+            + "WHERE (rv.generation, rv.version) < (EXCLUDED.generation, EXCLUDED.version) "
             + "RETURNING rv.pk";
 
     private final String requestedTable;
@@ -171,7 +179,7 @@ public final class TableApplier {
         for (RowChange change : batch) {
             String pk = change.keyJson();
             RowChange previous = latest.get(pk);
-            if (previous == null || change.version() >= previous.version()) {
+            if (previous == null || change.compareOrder(previous.generation(), previous.version()) >= 0) {
                 latest.put(pk, change);
             }
         }
@@ -268,20 +276,20 @@ public final class TableApplier {
         for (int i = 0; i < pks.length; i++) {
             pks[i] = rows.get(i).pk;
         }
-        Map<String, Long> stored = new HashMap<>();
+        Map<String, long[]> stored = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(GUARD_SQL)) {
             ps.setString(1, table());
             ps.setArray(2, c.createArrayOf("text", pks));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    stored.put(rs.getString(1), rs.getLong(2));
+                    stored.put(rs.getString(1), new long[]{rs.getLong(2), rs.getLong(3)});
                 }
             }
         }
         List<Prepared> fresh = new ArrayList<>(rows.size());
         for (Prepared p : rows) {
-            Long version = stored.get(p.pk);
-            if (version == null || p.change.version() > version) {
+            long[] generationAndVersion = stored.get(p.pk);
+            if (generationAndVersion == null || p.change.compareOrder(generationAndVersion[0], generationAndVersion[1]) > 0) {
                 fresh.add(p);
             }
         }
@@ -291,19 +299,22 @@ public final class TableApplier {
 
         String[] freshPks = new String[fresh.size()];
         Long[] versions = new Long[fresh.size()];
+        Long[] generations = new Long[fresh.size()];
         Boolean[] deletes = new Boolean[fresh.size()];
         for (int i = 0; i < fresh.size(); i++) {
             Prepared p = fresh.get(i);
             freshPks[i] = p.pk;
             versions[i] = p.change.version();
+            generations[i] = p.change.generation();
             deletes[i] = p.change.isDelete();
         }
         Set<String> won = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement(VERSION_UPSERT_SQL)) {
             ps.setString(1, table());
             ps.setArray(2, c.createArrayOf("text", freshPks));
-            ps.setArray(3, c.createArrayOf("bigint", versions));
-            ps.setArray(4, c.createArrayOf("boolean", deletes));
+            ps.setArray(3, c.createArrayOf("bigint", generations));
+            ps.setArray(4, c.createArrayOf("bigint", versions));
+            ps.setArray(5, c.createArrayOf("boolean", deletes));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     won.add(rs.getString(1));
@@ -542,7 +553,8 @@ public final class TableApplier {
     // Bookkeeping table and catalog
 
     private static void ensureBookkeeping(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_attribute "
+                + "WHERE attrelid = to_regclass(?) AND attname = 'generation' AND NOT attisdropped)")) {
             ps.setString(1, BOOKKEEPING_TABLE);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -557,6 +569,7 @@ public final class TableApplier {
         try (Statement s = c.createStatement()) {
             s.execute(CREATE_SCHEMA);
             s.execute(CREATE_TABLE);
+            s.execute(ADD_GENERATION);
             if (sp != null) {
                 c.releaseSavepoint(sp);
             }

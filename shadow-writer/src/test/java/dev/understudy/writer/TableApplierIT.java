@@ -149,6 +149,28 @@ class TableApplierIT {
 
     // ---------------------------------------------------------------------------------------------
 
+    /** A change of the given spec generation. */
+    private RowChange generation(long generation, RowChange change) {
+        return new RowChange(change.table(), change.key(), change.value(), change.version(), generation, change.lsn(),
+                change.topic(), change.partition(), change.offset(), change.rawKey(), change.rawValue());
+    }
+
+    @Test
+    void aLaterGenerationReplacesRowsWhateverTheirVersionsAndAnEarlierOneNoLongerApplies() throws Exception {
+        apply(upsert(1, 500, "Ana", "ana@x"), upsert(2, 600, "Bo", "bo@x"), delete(3, 700));
+        // Generation 2 re-reads the history: lower versions than generation 1 stored, yet they win.
+        ApplyResult regenerated = apply(generation(2, upsert(1, 0, "Ana v2", "ana@x")), generation(2, upsert(3, 10, "Cy v2", "cy@x")));
+        assertEquals(2, regenerated.upserted());
+        assertEquals(0, regenerated.stale());
+        // Within generation 2, versions order changes again; generation 1 no longer applies at all.
+        ApplyResult mixed = apply(generation(2, upsert(1, 0, "older in generation 2", "x")), upsert(2, 9_000, "Bo late g1", "bo@x"),
+                generation(2, upsert(2, 5, "Bo v2", "bo@x")));
+        assertEquals(1, mixed.upserted());
+        assertEquals(Map.of(1L, row("Ana v2", "ana@x"), 2L, row("Bo v2", "bo@x"), 3L, row("Cy v2", "cy@x")), rows());
+        assertEquals(0, apply(upsert(1, 10_000, "g1 again", "x")).applied());
+        assertEquals(row("Ana v2", "ana@x"), rows().get(1L));
+    }
+
     @Test
     void upsertsAndDeletesLand() throws Exception {
         ApplyResult first = apply(upsert(1, 0, "Ana", "ana@x"), upsert(2, 0, "Bo", "bo@x"), upsert(3, 0, "Cy", "cy@x"));

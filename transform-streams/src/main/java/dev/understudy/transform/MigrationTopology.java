@@ -56,6 +56,15 @@ public final class MigrationTopology {
     }
 
     public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry) {
+        addTo(builder, prefix, mappings, registry, 0L);
+    }
+
+    /**
+     * @param generation the spec generation stamped on every row this topology emits
+     *                   ({@link dev.understudy.schemas.ChangeHeaders#GENERATION})
+     */
+    public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry,
+                             long generation) {
         // Several targets may read one legacy table (a split, or a table that is both a target's
         // source and another's joined table). Kafka Streams subscribes a topic from one source node
         // only, so every reader of a legacy table shares its stream.
@@ -85,13 +94,14 @@ public final class MigrationTopology {
             streams.put(e.getKey(), legacy);
             for (TableMapping mapping : group) {
                 if (!(mapping instanceof JoinedTableMapping)) {
-                    addTo(legacy, legacyTopic, prefix, mapping, registry);
+                    addTo(legacy, legacyTopic, prefix, mapping, registry, generation);
                 }
             }
         }
         for (TableMapping mapping : mappings) {
             if (mapping instanceof JoinedTableMapping joined) {
-                addJoin(builder, streams.get(joined.sourceTable()), streams.get(joined.joinedTable()), prefix, joined, registry);
+                addJoin(builder, streams.get(joined.sourceTable()), streams.get(joined.joinedTable()), prefix, joined, registry,
+                        generation);
             }
         }
     }
@@ -153,7 +163,7 @@ public final class MigrationTopology {
      * a version; the inner join would instead emit a bare null for those cases.
      */
     private static void addJoin(StreamsBuilder builder, KStream<byte[], byte[]> drivingStream, KStream<byte[], byte[]> joinedStream,
-                                String prefix, JoinedTableMapping mapping, RegistryClient registry) {
+                                String prefix, JoinedTableMapping mapping, RegistryClient registry, long generation) {
         String name = nodeName(mapping);
         String drivingTopic = Topics.legacy(prefix, mapping.sourceTable());
         String joinedTopic = Topics.legacy(prefix, mapping.joinedTable());
@@ -179,7 +189,7 @@ public final class MigrationTopology {
         String deadLetterSink = name + "-join-dead-letters";
         KStream<Object, Object> out = results.toStream(Named.as(name + "-join-results"))
                 .process(() -> new JoinEmitter(mapping.targetTable(), registry, store, drivingTopic, newTopic, deadLetterTopic,
-                        rowSink, deadLetterSink),
+                        rowSink, deadLetterSink, generation),
                         Named.as(name + "-emit"), store);
         // The key is already the new-schema topic's key bytes (JoinEmitter serialized it for that topic).
         out.to(newTopic, Produced.with(widen(Serdes.ByteArray()), widen(AvroSerde.values(registry))).withName(rowSink));
@@ -205,7 +215,7 @@ public final class MigrationTopology {
     }
 
     private static void addTo(KStream<byte[], byte[]> legacy, String legacyTopic, String prefix, TableMapping mapping,
-                              RegistryClient registry) {
+                              RegistryClient registry, long generation) {
         String newTopic = Topics.newSchema(prefix, mapping.targetTable());
         String deadLetterTopic = Topics.deadLetter(prefix);
         String name = nodeName(mapping);
@@ -213,7 +223,7 @@ public final class MigrationTopology {
         String deadLetterSink = name + "-dead-letters";
 
         KStream<Object, Object> out = legacy.process(
-                () -> new MigrationProcessor(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink),
+                () -> new MigrationProcessor(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, generation),
                 Named.as(name));
         // Sinks write each forwarded Record's headers to Kafka as they are (header propagation in
         // the Processor API is explicit), which is how the ChangeHeaders reach the writer.

@@ -31,9 +31,17 @@ public final class PipelineTopology {
      * to the writer never queue behind the comparison's state-store work on a shared stream thread.
      */
     public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry) {
+        return migration(prefix, mappings, registry, 0L);
+    }
+
+    /**
+     * The migration of one spec generation: every row it emits carries {@code generation}, so the
+     * writer lets it replace rows of earlier generations (see {@link dev.understudy.schemas.ChangeHeaders#GENERATION}).
+     */
+    public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry, long generation) {
         requireMappings(mappings);
         StreamsBuilder builder = new StreamsBuilder();
-        MigrationTopology.addTo(builder, prefix, mappings, registry);
+        MigrationTopology.addTo(builder, prefix, mappings, registry, generation);
         return builder.build();
     }
 

@@ -83,7 +83,8 @@ class JoinTopologyTest {
         }
         registry = new InMemoryRegistryClient();
         StreamsBuilder builder = new StreamsBuilder();
-        MigrationTopology.addTo(builder, PREFIX, Migrations.fromSpec(dir.resolve("purchase_orders.yaml")), registry);
+        // Generation 3: every row the join emits carries it for the writer.
+        MigrationTopology.addTo(builder, PREFIX, Migrations.fromSpec(dir.resolve("purchase_orders.yaml")), registry, 3);
         driver = new TopologyTestDriver(builder.build(), Fixtures.driverProperties(dir.resolve("state")));
         orders = driver.createInputTopic(Topics.legacy(PREFIX, ORDERS), AvroSerde.keys(registry).serializer(), AvroSerde.values(registry).serializer());
         customers = driver.createInputTopic(Topics.legacy(PREFIX, CUSTOMERS), AvroSerde.keys(registry).serializer(),
@@ -182,6 +183,7 @@ class JoinTopologyTest {
 
         TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
         assertEquals("PO-100", orderNumber(r), "target key from the driving row");
+        assertEquals(3L, ChangeHeaders.getLong(r.headers(), ChangeHeaders.GENERATION, -1));
         assertEquals(KeySchemas.of("public", "purchase_order_view",
                 List.of(new KeySchemas.KeyField("order_number", Schema.create(Schema.Type.STRING)))), r.key().getSchema());
         assertEquals("Ada", text(r.value(), "customer_name"), "copy of a joined column");

@@ -128,6 +128,23 @@ class MigrationTopologyTest {
     }
 
     @Test
+    void everyRowCarriesTheGenerationOfItsTopology() {
+        legacy.pipeInput(key(1), legacyChange(null, legacyRow(1L, "Grace", "grace@example.com", CREATED_AT), "r", 4000L, null, true));
+        assertEquals(0L, ChangeHeaders.getLong(rows.readRecord().headers(), ChangeHeaders.GENERATION, -1));
+
+        try (TopologyTestDriver g5 = new TopologyTestDriver(PipelineTopology.migration(PREFIX, Migrations.defaultMappings(), registry, 5),
+                Fixtures.driverProperties(stateDir.resolve("g5")))) {
+            g5.createInputTopic(Topics.legacy(PREFIX, TABLE), AvroSerde.keys(registry).serializer(), AvroSerde.values(registry).serializer())
+                    .pipeInput(key(1), legacyChange(legacyRow(1L, null, null, null), null, "d", 7000L, 44L, false));
+            TestRecord<byte[], byte[]> out = g5.createOutputTopic(Topics.newSchema(PREFIX, TABLE), new ByteArrayDeserializer(),
+                    new ByteArrayDeserializer()).readRecord();
+            assertNull(out.value());
+            assertEquals(5L, ChangeHeaders.getLong(out.headers(), ChangeHeaders.GENERATION, -1));
+            assertEquals(7000L, ChangeHeaders.getLong(out.headers(), ChangeHeaders.VERSION, -1));
+        }
+    }
+
+    @Test
     void snapshotRowHasVersionZero() {
         legacy.pipeInput(key(1), legacyChange(null, legacyRow(1L, "Grace", "grace@example.com", CREATED_AT), "r", 4000L, null, true));
 

@@ -53,11 +53,19 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
     private final String deadLetterSink;
     private final Serializer<GenericRecord> keys;
     private final String stage;
+    private final long generation;
     private ProcessorContext<Object, Object> context;
     private KeyValueStore<String, byte[]> emitted;
 
     public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
                        String deadLetterTopic, String rowSink, String deadLetterSink) {
+        this(targetTable, registry, storeName, drivingTopic, newTopic, deadLetterTopic, rowSink, deadLetterSink, 0L);
+    }
+
+    /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
+    public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
+                       String deadLetterTopic, String rowSink, String deadLetterSink, long generation) {
+        this.generation = generation;
         this.storeName = storeName;
         this.drivingTopic = drivingTopic;
         this.newTopic = newTopic;
@@ -116,6 +124,7 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
         Headers headers = new RecordHeaders();
         headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(version));
         headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(change.lsn()));
+        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
         if (change.txId() != null) {
             headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(change.txId()));
         }

@@ -42,10 +42,18 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
     private final String stage;
+    private final long generation;
     private ProcessorContext<Object, Object> context;
 
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
                               String rowSink, String deadLetterSink) {
+        this(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, 0L);
+    }
+
+    /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
+    public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
+                              String rowSink, String deadLetterSink, long generation) {
+        this.generation = generation;
         this.mapping = mapping;
         this.legacyTopic = legacyTopic;
         this.deadLetterTopic = deadLetterTopic;
@@ -135,6 +143,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         Headers headers = new RecordHeaders();
         headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(snapshot ? 0L : lsn));
         headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(lsn));
+        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
         if (txId != null) {
             headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(txId));
         }

@@ -1,0 +1,187 @@
+package dev.understudy.capture;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * What a capture does on its source database through plain JDBC, beside Debezium: keep the
+ * publication complete, and write the Debezium signal table.
+ * <p>
+ * Structure as Debezium documents it for the source signalling channel: {@code id} (the signal's
+ * id; Debezium also writes its window watermarks with ids derived from it), {@code type} (e.g.
+ * execute-snapshot) and {@code data} (the JSON payload). Debezium reads these rows from the WAL, so
+ * the table must be in the publication (see {@link #addMissingTablesToPublication()}).
+ */
+final class SourceDatabase {
+    private static final Logger LOG = LoggerFactory.getLogger(SourceDatabase.class);
+
+    static final String EXECUTE_SNAPSHOT = "execute-snapshot";
+
+    private final CaptureSettings settings;
+    private final String table;
+
+    SourceDatabase(CaptureSettings settings) {
+        this.settings = settings;
+        this.table = settings.signalTable();
+    }
+
+    /** The signal table's name, null when the capture has none. */
+    String signalTable() {
+        return table;
+    }
+
+    /**
+     * Adds the captured tables and the signal table (those that exist) to an existing filtered
+     * publication when they are missing from it; returns the tables added.
+     * <p>
+     * Debezium 3.6 does this too when its engine starts (PostgresReplicationConnection.initPublication
+     * compares pg_publication_tables with its table filter and runs ALTER PUBLICATION ... SET TABLE),
+     * but asynchronously, some time after {@link CdcCapture#start()} returned. pgoutput decides what to
+     * send by the publication as of each change's position in the WAL, so a change to an added table
+     * committed before that ALTER is never streamed. Done here, synchronously and before the engine
+     * starts, every change committed after {@code start()} returns is streamed; older rows are what an
+     * incremental snapshot is for. A missing publication is left to Debezium, which creates it with
+     * every captured table; a FOR ALL TABLES publication already covers them.
+     */
+    List<String> addMissingTablesToPublication() throws SQLException {
+        List<String> wanted = new ArrayList<>(settings.tables());
+        if (table != null) {
+            wanted.add(table);
+        }
+        List<String> added = new ArrayList<>();
+        try (Connection c = connect()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT puballtables FROM pg_publication WHERE pubname = ?")) {
+                ps.setString(1, settings.publication());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next() || rs.getBoolean(1)) {
+                        return added;
+                    }
+                }
+            }
+            Set<String> published = new HashSet<>();
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = ?")) {
+                ps.setString(1, settings.publication());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        published.add(rs.getString(1));
+                    }
+                }
+            }
+            try (PreparedStatement exists = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL");
+                 Statement s = c.createStatement()) {
+                for (String t : wanted) {
+                    if (published.contains(t)) {
+                        continue;
+                    }
+                    exists.setString(1, t);
+                    try (ResultSet rs = exists.executeQuery()) {
+                        rs.next();
+                        if (!rs.getBoolean(1)) {
+                            continue; // Debezium does not publish a table that does not exist either.
+                        }
+                    }
+                    s.execute("ALTER PUBLICATION " + settings.publication() + " ADD TABLE " + t);
+                    added.add(t);
+                }
+            }
+        }
+        if (!added.isEmpty()) {
+            LOG.info("Capture '{}': added {} to publication {}", settings.name(), added, settings.publication());
+        }
+        return added;
+    }
+
+    /** Creates the signal table when missing. */
+    void createSignalTable() throws SQLException {
+        try (Connection c = connect(); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE IF NOT EXISTS " + table
+                    + " (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))");
+        }
+    }
+
+    /** Inserts an execute-snapshot signal for an incremental snapshot of {@code tables}; returns its id. */
+    String requestIncrementalSnapshot(List<String> tables) throws SQLException {
+        String id = UUID.randomUUID().toString();
+        try (Connection c = connect();
+             PreparedStatement ps = c.prepareStatement("INSERT INTO " + table + " (id, type, data) VALUES (?, ?, ?)")) {
+            ps.setString(1, id);
+            ps.setString(2, EXECUTE_SNAPSHOT);
+            ps.setString(3, executeSnapshotData(tables));
+            ps.executeUpdate();
+        }
+        return id;
+    }
+
+    /**
+     * The planner's row estimate per table: {@code pg_class.reltuples}, which is -1 for a table never
+     * vacuumed or analysed (PostgreSQL 14+), in which case the statistics system's {@code n_live_tup};
+     * -1 when neither is known.
+     */
+    Map<String, Long> estimatedRows(List<String> tables) throws SQLException {
+        Map<String, Long> out = new LinkedHashMap<>();
+        try (Connection c = connect();
+             PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint, s.n_live_tup FROM pg_class c"
+                     + " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(?)")) {
+            for (String t : tables) {
+                ps.setString(1, t);
+                long estimate = -1;
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        long reltuples = rs.getLong(1);
+                        long live = rs.getLong(2);
+                        boolean liveKnown = !rs.wasNull();
+                        estimate = reltuples >= 0 ? reltuples : liveKnown ? live : -1;
+                    }
+                }
+                out.put(t, estimate);
+            }
+        }
+        return out;
+    }
+
+    /** {@code {"data-collections": ["public.a", ...], "type": "incremental"}}, Debezium's execute-snapshot payload. */
+    static String executeSnapshotData(List<String> tables) {
+        StringBuilder b = new StringBuilder("{\"data-collections\": [");
+        for (int i = 0; i < tables.size(); i++) {
+            b.append(i > 0 ? ", " : "").append('"').append(jsonEscape(tables.get(i))).append('"');
+        }
+        return b.append("], \"type\": \"incremental\"}").toString();
+    }
+
+    private static String jsonEscape(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                default -> {
+                    if (ch < 0x20) {
+                        b.append(String.format("\\u%04x", (int) ch));
+                    } else {
+                        b.append(ch);
+                    }
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    private Connection connect() throws SQLException {
+        return DriverManager.getConnection(settings.jdbcUrl(), settings.user(), settings.password() == null ? "" : settings.password());
+    }
+}

@@ -1,0 +1,174 @@
+package dev.understudy.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.RowValues;
+import dev.understudy.schemas.Topics;
+import dev.understudy.transform.TableMapping;
+import dev.understudy.writer.TableApplier;
+import org.apache.avro.LogicalType;
+import org.apache.avro.LogicalTypes;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+
+/**
+ * The last step of a generation's backfill: deletes the target rows the new generation does not
+ * produce.
+ * <p>
+ * Once the new generation has re-read the whole legacy history and the writer has applied what it
+ * emitted, every row that exists under the new spec carries the new generation in the writer's
+ * bookkeeping. A key still at an older generation (and not deleted) is one the new generation never
+ * wrote: its source row was deleted or re-keyed, and the new generation's re-read never emitted the
+ * row under the old key (a join may skip an intermediate result during a fast re-read: Kafka
+ * Streams' foreign-key join drops a response computed for a value that has since changed, KIP-213).
+ * <p>
+ * The sweep does not delete in the target directly: it writes a tombstone for each such key to the
+ * new-schema topic, so that the writer applies it like any other change and the comparison learns
+ * that the key is expected to be gone. The tombstone carries the new generation and version -1,
+ * below every change of that generation, so it removes the older generation's row yet loses against
+ * any row the new generation writes for the key, before or after it.
+ */
+final class GenerationSweep {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerationSweep.class);
+    /** Below every version a generation emits (0 for snapshot rows, LSNs above). */
+    static final long SWEEP_VERSION = -1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private GenerationSweep() {
+    }
+
+    /** Writes the tombstones; returns how many. */
+    static long sweep(PipelineConfig config, RegistryClient registry, String prefix, List<TableMapping> mappings, long generation) {
+        Map<String, Object> producerConfig = Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP),
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        long total = 0;
+        Serializer<GenericRecord> keys = AvroSerde.keys(registry).serializer();
+        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD));
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig, new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (TableMapping m : mappings) {
+                String topic = Topics.newSchema(prefix, m.targetTable());
+                List<Future<?>> sent = new ArrayList<>();
+                for (String pk : staleKeys(c, m.targetTable(), generation)) {
+                    GenericRecord key = key(pk, m.targetKeySchema(), m.targetTable());
+                    RecordHeaders headers = new RecordHeaders();
+                    headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(SWEEP_VERSION));
+                    headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
+                    headers.add(ChangeHeaders.OP, "d".getBytes(StandardCharsets.UTF_8));
+                    sent.add(producer.send(new ProducerRecord<>(topic, null, keys.serialize(topic, key), null, headers)));
+                }
+                for (Future<?> f : sent) {
+                    f.get();
+                }
+                if (!sent.isEmpty()) {
+                    LOG.info("Generation {} does not produce {} row(s) of {} that an earlier generation wrote: tombstones sent to {}",
+                            generation, sent.size(), m.targetTable(), topic);
+                }
+                total += sent.size();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read " + TableApplier.BOOKKEEPING_TABLE + " on " + config.get(PipelineConfig.TARGET_JDBC_URL)
+                    + " to find rows generation " + generation + " does not produce (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot write sweep tombstones of generation " + generation + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while sweeping generation " + generation, e);
+        }
+        return total;
+    }
+
+    private static List<String> staleKeys(Connection c, String table, long generation) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT pk FROM " + TableApplier.BOOKKEEPING_TABLE
+                + " WHERE table_name = ? AND generation < ? AND NOT deleted")) {
+            ps.setString(1, table);
+            ps.setLong(2, generation);
+            ps.setFetchSize(10_000);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The key record back from its bookkeeping form ({@link RowValues#keyJson}): numbers as JSON
+     * numbers, everything else as its PostgreSQL text, which {@link RowValues#text} wrote.
+     */
+    static GenericRecord key(String json, Schema keySchema, String table) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(json);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("Bookkeeping key " + json + " of " + table + " is not JSON: " + e.getMessage(), e);
+        }
+        GenericRecord key = new GenericData.Record(keySchema);
+        for (Schema.Field f : keySchema.getFields()) {
+            JsonNode v = node.get(f.name());
+            key.put(f.pos(), v == null || v.isNull() ? null : value(v, RowValues.nonNull(f.schema()), table, f.name()));
+        }
+        return key;
+    }
+
+    private static Object value(JsonNode v, Schema schema, String table, String column) {
+        LogicalType logical = schema.getLogicalType();
+        String text = v.asText();
+        if (logical instanceof LogicalTypes.Date) {
+            return (int) LocalDate.parse(text).toEpochDay();
+        }
+        if (logical instanceof LogicalTypes.TimestampMicros) {
+            return ChronoUnit.MICROS.between(Instant.EPOCH, Instant.parse(text));
+        }
+        if (logical instanceof LogicalTypes.TimestampMillis) {
+            return Instant.parse(text).toEpochMilli();
+        }
+        if (logical instanceof LogicalTypes.LocalTimestampMicros) {
+            return ChronoUnit.MICROS.between(LocalDateTime.ofEpochSecond(0, 0, ZoneOffset.UTC), LocalDateTime.parse(text));
+        }
+        return switch (schema.getType()) {
+            case STRING -> text;
+            case INT -> v.asInt();
+            case LONG -> v.asLong();
+            case BOOLEAN -> Boolean.parseBoolean(text);
+            case DOUBLE -> v.asDouble();
+            case FLOAT -> (float) v.asDouble();
+            default -> throw new IllegalStateException("Key column " + column + " of " + table + " has Avro type " + schema
+                    + ", which the generation sweep cannot rebuild from the writer's bookkeeping; rows of " + table
+                    + " that the new generation does not produce stay in the target (the comparison reports them)");
+        };
+    }
+}

@@ -1,0 +1,205 @@
+package dev.understudy.pipeline;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Which spec versions a pipeline has run, as numbered generations, kept in the target database next
+ * to the writer's bookkeeping ({@value #TABLE}).
+ * <p>
+ * A spec version is identified by its {@code migration:} name. The first time a pipeline starts on a
+ * name it becomes the next generation: its migration runs as a new Kafka Streams application that
+ * re-reads the legacy topics from their start, and its rows carry the generation, so the writer lets
+ * them replace the previous generation's rows (the backfill). Starting again on the same name resumes
+ * that generation. Two refusals keep the numbering meaningful:
+ * <ul>
+ *   <li>a name whose spec changed since it ran (another fingerprint): the change would reach only
+ *   rows changed from now on, never the rows already written; a new name backfills it;</li>
+ *   <li>a name older than the newest generation: its rows would all lose against the newer
+ *   generation's, so going back needs a new name too.</li>
+ * </ul>
+ * The table also remembers which legacy tables the capture has covered, by its initial snapshot or
+ * a completed incremental snapshot: a table added to the capture later has no history in Kafka.
+ */
+public final class MigrationGenerations {
+    public static final String TABLE = "understudy.migration_generation";
+    public static final String COVERED_TABLE = "understudy.captured_table";
+
+    /**
+     * One generation.
+     *
+     * @param fresh              true when this start created it (nothing of it has run before)
+     * @param backfillCompletedAt when its backfill was last seen complete, or null
+     */
+    public record Generation(String pipeline, String migration, long number, boolean fresh, Instant backfillCompletedAt) {
+        public boolean backfillComplete() {
+            return backfillCompletedAt != null;
+        }
+    }
+
+    private final String url;
+    private final String user;
+    private final String password;
+
+    public MigrationGenerations(String url, String user, String password) {
+        this.url = url;
+        this.user = user;
+        this.password = password;
+    }
+
+    /**
+     * The generation of {@code migration} in {@code pipeline}, created as the next one when new.
+     *
+     * @throws IllegalStateException when the spec changed under the same name, or is not the newest
+     */
+    public Generation resolve(String pipeline, String migration, String fingerprint, String flywayVersion) {
+        try (Connection c = connect()) {
+            c.setAutoCommit(false);
+            ensureTables(c);
+            // One pipeline start at a time decides the numbering (PostgreSQL advisory locks, held to commit).
+            try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
+                lock.setString(1, TABLE + "/" + pipeline);
+                lock.execute();
+            }
+            long newest = 0;
+            String newestName = null;
+            try (PreparedStatement ps = c.prepareStatement("SELECT generation, migration FROM " + TABLE
+                    + " WHERE pipeline = ? ORDER BY generation DESC LIMIT 1")) {
+                ps.setString(1, pipeline);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        newest = rs.getLong(1);
+                        newestName = rs.getString(2);
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT generation, fingerprint, backfill_completed_at FROM " + TABLE
+                    + " WHERE pipeline = ? AND migration = ?")) {
+                ps.setString(1, pipeline);
+                ps.setString(2, migration);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        long number = rs.getLong(1);
+                        if (!rs.getString(2).equals(fingerprint)) {
+                            throw new IllegalStateException("Migration '" + migration + "' ran in pipeline '" + pipeline + "' as generation "
+                                    + number + " with another spec (" + TABLE + " in the target database holds its fingerprint): a changed"
+                                    + " mapping would reach only rows changed from now on. Give the changed spec a new 'migration:' name"
+                                    + " (e.g. " + migration + "_2) so that it runs as generation " + (newest + 1) + " and backfills every row,"
+                                    + " or restore the spec as it was");
+                        }
+                        if (number < newest) {
+                            throw new IllegalStateException("Migration '" + migration + "' is generation " + number + " of pipeline '"
+                                    + pipeline + "', but generation " + newest + " ('" + newestName + "') has run since; its rows would"
+                                    + " lose against the newer ones. To go back, copy the spec under a new 'migration:' name, which runs"
+                                    + " as generation " + (newest + 1) + " and re-writes every row");
+                        }
+                        java.sql.Timestamp done = rs.getTimestamp(3);
+                        c.commit();
+                        return new Generation(pipeline, migration, number, false, done == null ? null : done.toInstant());
+                    }
+                }
+            }
+            long number = newest + 1;
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE
+                    + " (pipeline, migration, generation, fingerprint, flyway_version) VALUES (?, ?, ?, ?, ?)")) {
+                ps.setString(1, pipeline);
+                ps.setString(2, migration);
+                ps.setLong(3, number);
+                ps.setString(4, fingerprint);
+                ps.setString(5, flywayVersion);
+                ps.executeUpdate();
+            }
+            c.commit();
+            return new Generation(pipeline, migration, number, true, null);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read or record the migration generation in " + TABLE + " on " + url
+                    + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
+                    + "; the target user needs CREATE on the database and USAGE on schema understudy", e);
+        }
+    }
+
+    /** Records that the backfill of {@code generation} is complete. */
+    public void backfillCompleted(Generation generation) {
+        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement("UPDATE " + TABLE
+                + " SET backfill_completed_at = now() WHERE pipeline = ? AND generation = ? AND backfill_completed_at IS NULL")) {
+            ps.setString(1, generation.pipeline());
+            ps.setLong(2, generation.number());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot record the completed backfill of generation " + generation.number() + " in "
+                    + TABLE + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** The legacy tables the capture of {@code pipeline} has read whole (initial or incremental snapshot). */
+    public Set<String> coveredTables(String pipeline) {
+        try (Connection c = connect()) {
+            ensureTables(c);
+            Set<String> out = new LinkedHashSet<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT table_name FROM " + COVERED_TABLE + " WHERE pipeline = ? ORDER BY table_name")) {
+                ps.setString(1, pipeline);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read " + COVERED_TABLE + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. */
+    public void covered(String pipeline, List<String> tables, String how) {
+        try (Connection c = connect()) {
+            ensureTables(c);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " (pipeline, table_name, covered_by) "
+                    + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO NOTHING")) {
+                for (String t : tables) {
+                    ps.setString(1, pipeline);
+                    ps.setString(2, t);
+                    ps.setString(3, how);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot record covered tables in " + COVERED_TABLE + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    private Connection connect() throws SQLException {
+        return DriverManager.getConnection(url, user, password);
+    }
+
+    private static void ensureTables(Connection c) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA IF NOT EXISTS understudy");
+            s.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (pipeline text NOT NULL, migration text NOT NULL, "
+                    + "generation bigint NOT NULL, fingerprint text NOT NULL, flyway_version text, "
+                    + "started_at timestamptz NOT NULL DEFAULT now(), backfill_completed_at timestamptz, "
+                    + "PRIMARY KEY (pipeline, migration), UNIQUE (pipeline, generation))");
+            s.execute("CREATE TABLE IF NOT EXISTS " + COVERED_TABLE + " (pipeline text NOT NULL, table_name text NOT NULL, "
+                    + "covered_by text NOT NULL, covered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))");
+        } catch (SQLException e) {
+            // IF NOT EXISTS races with a concurrent creator (23505 on a catalog index, 42P06/42P07):
+            // the object then exists, which is all that is needed.
+            if (!List.of("23505", "42P06", "42P07").contains(e.getSQLState())) {
+                throw e;
+            }
+            if (!auto) {
+                c.rollback();
+            }
+        }
+    }
+}
