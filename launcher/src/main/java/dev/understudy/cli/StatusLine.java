@@ -32,6 +32,7 @@ final class StatusLine {
         }
         String snapshot = snapshotTotal > 0 && !capture.snapshotCompleted()
                 ? String.format("%,d/%,d rows (%.0f%%)", capture.snapshotRows(), snapshotTotal, 100.0 * capture.snapshotRows() / snapshotTotal)
+                : capture.snapshotRows() == 0 && capture.snapshotCompleted() ? "none (resumed from offsets)"
                 : String.format("%,d rows%s", capture.snapshotRows(), capture.snapshotCompleted() ? " done" : "");
         return String.format("[%5.1fs] snapshot %s | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d | drift %,d open, %,d pending%s",
                 (now - startNanos) / 1e9, snapshot, capture.streamedChanges(), applied, rate,

@@ -88,6 +88,8 @@ public final class BackfillProgress implements AutoCloseable {
     /** Ends of the application's repartition topics in the current drain round. */
     private Map<TopicPartition, Long> internalGoal;
     private int internalRounds;
+    /** Records queued in the repartition topics once the legacy goal is passed, -1 before. */
+    private volatile long internalBehind = -1;
     private final java.util.function.LongSupplier sweep;
     private boolean swept;
     private volatile long sweptRows;
@@ -218,7 +220,10 @@ public final class BackfillProgress implements AutoCloseable {
         String snap = s == null ? "" : String.format("; snapshot of %s: %,d%s rows%s", String.join(", ", s.tables()),
                 s.rowsScanned(), s.rowsEstimated() > 0 ? String.format(" of ~%,d", s.rowsEstimated()) : "", s.completed() ? " done" : "");
         return switch (phase) {
-            case REREADING -> String.format("%s: re-read %,d of %,d legacy changes (%.0f%%), %,.0f/s, ETA %s%s", name, reread, total,
+            case REREADING -> internalBehind >= 0
+                    ? String.format("%s: re-read all %,d legacy changes; %,d records queued in the join's repartition topics%s", name, total,
+                    internalBehind, snap)
+                    : String.format("%s: re-read %,d of %,d legacy changes (%.0f%%), %,.0f/s, ETA %s%s", name, reread, total,
                     100 * fraction(), rate, eta().map(BackfillProgress::format).orElse("unknown"), snap);
             case APPLYING -> String.format("%s: re-read all %,d legacy changes; writer %,d rows behind%s", name, total, writerBehind, snap);
             case SNAPSHOT -> String.format("%s: snapshotting%s; re-read %,d legacy changes so far", name, snap, reread);
@@ -309,8 +314,10 @@ public final class BackfillProgress implements AutoCloseable {
             // can take through them.
             while (true) {
                 if (internalGoal != null) {
-                    boolean drained = internalGoal.entrySet().stream()
-                            .allMatch(e -> committed.getOrDefault(e.getKey(), 0L) >= e.getValue());
+                    long queued = internalGoal.entrySet().stream()
+                            .mapToLong(e -> Math.max(0, e.getValue() - committed.getOrDefault(e.getKey(), 0L))).sum();
+                    internalBehind = queued;
+                    boolean drained = queued == 0;
                     if (!drained) {
                         caughtUp = false;
                         break;
