@@ -72,7 +72,10 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
      * Taken right after start: a {@link ProcessHandle} remembers the process start time, and its
      * isAlive/destroy check it, so a PID reused by another process later is never signalled.
      */
-    private final ProcessHandle postmaster;
+    /** Replaced when the server comes back from an outage ({@link #endOutage()}). */
+    private volatile ProcessHandle postmaster;
+    /** The postmaster's command line, kept by {@link #beginOutage()} to start it again. */
+    private List<String> outageCommand;
     private final String ownerToken;
     private final Thread shutdownHook;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -242,6 +245,87 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     /** The time zone the server was started with ({@code timezone} and {@code log_timezone}). */
     public String timeZone() {
         return timeZone;
+    }
+
+    /**
+     * Stops the server as an outage would: a fast shutdown (SIGINT semantics: sessions are
+     * disconnected, in-progress transactions rolled back), keeping its data, until
+     * {@link #endOutage()} starts it again on the same port. For tests of failure handling.
+     */
+    public synchronized void beginOutage() {
+        if (outageCommand != null) {
+            throw new IllegalStateException("PostgreSQL '" + name + "' is already down");
+        }
+        ProcessHandle.Info info = postmaster.info();
+        String command = info.command().orElseThrow(() -> new EmbeddedStackException("The command line of the postmaster of PostgreSQL '"
+                + name + "' (PID " + postmaster.pid() + ") cannot be read, so it could not be started again"));
+        List<String> line = new java.util.ArrayList<>();
+        if ("root".equals(ProcessHandle.current().info().user().orElse(""))) {
+            // PostgreSQL refuses to run as root; zonky starts it in a new user namespace (unshare -U),
+            // where this process's root is an unprivileged user, and so must the restart.
+            line.addAll(List.of("unshare", "-U"));
+        }
+        line.add(command);
+        line.addAll(List.of(info.arguments().orElse(new String[0])));
+        // SIGINT is PostgreSQL's fast shutdown (docs, "Shutting Down the Server"); ProcessHandle only sends
+        // SIGTERM (smart shutdown, which waits for every session to end) or SIGKILL.
+        ProcessHandle pm = postmaster;
+        run(List.of("kill", "-INT", Long.toString(pm.pid())));
+        if (!awaitExit(pm, Duration.ofSeconds(60))) {
+            throw new EmbeddedStackException("PostgreSQL '" + name + "' (PID " + pm.pid() + ") did not shut down within 60 s of SIGINT");
+        }
+        outageCommand = line;
+        LOG.info("PostgreSQL '{}' stopped for an outage (data kept in {})", name, dataDirectory);
+    }
+
+    /** Starts the server again after {@link #beginOutage()}, on the same port with the same data, and waits until it accepts sessions. */
+    public synchronized void endOutage() {
+        if (outageCommand == null) {
+            throw new IllegalStateException("PostgreSQL '" + name + "' is not down");
+        }
+        try {
+            new ProcessBuilder(outageCommand).redirectOutput(ProcessBuilder.Redirect.appendTo(logFile().toFile()))
+                    .redirectErrorStream(true).start();
+            long deadline = System.nanoTime() + STARTUP_WAIT.toNanos();
+            while (true) {
+                try (Connection c = connect()) {
+                    break;
+                } catch (SQLException e) {
+                    if (System.nanoTime() > deadline) {
+                        List<String> log = Files.readAllLines(logFile());
+                        throw new EmbeddedStackException("PostgreSQL '" + name + "' did not accept sessions within "
+                                + STARTUP_WAIT.toSeconds() + " s of its restart (" + outageCommand + "); the end of " + logFile() + ":\n"
+                                + String.join("\n", log.subList(Math.max(0, log.size() - 15), log.size())), e);
+                    }
+                    Thread.sleep(100);
+                }
+            }
+            long pid = readPostmasterPid(dataDirectory.resolve("postmaster.pid"))
+                    .orElseThrow(() -> new IOException("postmaster.pid has no PID on its first line"));
+            postmaster = ProcessHandle.of(pid).orElseThrow(() -> new IOException("postmaster PID " + pid + " is not running"));
+        } catch (IOException e) {
+            throw new EmbeddedStackException("Cannot start PostgreSQL '" + name + "' again after its outage: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EmbeddedStackException("Interrupted while starting PostgreSQL '" + name + "' again", e);
+        }
+        outageCommand = null;
+        LOG.info("PostgreSQL '{}' back after its outage (postmaster PID {})", name, postmaster.pid());
+    }
+
+    private void run(List<String> command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.appendTo(logFile().toFile()))
+                    .redirectErrorStream(true).start();
+            if (!p.waitFor(90, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new EmbeddedStackException(String.join(" ", command) + " failed for PostgreSQL '" + name + "'; see " + logFile());
+            }
+        } catch (IOException e) {
+            throw new EmbeddedStackException("Cannot run " + command.get(0) + " for PostgreSQL '" + name + "': " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EmbeddedStackException("Interrupted while running " + command.get(0), e);
+        }
     }
 
     /** PID of the postmaster, as written in postmaster.pid. */

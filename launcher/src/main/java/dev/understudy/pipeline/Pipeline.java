@@ -147,6 +147,7 @@ public final class Pipeline implements AutoCloseable {
                     config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                     config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(PipelineConfig.WRITER_BATCH)),
                     registry);
+            writer.setMaxRecordsPerSecond(config.get(PipelineConfig.WRITER_MAX_RATE));
             writer.start();
             drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
             java.util.function.Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;

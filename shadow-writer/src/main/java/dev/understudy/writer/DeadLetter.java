@@ -1,31 +1,51 @@
 package dev.understudy.writer;
 
+import org.apache.kafka.common.header.Headers;
+
 /**
  * A record the writer could not apply and hands to the dead-letter topic, with everything needed
  * to find, fix and replay it.
  *
- * @param table      the target table the record was meant for
- * @param topic      the source topic of the record
- * @param partition  its partition
- * @param offset     its offset
- * @param version    its ordering version, or -1 when it could not be read
- * @param lsn        its source LSN, or -1 when it could not be read
- * @param keyJson    its key as JSON, or null when the key could not be decoded
- * @param rawKey     the key bytes exactly as read
- * @param rawValue   the value bytes exactly as read (null for a tombstone)
- * @param sqlState   the SQLSTATE of the database error, or null when the record failed before reaching the database
- * @param error      what went wrong and what to do about it
- * @param failedAtMs when the failure was seen, milliseconds since the epoch
+ * @param table           the target table the record was meant for
+ * @param topic           the source topic of the record
+ * @param partition       its partition
+ * @param offset          its offset
+ * @param version         its ordering version, or {@code Long.MIN_VALUE} (or -1) when it could not be read
+ * @param lsn             its source LSN, or -1 when it could not be read
+ * @param keyJson         its key as JSON, or null when the key could not be decoded
+ * @param rawKey          the key bytes exactly as read
+ * @param rawValue        the value bytes exactly as read (null for a tombstone)
+ * @param sqlState        the SQLSTATE of the database error, or null when the record failed before reaching the database
+ * @param error           what went wrong and what to do about it
+ * @param failedAtMs      when the failure was seen, milliseconds since the epoch
+ * @param generation      its spec generation, or -1 when unknown (the record was not decoded)
+ * @param originalHeaders the headers of the record as read, or null when not at hand; a replay
+ *                        re-produces them so the writer orders the change as it would have
  */
 public record DeadLetter(String table, String topic, int partition, long offset, long version, long lsn,
                          String keyJson, byte[] rawKey, byte[] rawValue, String sqlState, String error,
-                         long failedAtMs) {
+                         long failedAtMs, long generation, Headers originalHeaders) {
 
-    /** A change the database refused. */
+    /** A dead letter whose generation and original headers are unknown. */
+    public DeadLetter(String table, String topic, int partition, long offset, long version, long lsn,
+                      String keyJson, byte[] rawKey, byte[] rawValue, String sqlState, String error, long failedAtMs) {
+        this(table, topic, partition, offset, version, lsn, keyJson, rawKey, rawValue, sqlState, error, failedAtMs, -1L, null);
+    }
+
+    /**
+     * A change the database refused. Its version, generation and LSN are known, so the dead-letter
+     * record can carry the change headers a replay needs even without the original headers.
+     */
     public static DeadLetter of(RowChange change, String sqlState, String error) {
         return new DeadLetter(change.table(), change.topic(), change.partition(), change.offset(), change.version(),
                 change.lsn(), change.keyJson(), change.rawKey(), change.rawValue(), sqlState, error,
-                System.currentTimeMillis());
+                System.currentTimeMillis(), change.generation(), null);
+    }
+
+    /** This dead letter with the headers of the record it was read as. */
+    public DeadLetter withOriginalHeaders(Headers headers) {
+        return new DeadLetter(table, topic, partition, offset, version, lsn, keyJson, rawKey, rawValue, sqlState, error,
+                failedAtMs, generation, headers);
     }
 
     /** {@code topic[partition]@offset}, for messages. */

@@ -1,6 +1,8 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -8,12 +10,15 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +37,13 @@ import java.util.concurrent.Future;
  * {@value #TABLE}, {@value #KEY}, {@value #SQLSTATE}, {@value #ERROR} (at most {@value #MAX_ERROR_CHARS}
  * characters) and {@value #FAILED_AT_MS}. Headers whose value is unknown (no SQLSTATE for a record
  * that never reached the database, no key for an undecodable key) are left out.
+ * <p>
+ * Ahead of those, it keeps the original record's change headers ({@link ChangeHeaders}: version,
+ * LSN, generation, op, transaction id), in their original binary encoding, because a replay must
+ * re-produce them: the writer orders changes by (generation, version) from these headers and would
+ * otherwise dead-letter the replayed record again or apply it out of order. When the original
+ * headers are not at hand, version, LSN and generation are written from the decoded change; a
+ * record that was never decoded then carries no change headers.
  * <p>
  * Takes any {@link Producer}, so a caller can share or configure its own.
  */
@@ -123,9 +135,45 @@ public final class DeadLetterPublisher implements AutoCloseable {
         return acked;
     }
 
-    /** The dead-letter record for {@code deadLetter}: original key and value, coordinates as headers. */
+    /** The original change headers, as they are kept on a dead-letter record. */
+    public static final List<String> CHANGE_HEADERS = List.of(ChangeHeaders.VERSION, ChangeHeaders.LSN,
+            ChangeHeaders.GENERATION, ChangeHeaders.OP, ChangeHeaders.TX_ID);
+
+    /**
+     * Gives each dead letter of {@code letters} without original headers the headers of its record
+     * in {@code records} (matched by topic, partition and offset), so the dead-letter record keeps
+     * the op and transaction id too, which a decoded change does not hold.
+     */
+    public static void attachOriginalHeaders(List<DeadLetter> letters,
+                                             Collection<? extends Collection<ConsumerRecord<byte[], byte[]>>> records) {
+        if (letters.isEmpty()) {
+            return;
+        }
+        Map<String, Headers> byCoordinates = new HashMap<>();
+        for (DeadLetter dl : letters) {
+            if (dl.originalHeaders() == null) {
+                byCoordinates.put(dl.coordinates(), null);
+            }
+        }
+        for (Collection<ConsumerRecord<byte[], byte[]>> partition : records) {
+            for (ConsumerRecord<byte[], byte[]> r : partition) {
+                String coordinates = r.topic() + "[" + r.partition() + "]@" + r.offset();
+                if (byCoordinates.containsKey(coordinates)) {
+                    byCoordinates.put(coordinates, r.headers());
+                }
+            }
+        }
+        letters.replaceAll(dl -> dl.originalHeaders() == null && byCoordinates.get(dl.coordinates()) != null
+                ? dl.withOriginalHeaders(byCoordinates.get(dl.coordinates())) : dl);
+    }
+
+    /**
+     * The dead-letter record for {@code deadLetter}: original key and value, the original change
+     * headers, then the coordinates and cause as headers.
+     */
     public static ProducerRecord<byte[], byte[]> toRecord(String topic, DeadLetter deadLetter) {
         RecordHeaders headers = new RecordHeaders();
+        addChangeHeaders(headers, deadLetter);
         add(headers, TOPIC, deadLetter.topic());
         add(headers, PARTITION, Integer.toString(deadLetter.partition()));
         add(headers, OFFSET, Long.toString(deadLetter.offset()));
@@ -153,6 +201,27 @@ public final class DeadLetterPublisher implements AutoCloseable {
             end--;
         }
         return error.substring(0, end);
+    }
+
+    private static void addChangeHeaders(RecordHeaders headers, DeadLetter deadLetter) {
+        if (deadLetter.originalHeaders() != null) {
+            for (String name : CHANGE_HEADERS) {
+                Header h = deadLetter.originalHeaders().lastHeader(name);
+                if (h != null && h.value() != null) {
+                    headers.add(name, h.value());
+                }
+            }
+            return;
+        }
+        // Without the original headers, only a decoded change (known generation) has trustworthy values.
+        if (deadLetter.generation() < 0) {
+            return;
+        }
+        headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(deadLetter.version()));
+        if (deadLetter.lsn() >= 0) {
+            headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(deadLetter.lsn()));
+        }
+        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(deadLetter.generation()));
     }
 
     private static void add(RecordHeaders headers, String name, String value) {

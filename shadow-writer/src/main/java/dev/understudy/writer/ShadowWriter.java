@@ -89,7 +89,16 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private boolean partitionsRevoked;
     private boolean immediateConstraints;
     private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    /** Assigned partitions not yet moved to their position in the target database; kept paused until then. */
+    private final Set<TopicPartition> unpositioned = new java.util.HashSet<>();
     private long lagRefreshedAt;
+    /** Records per second the writer may apply; 0 means no limit. Set from any thread. */
+    private volatile double maxRecordsPerSecond;
+    private volatile boolean pauseRequested;
+    private long rateWindowStart;
+    private long rateWindowRecords;
+    /** The rate limit's window: long enough to smooth batches, short enough that idle time earns little credit. */
+    private static final long RATE_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /**
      * Creates the consumer and the dead-letter producer; nothing connects until {@link #start()} or {@link #run()}.
@@ -165,6 +174,27 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             closeResources();
             finished.countDown();
         }
+    }
+
+    /**
+     * Limits the records applied per second (0 removes the limit), e.g. to spare a target that also
+     * serves other work. The writer waits between batches while staying in its group; the time held
+     * back shows as {@link WriterMetrics#throttledMillis()} and the growing lag.
+     */
+    public void setMaxRecordsPerSecond(double perSecond) {
+        if (perSecond < 0 || Double.isNaN(perSecond)) {
+            throw new IllegalArgumentException("max records per second must be 0 (no limit) or more, was " + perSecond);
+        }
+        maxRecordsPerSecond = perSecond;
+    }
+
+    /** Stops applying after the current batch, staying in the group, until {@link #resume()}. */
+    public void pause() {
+        pauseRequested = true;
+    }
+
+    public void resume() {
+        pauseRequested = false;
     }
 
     /** Counters, readable from any thread. */
@@ -245,10 +275,23 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             log.info("Shadow writer started: group {}, topics {} -> tables {}, dead letters to {}", config.groupId(),
                     config.topicTables().keySet(), tableOrder, deadLetters.topic());
             while (!closing) {
+                if (!unpositioned.isEmpty()) {
+                    withRetry(() -> {
+                        positionPartitions();
+                        return null;
+                    });
+                    resumeAll();
+                }
+                if (pauseRequested) {
+                    holdBack(BACKOFF_SLICE_MS, true);
+                    continue;
+                }
+                metrics.paused(false);
                 ConsumerRecords<byte[], byte[]> records = consumer.poll(config.pollTimeout());
                 refreshLag();
                 if (!records.isEmpty()) {
                     process(records);
+                    throttle(records.count());
                 }
             }
         } catch (WakeupException | InterruptException | Stopping e) {
@@ -317,8 +360,14 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 // Before the database commit: if publishing fails the batch is retried whole; if the
                 // commit fails after it, the retry publishes again (duplicates in the dead-letter
                 // topic rather than lost records).
+                // The original change headers travel with each dead letter, so that a replay is ordered
+                // by the writer's guard like the original record.
+                DeadLetterPublisher.attachOriginalHeaders(letters, batch.records.values());
                 deadLetters.publishAll(letters);
             }
+            step = "recording positions in " + WriterPositions.TABLE;
+            // In the same transaction as the rows: the position and the rows it covers commit together.
+            WriterPositions.record(c, config.groupId(), batch.nextOffsets());
             step = "committing";
             c.commit();
             committed = true;
@@ -330,6 +379,51 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 rollbackQuietly(c);
             }
         }
+    }
+
+    /**
+     * Seeks newly assigned partitions to the positions stored in the target database, then lets them
+     * be fetched. A partition without a stored position starts from the group's committed offset (or
+     * the earliest), which at worst re-reads records the version guard then skips.
+     */
+    private void positionPartitions() throws Exception {
+        Connection c = ensureConnection();
+        Set<TopicPartition> assigned = consumer.assignment();
+        unpositioned.retainAll(assigned);
+        Map<TopicPartition, Long> stored;
+        try {
+            stored = WriterPositions.read(c, config.groupId(), unpositioned);
+            c.commit();
+        } catch (SQLException e) {
+            rollbackQuietly(c);
+            throw new StepFailure("reading positions from " + WriterPositions.TABLE, null, e);
+        }
+        Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
+        for (TopicPartition tp : unpositioned) {
+            Long next = stored.get(tp);
+            if (next != null) {
+                consumer.seek(tp, next);
+                toCommit.put(tp, new OffsetAndMetadata(next));
+            }
+        }
+        if (!toCommit.isEmpty()) {
+            // The group's offsets follow the database (after a rewind, say), so lag tools see the truth.
+            pendingOffsets.putAll(toCommit);
+            try {
+                consumer.commitSync(pendingOffsets);
+                pendingOffsets.clear();
+            } catch (RuntimeException e) {
+                if (e instanceof WakeupException || e instanceof InterruptException) {
+                    throw e;
+                }
+                log.debug("Could not commit the stored positions to the group yet: {}", e.getMessage());
+            }
+        }
+        log.info("Partitions {} positioned from {}: {}", unpositioned, WriterPositions.TABLE, stored);
+        if (!backingOff) {
+            consumer.resume(unpositioned);
+        }
+        unpositioned.clear();
     }
 
     private TableApplier applier(String table) {
@@ -463,6 +557,33 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
     }
 
+    /** Waits out the rate limit after a batch of {@code records}. */
+    private void throttle(int records) {
+        double rate = maxRecordsPerSecond;
+        long now = System.nanoTime();
+        if (rate <= 0) {
+            rateWindowStart = 0;
+            return;
+        }
+        if (rateWindowStart == 0 || now - rateWindowStart > RATE_WINDOW_NANOS) {
+            rateWindowStart = now;
+            rateWindowRecords = 0;
+        }
+        rateWindowRecords += records;
+        long due = rateWindowStart + (long) (rateWindowRecords / rate * 1e9);
+        long waitMillis = TimeUnit.NANOSECONDS.toMillis(due - now);
+        if (waitMillis > 0) {
+            holdBack(waitMillis, false);
+        }
+    }
+
+    /** Holds back without leaving the group (paused partitions, zero-timeout polls), counted as throttling. */
+    private void holdBack(long millis, boolean paused) {
+        backoff(millis);
+        resumeAll();
+        metrics.throttled(millis, paused);
+    }
+
     private void resumeAll() {
         if (backingOff) {
             backingOff = false;
@@ -532,6 +653,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private final class Rebalance implements ConsumerRebalanceListener {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            unpositioned.removeAll(partitions);
             if (inFlight != null) {
                 partitionsRevoked = true;
             }
@@ -558,6 +680,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            unpositioned.removeAll(partitions);
             if (inFlight != null) {
                 partitionsRevoked = true;
             }
@@ -566,9 +689,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            if (backingOff) {
-                consumer.pause(partitions);
-            }
+            // Fetching waits until the loop has sought them to their stored positions.
+            unpositioned.addAll(partitions);
+            consumer.pause(partitions);
         }
     }
 
@@ -605,6 +728,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 // RowValues, which renders local timestamps as UTC wall-clock time.
                 s.execute("SET TimeZone = 'UTC'");
             }
+            c.commit();
+            WriterPositions.ensureTable(c);
             c.commit();
             if (appliers.isEmpty()) {
                 for (String table : tableOrder) {

@@ -17,6 +17,27 @@ public final class WriterMetrics {
     private final AtomicLong retries = new AtomicLong();
     private final AtomicLong lag = new AtomicLong();
     private final AtomicLong recordsCommitted = new AtomicLong();
+    private final AtomicLong throttledMillis = new AtomicLong();
+    private volatile boolean paused;
+
+    /** Milliseconds the writer held back on purpose (rate limit or pause): the backpressure it applied. */
+    public long throttledMillis() {
+        return throttledMillis.get();
+    }
+
+    /** True while an operator has paused the writer. */
+    public boolean paused() {
+        return paused;
+    }
+
+    void throttled(long millis, boolean pausedNow) {
+        throttledMillis.addAndGet(millis);
+        paused = pausedNow;
+    }
+
+    void paused(boolean value) {
+        paused = value;
+    }
 
     /** Rows changed in the target: upserts plus deletes. */
     public long rowsApplied() {

@@ -293,6 +293,49 @@ class ShadowWriterIT {
     }
 
     @Test
+    void aRateLimitHoldsTheWriterBackAndAPauseStopsItInTheGroup() throws Exception {
+        String topic = Topics.newSchema("throttle", "public.accounts");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+        }
+        try (ShadowWriter writer = new ShadowWriter(config("writer-it-throttle", topic, "public.accounts").withMaxBatchRecords(100), registry)) {
+            writer.setMaxRecordsPerSecond(400);
+            WriterMetrics m = writer.metrics();
+            for (long id = 5001; id <= 6200; id++) {
+                send(topic, id, id, "c", row(id, "Throttled " + id, "t" + id + "@example.com"));
+            }
+            producer.flush();
+            writer.start();
+            await("first records", Duration.ofSeconds(60), () -> m.recordsCommitted() > 0, m::toString);
+            long first = System.nanoTime();
+            Thread.sleep(1_500);
+            double seconds = (System.nanoTime() - first) / 1e9;
+            long committed = m.recordsCommitted();
+            // An upper bound only (a slow machine commits less, never more): 400 records/s since the
+            // first batch, plus the batch in hand when the count was read and the first one.
+            assertTrue(committed <= 400 * seconds + 200, committed + " records in " + seconds + " s at 400 records/s");
+            assertTrue(m.throttledMillis() > 0, m::toString);
+
+            writer.setMaxRecordsPerSecond(0);
+            await("the rest without a limit", Duration.ofSeconds(60), () -> m.recordsCommitted() >= 1200, m::toString);
+
+            writer.pause();
+            await("the pause", Duration.ofSeconds(30), m::paused, m::toString);
+            long before = m.recordsCommitted();
+            for (long id = 6201; id <= 6250; id++) {
+                send(topic, id, id, "c", row(id, "Paused " + id, "p" + id + "@example.com"));
+            }
+            producer.flush();
+            Thread.sleep(1_500);
+            assertEquals(before, m.recordsCommitted(), "records applied while paused");
+            assertTrue(writer.isRunning());
+            writer.resume();
+            await("the records sent during the pause", Duration.ofSeconds(60), () -> m.recordsCommitted() >= before + 50, m::toString);
+            assertFalse(m.paused());
+        }
+    }
+
+    @Test
     void aKilledDatabaseConnectionIsRetriedWithoutLosingRecords() throws Exception {
         try (ShadowWriter writer = new ShadowWriter(config("writer-it-retry", ACCOUNTS_TOPIC, "public.accounts"), registry).start()) {
             WriterMetrics m = writer.metrics();

@@ -52,6 +52,7 @@ class TableApplierIT {
                 // email NOT NULL, unlike the contract, so that a row without one is a poison row.
                 "CREATE TABLE public.users (id bigint PRIMARY KEY, full_name text, email text NOT NULL, birthdate date, created_at timestamptz)",
                 "CREATE TABLE public.tags (id bigint PRIMARY KEY, label varchar(5) NOT NULL)",
+                "CREATE TABLE public.stock (id bigint PRIMARY KEY, qty smallint, price numeric(6,2))",
                 "CREATE SCHEMA \"Weird Schema\"",
                 "CREATE TABLE \"Weird Schema\".\"Order Lines\" (\"Order Id\" bigint, line int, \"Qty\" numeric(10,2), note text, "
                         + "PRIMARY KEY (\"Order Id\", line))");
@@ -323,6 +324,34 @@ class TableApplierIT {
             assertTrue(rs.next());
             assertEquals("{\"id\":2}", rs.getString(1));
             assertTrue(rs.getBoolean(3), "a delete leaves a tombstone version");
+        }
+    }
+
+    @Test
+    void numbersThatOverflowTheTargetTypeAreDeadLetteredAndTheRestLands() throws Exception {
+        TestPostgres.execute(pg, "TRUNCATE public.stock");
+        Schema key = KeySchemas.of("public", "stock", List.of(new KeySchemas.KeyField("id", Schema.create(Schema.Type.LONG))));
+        Schema value = SchemaBuilder.record("stock").fields().requiredLong("id").requiredInt("qty").requiredString("price").endRecord();
+        TableApplier stock = new TableApplier(c, "public.stock");
+        Object[][] rows = {{1L, 7, "12.50"}, {2L, 100_000, "1.00"}, {3L, 8, "123456.78"}, {4L, 9, "9999.99"}};
+        List<RowChange> batch = new ArrayList<>();
+        for (Object[] r : rows) {
+            GenericRecord k = new GenericData.Record(key);
+            k.put("id", r[0]);
+            GenericRecord v = new GenericData.Record(value);
+            v.put("id", r[0]);
+            v.put("qty", r[1]);
+            v.put("price", r[2]);
+            batch.add(new RowChange("public.stock", k, v, 1, 1, "understudy.new.public.stock", 0, (Long) r[0], null, null));
+        }
+        ApplyResult r = apply(stock, batch);
+        assertEquals(2, r.upserted());
+        // smallint out of range, and numeric(6,2) overflow: both SQLSTATE 22003 numeric_value_out_of_range.
+        assertEquals(List.of("22003", "22003"), r.deadLetters().stream().map(DeadLetter::sqlState).toList());
+        assertEquals(List.of("{\"id\":2}", "{\"id\":3}"), r.deadLetters().stream().map(DeadLetter::keyJson).sorted().toList());
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT string_agg(id || ':' || qty || ':' || price, ',' ORDER BY id) FROM public.stock")) {
+            rs.next();
+            assertEquals("1:7:12.50,4:9:9999.99", rs.getString(1));
         }
     }
 

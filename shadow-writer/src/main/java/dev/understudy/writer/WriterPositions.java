@@ -1,0 +1,120 @@
+package dev.understudy.writer;
+
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The writer's Kafka positions, kept in the target database ({@value #TABLE}) and written in the
+ * same transaction as the rows they cover, so the rows and the position commit together or not at
+ * all. On assignment the writer seeks each partition to its stored position: a crash between the
+ * database commit and the Kafka offset commit, a rewound or deleted consumer group, or a writer
+ * restarted from scratch all resume exactly after the last applied record. Kafka's committed offsets
+ * are still written afterwards, for lag monitoring by standard tools; the database is authoritative.
+ * <p>
+ * A position only moves forward ({@code GREATEST}): a writer evicted from the group mid-batch (a
+ * zombie) may still commit its transaction, but never moves the position of its successor back.
+ * Its rows are harmless too: the per-row (generation, version) guard takes row locks, so the two
+ * never both apply the same change.
+ */
+final class WriterPositions {
+    static final String TABLE = "understudy.writer_position";
+
+    private static final String CREATE = "CREATE TABLE IF NOT EXISTS " + TABLE + " (group_id text NOT NULL, topic text NOT NULL, "
+            + "partition int NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+            + "PRIMARY KEY (group_id, topic, partition))";
+    private static final String READ = "SELECT topic, partition, next_offset FROM " + TABLE
+            + " WHERE group_id = ? AND topic = ANY(?)";
+    private static final String RECORD = "INSERT INTO " + TABLE + " AS p (group_id, topic, partition, next_offset) "
+            + "SELECT ?, u.topic, u.partition, u.next_offset FROM unnest(?::text[], ?::int[], ?::bigint[]) AS u(topic, partition, next_offset) "
+            + "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), "
+            + "updated_at = now()";
+
+    private WriterPositions() {
+    }
+
+    /** Creates the table when missing; like the bookkeeping table, skips the DDL when it exists. */
+    static void ensureTable(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+            ps.setString(1, TABLE);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    return;
+                }
+            }
+        }
+        Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA IF NOT EXISTS " + TableApplier.BOOKKEEPING_SCHEMA);
+            s.execute(CREATE);
+            if (sp != null) {
+                c.releaseSavepoint(sp);
+            }
+        } catch (SQLException e) {
+            // Concurrent creation (23505 on a catalog index, 42P06/42P07): the table exists, as wanted.
+            if (!Set.of("23505", "42P06", "42P07").contains(SqlErrorClassifier.sqlState(e))) {
+                throw e;
+            }
+            if (sp != null) {
+                c.rollback(sp);
+            }
+        }
+    }
+
+    /** Stored next offsets of {@code partitions}; partitions never written are absent. */
+    static Map<TopicPartition, Long> read(Connection c, String groupId, Collection<TopicPartition> partitions) throws SQLException {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        if (partitions.isEmpty()) {
+            return out;
+        }
+        String[] topics = partitions.stream().map(TopicPartition::topic).distinct().toArray(String[]::new);
+        try (PreparedStatement ps = c.prepareStatement(READ)) {
+            ps.setString(1, groupId);
+            ps.setArray(2, c.createArrayOf("text", topics));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    TopicPartition tp = new TopicPartition(rs.getString(1), rs.getInt(2));
+                    if (partitions.contains(tp)) {
+                        out.put(tp, rs.getLong(3));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Records {@code next} in the caller's transaction. */
+    static void record(Connection c, String groupId, Map<TopicPartition, OffsetAndMetadata> next) throws SQLException {
+        if (next.isEmpty()) {
+            return;
+        }
+        String[] topics = new String[next.size()];
+        Integer[] partitions = new Integer[next.size()];
+        Long[] offsets = new Long[next.size()];
+        int i = 0;
+        for (Map.Entry<TopicPartition, OffsetAndMetadata> e : next.entrySet()) {
+            topics[i] = e.getKey().topic();
+            partitions[i] = e.getKey().partition();
+            offsets[i] = e.getValue().offset();
+            i++;
+        }
+        try (PreparedStatement ps = c.prepareStatement(RECORD)) {
+            ps.setString(1, groupId);
+            ps.setArray(2, c.createArrayOf("text", topics));
+            ps.setArray(3, c.createArrayOf("int4", partitions));
+            ps.setArray(4, c.createArrayOf("bigint", offsets));
+            ps.executeUpdate();
+        }
+    }
+}
