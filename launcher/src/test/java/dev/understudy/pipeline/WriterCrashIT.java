@@ -49,8 +49,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The shadow writer as a separate process, killed with SIGKILL at random points under a steady
- * stream of changes, then restarted, many times. The target must end equal to the last change per
+ * The shadow writer as two separate processes sharing the topic's partitions (one consumer group,
+ * static members), one of them killed with SIGKILL at random points under a steady stream of
+ * changes and restarted with its member id, many times; it takes its partitions back and resumes
+ * them from the positions stored in the target. The target must end equal to the last change per
  * key, and an audit trigger on the target table proves that no row's version ever went backwards
  * and that no change was applied twice. Then the writer group's offsets are rewound by 10,000: the
  * writer resumes from the positions it keeps in the target database, and the target does not change.
@@ -108,15 +110,14 @@ class WriterCrashIT {
             Thread producer = new Thread(() -> produce(bootstrap, registry, expected, stop, producerFailure), "changes");
             producer.start();
 
-            List<String> events = new ArrayList<>();
-            Process writer = startWriter(settings, work, 0);
+            Process[] writers = {startWriter(settings, "a", 0), startWriter(settings, "b", 0)};
             try {
                 ThreadLocalRandom r = ThreadLocalRandom.current();
                 for (int i = 1; i <= KILLS; i++) {
                     Thread.sleep(1_000 + r.nextInt(2_500));
-                    writer.destroyForcibly().waitFor();
-                    events.add("killed #" + i);
-                    writer = startWriter(settings, work, i);
+                    int victim = r.nextInt(2);
+                    writers[victim].destroyForcibly().waitFor();
+                    writers[victim] = startWriter(settings, victim == 0 ? "a" : "b", i);
                 }
                 stop.set(true);
                 producer.join();
@@ -133,11 +134,14 @@ class WriterCrashIT {
                 // Rewind: a graceful stop, the static member removed from the group (a static member
                 // keeps its place across restarts, so offsets of a non-empty group cannot be altered),
                 // the group's offsets moved back 10,000 records in all, then the writer again.
-                writer.destroy();
-                writer.waitFor();
+                for (Process w : writers) {
+                    w.destroy();
+                    w.waitFor();
+                }
                 try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
                     admin.removeMembersFromConsumerGroup("understudy-shadow-writer", new org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions(
-                            List.of(new org.apache.kafka.clients.admin.MemberToRemove("writer-under-test")))).all().get();
+                            List.of(new org.apache.kafka.clients.admin.MemberToRemove("writer-a"),
+                                    new org.apache.kafka.clients.admin.MemberToRemove("writer-b")))).all().get();
                     Map<TopicPartition, OffsetAndMetadata> committed =
                             admin.listConsumerGroupOffsets("understudy-shadow-writer").partitionsToOffsetAndMetadata().get();
                     Map<TopicPartition, OffsetAndMetadata> rewound = new HashMap<>();
@@ -148,7 +152,7 @@ class WriterCrashIT {
                         back += committed.get(tp).offset() - rewound.get(tp).offset();
                     }
                     assertTrue(back >= 10_000, "rewound by " + back);
-                    writer = startWriter(settings, work, KILLS + 1);
+                    writers[0] = startWriter(settings, "a", KILLS + 1);
                     awaitGroupAtEnd(admin, bootstrap, Duration.ofSeconds(60));
                 }
                 assertEquals(audited, count(stack, "SELECT count(*) FROM public.audit"), "the rewind changed the target");
@@ -156,18 +160,20 @@ class WriterCrashIT {
             } finally {
                 stop.set(true);
                 producer.join();
-                writer.destroyForcibly().waitFor();
+                for (Process w : writers) {
+                    w.destroyForcibly().waitFor();
+                }
             }
         }
     }
 
-    private static Process startWriter(Path settings, Path work, int n) throws IOException {
+    private static Process startWriter(Path settings, String member, int n) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"), WriterCommand.class.getName(),
-                "--config", settings.toString(), "--status-interval", "1", "--instance-id", "writer-under-test");
+                "--config", settings.toString(), "--status-interval", "1", "--instance-id", "writer-" + member);
         // Kept under target/ so that a failure can be read after the temporary directory is gone.
         Path dir = Files.createDirectories(Path.of("target", "writer-crash"));
-        File log = dir.resolve("writer-" + n + ".log").toFile();
+        File log = dir.resolve("writer-" + member + "-" + n + ".log").toFile();
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
     }
 
