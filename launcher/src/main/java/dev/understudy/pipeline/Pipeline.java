@@ -430,8 +430,7 @@ public final class Pipeline implements AutoCloseable {
                 }
             });
             // Co-partitioning check: the comparison joins new-schema and target topics per partition.
-            Map<String, org.apache.kafka.clients.admin.TopicDescription> described =
-                    admin.describeTopics(names).allTopicNames().get();
+            Map<String, org.apache.kafka.clients.admin.TopicDescription> described = describeWhenKnown(admin, names);
             for (TableMapping m : mappings) {
                 int a = described.get(Topics.newSchema(prefix, m.targetTable())).partitions().size();
                 int b = described.get(Topics.target(prefix, m.targetTable())).partitions().size();
@@ -446,6 +445,27 @@ public final class Pipeline implements AutoCloseable {
             throw new IllegalStateException("Interrupted while creating topics", e);
         } catch (ExecutionException e) {
             throw new IllegalStateException("Cannot describe topics: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /**
+     * Describes topics just created. A broker learns of new topics from the controller's metadata
+     * log asynchronously (KRaft), so a describe right after the create may still answer
+     * UNKNOWN_TOPIC_OR_PARTITION; it is asked again for up to 10 s.
+     */
+    private static Map<String, org.apache.kafka.clients.admin.TopicDescription> describeWhenKnown(Admin admin, Set<String> names)
+            throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
         }
     }
 

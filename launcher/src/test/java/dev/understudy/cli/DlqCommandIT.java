@@ -173,6 +173,18 @@ class DlqCommandIT {
         assertTrue(again.out.contains("superseded 3"), again.out);
         Thread.sleep(2000);
         assertNull(pipeline.failure());
+
+        // understudy throttle: the running writer reads its group's controls from the target.
+        Result pause = run("throttle", "--config", configFile.toString(), "--pause");
+        assertEquals(0, pause.exit, pause.out);
+        assertTrue(pause.out.contains("Writer group understudy-shadow-writer: paused"), pause.out);
+        await(Duration.ofSeconds(30), () -> pipeline.writer().metrics().paused(), "the writer paused by the control row");
+        Result rate = run("throttle", "--config", configFile.toString(), "--rate", "250");
+        assertTrue(rate.out.contains("paused, at most 250.0 records/s per writer"), rate.out);
+        Result resume = run("throttle", "--config", configFile.toString(), "--resume");
+        assertTrue(resume.out.contains("running, at most 250.0 records/s per writer"), resume.out);
+        await(Duration.ofSeconds(30), () -> !pipeline.writer().metrics().paused(), "the writer resumed");
+        assertEquals(0, run("throttle", "--config", configFile.toString(), "--no-rate").exit);
         assertEquals(3, pipeline.writer().metrics().deadLettered());
         assertTrue(converged());
     }

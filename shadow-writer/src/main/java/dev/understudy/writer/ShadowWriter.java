@@ -95,6 +95,11 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     /** Records per second the writer may apply; 0 means no limit. Set from any thread. */
     private volatile double maxRecordsPerSecond;
     private volatile boolean pauseRequested;
+    /** The group's controls in the target ({@link WriterControl}), read about once a second by the loop. */
+    private volatile boolean controlPaused;
+    private volatile Double controlRate;
+    private long controlReadAt;
+    private static final long CONTROL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
     private long rateWindowStart;
     private long rateWindowRecords;
     /** The rate limit's window: long enough to smooth batches, short enough that idle time earns little credit. */
@@ -282,7 +287,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                     });
                     resumeAll();
                 }
-                if (pauseRequested) {
+                refreshControl();
+                if (pauseRequested || controlPaused) {
                     holdBack(BACKOFF_SLICE_MS, true);
                     continue;
                 }
@@ -559,7 +565,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
 
     /** Waits out the rate limit after a batch of {@code records}. */
     private void throttle(int records) {
-        double rate = maxRecordsPerSecond;
+        Double override = controlRate;
+        double rate = override != null ? override : maxRecordsPerSecond;
         long now = System.nanoTime();
         if (rate <= 0) {
             rateWindowStart = 0;
@@ -574,6 +581,37 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         long waitMillis = TimeUnit.NANOSECONDS.toMillis(due - now);
         if (waitMillis > 0) {
             holdBack(waitMillis, false);
+        }
+    }
+
+    /**
+     * Reads the group's controls from the target about once a second. A failure keeps the last
+     * controls: the next batch meets the same database and goes through the retry path.
+     */
+    private void refreshControl() {
+        long now = System.nanoTime();
+        if (controlReadAt != 0 && now - controlReadAt < CONTROL_REFRESH_NANOS) {
+            return;
+        }
+        controlReadAt = now;
+        Connection c = connection;
+        if (c == null) {
+            return;
+        }
+        try {
+            var control = WriterControl.read(c, config.groupId());
+            c.commit();
+            boolean paused = control.map(WriterControl.Control::paused).orElse(false);
+            Double rate = control.map(WriterControl.Control::maxRecordsPerSecond).orElse(null);
+            if (paused != controlPaused || !java.util.Objects.equals(rate, controlRate)) {
+                log.info("Writer controls from {}: {}{}", WriterControl.TABLE, paused ? "paused" : "running",
+                        rate == null ? "" : ", at most " + rate + " records/s");
+            }
+            controlPaused = paused;
+            controlRate = rate;
+        } catch (SQLException e) {
+            rollbackQuietly(c);
+            log.debug("Could not read {}: {}", WriterControl.TABLE, e.getMessage());
         }
     }
 
@@ -730,6 +768,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             }
             c.commit();
             WriterPositions.ensureTable(c);
+            WriterControl.ensureTable(c);
             c.commit();
             if (appliers.isEmpty()) {
                 for (String table : tableOrder) {

@@ -332,6 +332,24 @@ class ShadowWriterIT {
             writer.resume();
             await("the records sent during the pause", Duration.ofSeconds(60), () -> m.recordsCommitted() >= before + 50, m::toString);
             assertFalse(m.paused());
+
+            // The same through the group's controls in the target, as `understudy throttle` sets them.
+            try (Connection c = TestPostgres.connect(pg, true)) {
+                WriterControl.write(c, "writer-it-throttle", new WriterControl.Control(true, null));
+            }
+            await("the pause from the control table", Duration.ofSeconds(30), m::paused, m::toString);
+            long held = m.recordsCommitted();
+            for (long id = 6251; id <= 6270; id++) {
+                send(topic, id, id, "c", row(id, "Controlled " + id, "c" + id + "@example.com"));
+            }
+            producer.flush();
+            Thread.sleep(1_500);
+            assertEquals(held, m.recordsCommitted(), "records applied while paused by the control table");
+            try (Connection c = TestPostgres.connect(pg, true)) {
+                WriterControl.write(c, "writer-it-throttle", new WriterControl.Control(false, null));
+            }
+            await("the records sent during the controlled pause", Duration.ofSeconds(60), () -> m.recordsCommitted() >= held + 20,
+                    m::toString);
         }
     }
 
