@@ -12,11 +12,17 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Measures end-to-end lag the way an operator sees it: a probe row is committed in the legacy
- * users table, and the time until the same key is visible in the target table is recorded. The
- * probe rows are ordinary rows and migrate like any other.
+ * End-to-end lag as an operator sees it: a probe order is committed in the legacy database for
+ * customer 1, and the time until its order number is visible in purchase_order_view is recorded.
+ * Probe orders are ordinary orders and are part of both checks.
  */
 public final class LagProbe implements AutoCloseable {
+    private record Pending(long committedAtMs, long startNanos) {
+    }
+
+    private record Sample(long committedAtMs, long latencyMicros) {
+    }
+
     private final String legacyUrl;
     private final String legacyUser;
     private final String legacyPassword;
@@ -24,22 +30,16 @@ public final class LagProbe implements AutoCloseable {
     private final String targetUser;
     private final String targetPassword;
     private final long intervalMs;
-    /** One probe: when it was committed in the legacy database (epoch ms) and how long until the target showed it. */
-    public record Sample(long committedAtMs, long latencyMicros) {
-    }
-
-    private record Pending(long committedAtMs, long startNanos) {
-    }
-
-    private final Map<Long, Pending> outstandingProbes = new ConcurrentHashMap<>();
+    private final Map<String, Pending> outstanding = new ConcurrentHashMap<>();
     private final List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
     private Thread writer;
     private Thread watcher;
-    private volatile boolean running;
-    private volatile boolean stopWriting;
+    private volatile boolean running = true;
+    private volatile boolean writing;
+    private long next;
 
-    public LagProbe(String legacyUrl, String legacyUser, String legacyPassword, String targetUrl, String targetUser,
-                    String targetPassword, long intervalMs) {
+public LagProbe(String legacyUrl, String legacyUser, String legacyPassword, String targetUrl, String targetUser,
+                  String targetPassword, long intervalMs) {
         this.legacyUrl = legacyUrl;
         this.legacyUser = legacyUser;
         this.legacyPassword = legacyPassword;
@@ -49,27 +49,38 @@ public final class LagProbe implements AutoCloseable {
         this.intervalMs = intervalMs;
     }
 
-    public LagProbe start() {
-        running = true;
-        writer = new Thread(this::write, "lag-probe-writer");
-        watcher = new Thread(this::watch, "lag-probe-watcher");
-        writer.setDaemon(true);
-        watcher.setDaemon(true);
-        writer.start();
-        watcher.start();
-        return this;
+    /** Commits probes until {@link #stopWriting()}; the watcher runs until {@link #close()}. */
+    public synchronized void startWriting() {
+        writing = true;
+        if (writer == null || !writer.isAlive()) {
+            writer = daemon(this::write, "lag-probe-writer");
+        }
+        if (watcher == null) {
+            watcher = daemon(this::watch, "lag-probe-watcher");
+        }
+    }
+
+    public void stopWriting() {
+        writing = false;
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     private void write() {
         try (Connection c = DriverManager.getConnection(legacyUrl, legacyUser, legacyPassword);
              PreparedStatement ps = c.prepareStatement(
-                     "INSERT INTO public.users (name, email) VALUES ('Lag probe', 'probe@example.com') RETURNING id")) {
-            while (running && !stopWriting) {
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    // autocommit: the insert is committed when executeQuery returns
-                    outstandingProbes.put(rs.getLong(1), new Pending(System.currentTimeMillis(), System.nanoTime()));
-                }
+                     "INSERT INTO public.purchase_orders (order_number, customer_id, total_cents) VALUES (?, 1, 0)")) {
+            while (running && writing) {
+                String number = "PROBE-" + (++next);
+                ps.setString(1, number);
+                ps.executeUpdate();
+                // autocommit: the insert is committed when executeUpdate returns
+                outstanding.put(number, new Pending(System.currentTimeMillis(), System.nanoTime()));
                 Thread.sleep(intervalMs);
             }
         } catch (SQLException e) {
@@ -81,16 +92,16 @@ public final class LagProbe implements AutoCloseable {
 
     private void watch() {
         try (Connection c = DriverManager.getConnection(targetUrl, targetUser, targetPassword);
-             PreparedStatement ps = c.prepareStatement("SELECT id FROM public.users WHERE id = ANY(?)")) {
+             PreparedStatement ps = c.prepareStatement("SELECT order_number FROM public.purchase_order_view WHERE order_number = ANY(?)")) {
             while (running) {
-                if (!outstandingProbes.isEmpty()) {
-                    ps.setArray(1, c.createArrayOf("bigint", outstandingProbes.keySet().toArray()));
+                if (!outstanding.isEmpty()) {
+                    ps.setArray(1, c.createArrayOf("text", outstanding.keySet().toArray()));
                     try (ResultSet rs = ps.executeQuery()) {
                         long now = System.nanoTime();
                         while (rs.next()) {
-                            Pending started = outstandingProbes.remove(rs.getLong(1));
-                            if (started != null) {
-                                samples.add(new Sample(started.committedAtMs(), (now - started.startNanos()) / 1000));
+                            Pending p = outstanding.remove(rs.getString(1));
+                            if (p != null) {
+                                samples.add(new Sample(p.committedAtMs(), (now - p.startNanos()) / 1000));
                             }
                         }
                     }
@@ -98,21 +109,24 @@ public final class LagProbe implements AutoCloseable {
                 Thread.sleep(10);
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("Lag probe cannot read the target database: " + e.getMessage(), e);
+            // The target table exists once the first pipeline migrated it; until then there is nothing to watch.
+            if (running) {
+                sleepQuietly();
+                watch();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    /** Stops committing probes; outstanding ones are still watched until {@link #close()}. */
-    public void stopWriting() {
-        stopWriting = true;
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(200);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
-    /**
-     * Latency percentile in milliseconds over the probes committed in [fromMs, toMs) (epoch ms),
-     * NaN when there are none.
-     */
     public double percentileMs(double p, long fromMs, long toMs) {
         List<Long> copy = new ArrayList<>();
         synchronized (samples) {
@@ -130,31 +144,22 @@ public final class LagProbe implements AutoCloseable {
         return copy.get(index) / 1000.0;
     }
 
-    public double percentileMs(double p) {
-        return percentileMs(p, Long.MIN_VALUE, Long.MAX_VALUE);
-    }
-
-    /** Probes committed in [fromMs, toMs) that the target has shown. */
     public int samples(long fromMs, long toMs) {
         synchronized (samples) {
             return (int) samples.stream().filter(s -> s.committedAtMs() >= fromMs && s.committedAtMs() < toMs).count();
         }
     }
 
-    /** The latest probe's latency as text, e.g. "85 ms", or "n/a" before the first probe arrived. */
     public String lastLatency() {
         synchronized (samples) {
             return samples.isEmpty() ? "n/a" : String.format("%,d ms", samples.get(samples.size() - 1).latencyMicros() / 1000);
         }
     }
 
-    public int samples() {
-        return samples.size();
-    }
-
     @Override
     public void close() {
         running = false;
+        writing = false;
         for (Thread t : new Thread[]{writer, watcher}) {
             if (t != null) {
                 try {

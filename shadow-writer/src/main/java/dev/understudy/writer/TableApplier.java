@@ -11,7 +11,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -55,7 +54,6 @@ public final class TableApplier {
     public static final String BOOKKEEPING_SCHEMA = "understudy";
     public static final String BOOKKEEPING_TABLE = "understudy.row_version";
 
-    private static final String CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS " + BOOKKEEPING_SCHEMA;
     private static final String CREATE_TABLE = "CREATE TABLE IF NOT EXISTS " + BOOKKEEPING_TABLE + " ("
             + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
             + "generation bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
@@ -553,39 +551,9 @@ public final class TableApplier {
     // Bookkeeping table and catalog
 
     private static void ensureBookkeeping(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_attribute "
-                + "WHERE attrelid = to_regclass(?) AND attname = 'generation' AND NOT attisdropped)")) {
-            ps.setString(1, BOOKKEEPING_TABLE);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (rs.getBoolean(1)) {
-                    // Already there: skip the DDL, which needs CREATE on the database even with
-                    // IF NOT EXISTS, so a writer role without it still starts.
-                    return;
-                }
-            }
-        }
-        Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
-        try (Statement s = c.createStatement()) {
-            s.execute(CREATE_SCHEMA);
-            s.execute(CREATE_TABLE);
-            s.execute(ADD_GENERATION);
-            if (sp != null) {
-                c.releaseSavepoint(sp);
-            }
-        } catch (SQLException e) {
-            // IF NOT EXISTS is not race-free: two connections creating the same object at once can fail
-            // with 23505 unique_violation on a catalog index or 42P06/42P07 duplicate schema/table.
-            // The object then exists, which is all that is needed.
-            String state = SqlErrorClassifier.sqlState(e);
-            if (!Set.of("23505", "42P06", "42P07").contains(state)) {
-                throw e;
-            }
-            if (sp != null) {
-                c.rollback(sp);
-            }
-            log.debug("{} was created concurrently ({})", BOOKKEEPING_TABLE, state);
-        }
+        // Present means with the generation column: tables made before generations existed get it added.
+        BookkeepingTables.createIfMissing(c, BOOKKEEPING_TABLE, "SELECT EXISTS (SELECT 1 FROM pg_attribute "
+                + "WHERE attrelid = to_regclass(?) AND attname = 'generation' AND NOT attisdropped)", CREATE_TABLE, ADD_GENERATION);
     }
 
     static String quote(String identifier) {

@@ -4,10 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Operator controls for every writer of a group, kept in the target database ({@value #TABLE}): a
@@ -32,31 +29,7 @@ public final class WriterControl {
 
     /** Creates the table when missing; skips the DDL when it exists (a role without CREATE still starts). */
     public static void ensureTable(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
-            ps.setString(1, TABLE);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (rs.getBoolean(1)) {
-                    return;
-                }
-            }
-        }
-        Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
-        try (Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA IF NOT EXISTS " + TableApplier.BOOKKEEPING_SCHEMA);
-            s.execute(CREATE);
-            if (sp != null) {
-                c.releaseSavepoint(sp);
-            }
-        } catch (SQLException e) {
-            // Concurrent creation (23505 on a catalog index, 42P06/42P07): the table exists, as wanted.
-            if (!Set.of("23505", "42P06", "42P07").contains(SqlErrorClassifier.sqlState(e))) {
-                throw e;
-            }
-            if (sp != null) {
-                c.rollback(sp);
-            }
-        }
+        BookkeepingTables.createIfMissing(c, TABLE, BookkeepingTables.TABLE_EXISTS, CREATE);
     }
 
     /** The group's controls, or empty when none were ever set. */

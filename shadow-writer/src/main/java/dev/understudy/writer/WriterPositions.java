@@ -7,12 +7,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The writer's Kafka positions, kept in the target database ({@value #TABLE}) and written in the
@@ -45,31 +42,7 @@ final class WriterPositions {
 
     /** Creates the table when missing; like the bookkeeping table, skips the DDL when it exists. */
     static void ensureTable(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
-            ps.setString(1, TABLE);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (rs.getBoolean(1)) {
-                    return;
-                }
-            }
-        }
-        Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
-        try (Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA IF NOT EXISTS " + TableApplier.BOOKKEEPING_SCHEMA);
-            s.execute(CREATE);
-            if (sp != null) {
-                c.releaseSavepoint(sp);
-            }
-        } catch (SQLException e) {
-            // Concurrent creation (23505 on a catalog index, 42P06/42P07): the table exists, as wanted.
-            if (!Set.of("23505", "42P06", "42P07").contains(SqlErrorClassifier.sqlState(e))) {
-                throw e;
-            }
-            if (sp != null) {
-                c.rollback(sp);
-            }
-        }
+        BookkeepingTables.createIfMissing(c, TABLE, BookkeepingTables.TABLE_EXISTS, CREATE);
     }
 
     /** Stored next offsets of {@code partitions}; partitions never written are absent. */
