@@ -143,6 +143,10 @@ final class ChangeEventConverter {
             Long ts = source.getInt64("ts_ms");
             src.put("tsMs", ts == null ? 0L : ts);
             src.put("snapshot", snapshot);
+            // Debezium knows no previous commit for the first transaction after its starting point (the
+            // snapshot's offsets hold no commit LSN): 0 orders it before every later commit, correctly.
+            Long commitOrder = snapshot ? null : commitOrder(source);
+            src.put("commitOrder", snapshot ? null : commitOrder == null ? 0L : commitOrder);
 
             GenericRecord envelope = new GenericData.Record(envelopeSchema);
             envelope.put(ChangeEnvelope.BEFORE, row(value.getStruct("before")));
@@ -163,6 +167,36 @@ final class ChangeEventConverter {
                 out.put(i, v == null ? null : rowColumns.get(i).convert().apply(v));
             }
             return out;
+        }
+    }
+
+    /**
+     * The first element of Debezium's {@code source.sequence}, a JSON array of two decimal strings,
+     * {@code ["<last commit LSN>","<LSN>"]}: the PostgreSQL connector sets the last commit LSN at each
+     * COMMIT message (PostgresStreamingChangeEventSource.commitMessage), so every change of the next
+     * transaction carries the previous commit's LSN. Null when absent.
+     */
+    static Long commitOrder(Struct source) {
+        if (source.schema().field("sequence") == null) {
+            return null;
+        }
+        String sequence = source.getString("sequence");
+        if (sequence == null) {
+            return null;
+        }
+        int open = sequence.indexOf('[');
+        int comma = sequence.indexOf(',', open + 1);
+        if (open < 0 || comma < 0) {
+            return null;
+        }
+        String first = sequence.substring(open + 1, comma).trim().replace("\"", "");
+        if (first.isEmpty() || first.equals("null")) {
+            return null;
+        }
+        try {
+            return Long.parseLong(first);
+        } catch (NumberFormatException e) {
+            return null;
         }
     }
 }

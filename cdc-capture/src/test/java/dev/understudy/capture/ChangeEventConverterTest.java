@@ -132,4 +132,16 @@ class ChangeEventConverterTest {
         assertNull(converter.convert(new SourceRecord(Map.of(), Map.of(), "__debezium-heartbeat.x", null, null, null,
                 heartbeat, new Struct(heartbeat).put("ts_ms", 1L))));
     }
+
+    @org.junit.jupiter.api.Test
+    void theCommitOrderIsTheFirstElementOfDebeziumsSequence() {
+        org.apache.kafka.connect.data.Schema withSequence = SchemaBuilder.struct()
+                .field("sequence", org.apache.kafka.connect.data.Schema.OPTIONAL_STRING_SCHEMA).build();
+        org.junit.jupiter.api.Assertions.assertEquals(24023128L,
+                ChangeEventConverter.commitOrder(new Struct(withSequence).put("sequence", "[\"24023128\",\"24023312\"]")));
+        org.junit.jupiter.api.Assertions.assertNull(ChangeEventConverter.commitOrder(new Struct(withSequence).put("sequence", "[null,\"24023312\"]")));
+        org.junit.jupiter.api.Assertions.assertNull(ChangeEventConverter.commitOrder(new Struct(withSequence)));
+        org.junit.jupiter.api.Assertions.assertNull(ChangeEventConverter.commitOrder(new Struct(SOURCE).put("db", "legacy")
+                .put("schema", "public").put("table", "users")), "a source without sequence");
+    }
 }

@@ -36,7 +36,10 @@ class DemoCommandIT {
         int exit;
         try {
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = new CommandLine(new Main()).execute("demo", "--customers", "200", "--orders", "2000", "--workload-seconds", "4",
+            CommandLine cli = new CommandLine(new Main());
+            // A failure's message goes to the command's error stream: keep it with the output.
+            cli.setErr(new java.io.PrintWriter(new java.io.OutputStreamWriter(captured, StandardCharsets.UTF_8), true));
+            exit = cli.execute("demo", "--customers", "200", "--orders", "2000", "--workload-seconds", "4",
                     "--rate", "200", "--timeout", "60",
                     "--timezone", System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo"));
         } finally {

@@ -201,6 +201,8 @@ class PipelineIT {
         List<String> topics = List.of(prefix + ".legacy.public.users", prefix + ".new.public.users", prefix + ".target.public.users",
                 prefix + ".divergence", prefix + ".drift", prefix + ".dlq");
         Map<String, Integer> decoded = new java.util.TreeMap<>();
+        int streamedRows = 0;
+        List<String> withoutCommitOrder = new java.util.ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
@@ -220,6 +222,14 @@ class PipelineIT {
                         if (!topic.endsWith(".divergence") && !topic.endsWith(".drift") && !topic.endsWith(".dlq")) {
                             decode(r.key(), rest, schemas, topic + " key at " + r.partition() + "@" + r.offset());
                         }
+                        if (topic.equals(prefix + ".new.public.users")
+                                && !"r".equals(dev.understudy.schemas.ChangeHeaders.getString(r.headers(), dev.understudy.schemas.ChangeHeaders.OP))) {
+                            // Streamed changes carry their transaction's commit order (Debezium's source.sequence).
+                            streamedRows++;
+                            if (r.headers().lastHeader(dev.understudy.schemas.ChangeHeaders.COMMIT_ORDER) == null) {
+                                withoutCommitOrder.add(r.partition() + "@" + r.offset());
+                            }
+                        }
                         if (r.value() != null && !topic.endsWith(".dlq")) {
                             decode(r.value(), rest, schemas, topic + " value at " + r.partition() + "@" + r.offset());
                         }
@@ -232,6 +242,8 @@ class PipelineIT {
         for (String topic : topics.subList(0, 5)) {
             assertTrue(decoded.get(topic) > 0, "nothing decoded from " + topic + ": " + decoded);
         }
+        assertTrue(streamedRows > 0, "no streamed rows on the new-schema topic");
+        assertTrue(withoutCommitOrder.isEmpty(), "streamed rows without a commit order: " + withoutCommitOrder);
     }
 
     private static void decode(byte[] payload, org.apache.flink.avro.registry.confluent.shaded.io.confluent.kafka.schemaregistry.client.rest.RestService rest,

@@ -31,6 +31,13 @@ public final class ChangeHeaders {
      * in which it happened to read its two topics.
      */
     public static final String GENERATION = "understudy.generation";
+    /**
+     * Commit order of the source transaction ({@code source.commitOrder} of its change envelope),
+     * 8-byte big-endian long; absent for snapshot rows. Equal for all rows one legacy transaction
+     * produced, higher for every later commit; for a join row, the higher of its two sides'. It
+     * tells which rows belong to transactions committed up to a point.
+     */
+    public static final String COMMIT_ORDER = "understudy.commit_order";
     /** Source transaction id, 8-byte big-endian long. */
     public static final String TX_ID = "understudy.txid";
     /** c, u, d or r, UTF-8. */

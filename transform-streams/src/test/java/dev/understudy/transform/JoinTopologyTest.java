@@ -220,6 +220,25 @@ class JoinTopologyTest {
     }
 
     @Test
+    void aJoinRowCarriesTheLaterCommitOrderOfItsTwoSides() {
+        GenericRecord customerSource = Fixtures.source("legacy", 10, 1010L, false);
+        customerSource.put("commitOrder", 900L);
+        customers.pipeInput(key(CUSTOMER_KEY, 1), Fixtures.envelope(CUSTOMER_ENVELOPE, null, customer(1, "Ada", "UK"), "c", customerSource));
+        GenericRecord orderSource = Fixtures.source("legacy", 20, 1020L, false);
+        orderSource.put("commitOrder", 500L);
+        orders.pipeInput(key(ORDER_KEY, 100), Fixtures.envelope(ORDER_ENVELOPE, null, order(100, "PO-100", 1L, 1), "c", orderSource));
+        // The order's change has the higher LSN, yet the customer's transaction committed later.
+        TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
+        assertEquals(20L, version(r));
+        assertEquals(900L, ChangeHeaders.getLong(r.headers(), ChangeHeaders.COMMIT_ORDER, -1));
+
+        GenericRecord rename = Fixtures.source("legacy", 30, 1030L, false);
+        rename.put("commitOrder", 1_000L);
+        customers.pipeInput(key(CUSTOMER_KEY, 1), Fixtures.envelope(CUSTOMER_ENVELOPE, null, customer(1, "Ada Lovelace", "UK"), "u", rename));
+        assertEquals(1_000L, ChangeHeaders.getLong(view.readRecord().headers(), ChangeHeaders.COMMIT_ORDER, -1));
+    }
+
+    @Test
     void orderMovesToAnotherCustomer() {
         customer("c", 10, false, customer(1, "Ada", "UK"));
         customer("c", 11, false, customer(2, "Grace", "US"));

@@ -145,6 +145,19 @@ class MigrationTopologyTest {
     }
 
     @Test
+    void theSourceTransactionsCommitOrderTravelsAsAHeader() {
+        GenericRecord source = Fixtures.source("legacy", 5000L, 42L, false);
+        source.put("commitOrder", 4_900L);
+        legacy.pipeInput(key(7), Fixtures.envelope(Fixtures.LEGACY_ENVELOPE, null, legacyRow(7L, "Ada", "ada@example.com", CREATED_AT), "c",
+                source));
+        assertEquals(4_900L, ChangeHeaders.getLong(rows.readRecord().headers(), ChangeHeaders.COMMIT_ORDER, -1));
+
+        // Snapshot rows have none.
+        legacy.pipeInput(key(8), legacyChange(null, legacyRow(8L, "Grace", "grace@example.com", CREATED_AT), "r", 4000L, null, true));
+        assertNull(rows.readRecord().headers().lastHeader(ChangeHeaders.COMMIT_ORDER));
+    }
+
+    @Test
     void snapshotRowHasVersionZero() {
         legacy.pipeInput(key(1), legacyChange(null, legacyRow(1L, "Grace", "grace@example.com", CREATED_AT), "r", 4000L, null, true));
 

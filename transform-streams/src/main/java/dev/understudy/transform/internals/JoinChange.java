@@ -16,7 +16,9 @@ import org.apache.kafka.common.serialization.Deserializer;
  * snapshot row's version is 0 and a streamed change's is its LSN; a missing joined row counts 0.
  * PostgreSQL writes one WAL for the whole database, so whichever of the two tables changed later has
  * the higher LSN: the maximum is the LSN of the latest change this result reflects, and it is 0 only
- * when both rows come from the snapshot. {@code lsn} and {@code txId} are those of that latest change.
+ * when both rows come from the snapshot. {@code lsn} and {@code txId} are those of that latest change;
+ * {@code commitOrder} is the higher of the two sides' commit orders (null when neither has one), so
+ * the result counts as committed only once both source transactions are.
  *
  * @param drivingEnvelope the driving row's envelope bytes, for dead-lettering
  * @param targetKey       the target key of the driving row; null when the driving row is deleted
@@ -24,8 +26,8 @@ import org.apache.kafka.common.serialization.Deserializer;
  * @param row             the target row; null for a tombstone
  * @param error           the mapping's failure, when the result could not be built (then row is null)
  */
-public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long lsn, Long txId, String op,
-                         RuntimeException error) {
+public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long lsn, Long txId,
+                         Long commitOrder, String op, RuntimeException error) {
 
     /**
      * The KIP-213 foreign-key extractor and joiner of a mapping. They run inside the join's
@@ -74,7 +76,7 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
             try {
                 return result(drivingEnvelope, joinedEnvelope);
             } catch (RuntimeException e) {
-                return new JoinChange(drivingEnvelope, null, null, 0L, 0L, null, ChangeEnvelope.OP_DELETE, e);
+                return new JoinChange(drivingEnvelope, null, null, 0L, 0L, null, null, ChangeEnvelope.OP_DELETE, e);
             }
         }
 
@@ -85,6 +87,7 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
             long lsn = Envelopes.sourceLong(source, "lsn");
             long version = Envelopes.sourceFlag(source, "snapshot") ? 0L : lsn;
             Long txId = Envelopes.sourceOptionalLong(source, "txId");
+            Long commitOrder = Envelopes.sourceOptionalLong(source, "commitOrder");
 
             GenericRecord joinedRow = null;
             if (joinedBytes != null) {
@@ -93,6 +96,10 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
                 GenericRecord joinedSource = Envelopes.source(joined);
                 long joinedLsn = Envelopes.sourceLong(joinedSource, "lsn");
                 long joinedVersion = Envelopes.sourceFlag(joinedSource, "snapshot") ? 0L : joinedLsn;
+                Long joinedCommitOrder = Envelopes.sourceOptionalLong(joinedSource, "commitOrder");
+                if (joinedCommitOrder != null && (commitOrder == null || joinedCommitOrder > commitOrder)) {
+                    commitOrder = joinedCommitOrder;
+                }
                 if (joinedVersion > version) {
                     // The joined row changed last: this result is that change's consequence.
                     version = joinedVersion;
@@ -118,14 +125,14 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
                     || !mapping.joinedKey(joinedRow).equals(mapping.foreignKey(drivingRow))) {
                 // Inner-join semantics: no target row without both rows. The last check guards the
                 // joiner against a joined value that the foreign key no longer names.
-                return new JoinChange(drivingBytes, targetKey, null, version, lsn, txId, ChangeEnvelope.OP_DELETE, null);
+                return new JoinChange(drivingBytes, targetKey, null, version, lsn, txId, commitOrder, ChangeEnvelope.OP_DELETE, null);
             }
             GenericRecord row = mapping.targetRow(drivingRow, joinedRow);
             if (!row.getSchema().equals(mapping.targetValueSchema()) || !GenericData.get().validate(mapping.targetValueSchema(), row)) {
                 throw new MalformedChangeException("Mapped target row " + row + " does not conform to "
                         + mapping.targetValueSchema().getFullName() + "; the table mapping for " + mapping.targetTable() + " produced an invalid row");
             }
-            return new JoinChange(drivingBytes, targetKey, row, version, lsn, txId, op, null);
+            return new JoinChange(drivingBytes, targetKey, row, version, lsn, txId, commitOrder, op, null);
         }
     }
 }

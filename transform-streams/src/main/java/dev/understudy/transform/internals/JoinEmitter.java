@@ -128,6 +128,9 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
         if (change.txId() != null) {
             headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(change.txId()));
         }
+        if (change.commitOrder() != null) {
+            headers.add(ChangeHeaders.COMMIT_ORDER, ChangeHeaders.encodeLong(change.commitOrder()));
+        }
         headers.add(ChangeHeaders.OP, op.getBytes(StandardCharsets.UTF_8));
         context.forward(new Record<Object, Object>(targetKey, row, record.timestamp(), headers), rowSink);
     }

@@ -106,6 +106,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         GenericRecord source = Envelopes.source(envelope);
         long lsn = Envelopes.sourceLong(source, "lsn");
         Long txId = Envelopes.sourceOptionalLong(source, "txId");
+        Long commitOrder = Envelopes.sourceOptionalLong(source, "commitOrder");
         boolean snapshot = Envelopes.sourceFlag(source, "snapshot");
 
         GenericRecord targetKey;
@@ -146,6 +147,9 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
         if (txId != null) {
             headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(txId));
+        }
+        if (commitOrder != null) {
+            headers.add(ChangeHeaders.COMMIT_ORDER, ChangeHeaders.encodeLong(commitOrder));
         }
         headers.add(ChangeHeaders.OP, op.getBytes(StandardCharsets.UTF_8));
         return new Record<>(targetKey, targetRow, record.timestamp(), headers);
