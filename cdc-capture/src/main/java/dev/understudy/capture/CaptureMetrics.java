@@ -11,6 +11,7 @@ public final class CaptureMetrics {
     final AtomicLong lastSourceTsMs = new AtomicLong();
     final AtomicLong lastBatchAckMs = new AtomicLong();
     final AtomicLong batches = new AtomicLong();
+    final AtomicLong commitsAnnounced = new AtomicLong();
     volatile boolean snapshotCompleted;
     volatile long snapshotCompletedAtMs;
 
@@ -37,6 +38,11 @@ public final class CaptureMetrics {
     /** Source commit time of the last acknowledged streamed change, ms since the epoch (0 if none). */
     public long lastSourceTsMs() {
         return lastSourceTsMs.get();
+    }
+
+    /** Transaction commits announced on the commits topic (several transactions ending in one batch count once). */
+    public long commitsAnnounced() {
+        return commitsAnnounced.get();
     }
 
     public long batches() {

@@ -24,6 +24,9 @@ import java.util.Properties;
  *                       incremental snapshots are requested and their watermarks written; null disables
  *                       incremental snapshots. Lower-case identifiers only, so that the unquoted name in SQL
  *                       and the name Debezium reads from the catalog are the same.
+ * @param commitsTopic   topic on which the capture announces each source transaction once Kafka acknowledged all
+ *                       its changes ({@code dev.understudy.schemas.Topics#commits}); turns on Debezium's transaction
+ *                       metadata. Null: no announcements.
  */
 public record CaptureSettings(
         String name,
@@ -40,7 +43,8 @@ public record CaptureSettings(
         int offsetsReplicationFactor,
         long pollIntervalMs,
         int maxBatchSize,
-        String signalTable) {
+        String signalTable,
+        String commitsTopic) {
 
     /**
      * Rows per incremental-snapshot chunk (Debezium's default is 1024). Every chunk costs a window:
@@ -69,13 +73,24 @@ public record CaptureSettings(
                            String topicPrefix, String bootstrapServers, String slotName, String publication, String offsetsTopic,
                            int offsetsReplicationFactor, long pollIntervalMs, int maxBatchSize) {
         this(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName, publication, offsetsTopic,
-                offsetsReplicationFactor, pollIntervalMs, maxBatchSize, defaultSignalTable(name));
+                offsetsReplicationFactor, pollIntervalMs, maxBatchSize, defaultSignalTable(name), null);
     }
 
     /** These settings with another signal table; null disables incremental snapshots. */
     public CaptureSettings withSignalTable(String signalTable) {
         return new CaptureSettings(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName,
-                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable);
+                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable, commitsTopic);
+    }
+
+    /** These settings announcing transaction commits on {@code commitsTopic}; null turns announcements off. */
+    public CaptureSettings withCommitsTopic(String commitsTopic) {
+        return new CaptureSettings(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName,
+                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable, commitsTopic);
+    }
+
+    /** Debezium's transaction metadata topic ({@code topic.transaction}, default "transaction", under the topic prefix). */
+    public String transactionTopic() {
+        return debeziumTopicPrefix() + ".transaction";
     }
 
     /** {@code public.<capture name>_signal}, the name made a valid lower-case identifier of at most 63 characters. */
@@ -162,6 +177,11 @@ public record CaptureSettings(
         // the change events, after the rows it reports on; CdcCapture reads and drops those records, so
         // incremental-snapshot progress is only reported once the rows before it are acknowledged by Kafka.
         p.setProperty("notification.enabled.channels", "sink");
+        if (commitsTopic != null) {
+            // BEGIN/END records for every transaction, in the same queue as its changes (END after the
+            // last one); CdcCapture turns each END into a commit announcement and produces none of them.
+            p.setProperty("provide.transaction.metadata", "true");
+        }
         p.setProperty("notification.sink.topic.name", notificationTopic());
         return p;
     }

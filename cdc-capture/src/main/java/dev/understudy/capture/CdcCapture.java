@@ -43,6 +43,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * so a capture restarted with an added table streams every change to it committed after
  * {@link #start()}. The signal table's own changes (the request and the watermark rows Debezium
  * writes around every chunk) are never produced to Kafka.
+ * <p>
+ * Commit announcements ({@link CaptureSettings#commitsTopic()}): with Debezium's transaction metadata
+ * on, an END record follows the last change of each transaction in the queue. Once Kafka acknowledged
+ * the batch holding it, the capture produces that transaction's commit order (the value every one of
+ * its changes carries, {@code source.commitOrder}) to the commits topic. Transactions reach the queue
+ * in commit order (pgoutput sends each at its COMMIT), so an announced commit order also says that every
+ * earlier transaction is complete in Kafka. Downstream, that is how the writer knows when all rows of a
+ * legacy transaction can be applied together.
  */
 public final class CdcCapture implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CdcCapture.class);
@@ -60,6 +68,12 @@ public final class CdcCapture implements AutoCloseable {
     private volatile String signalUnavailable;
     private volatile boolean started;
     private volatile boolean closed;
+    /** Producer of commit announcements, or null when the settings name no commits topic. */
+    private final KafkaProducer<byte[], byte[]> commits;
+    /** Commit order of the last streamed change handed over (engine thread only). */
+    private long lastCommitOrder = Long.MIN_VALUE;
+    /** Highest commit order announced (engine thread only). */
+    private long announced = Long.MIN_VALUE;
 
     public CdcCapture(CaptureSettings settings, RegistryClient registry) {
         this.settings = settings;
@@ -80,6 +94,14 @@ public final class CdcCapture implements AutoCloseable {
                 ProducerConfig.BATCH_SIZE_CONFIG, 262_144,
                 ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4"),
                 new AvroSerializer(registry, true), new AvroSerializer(registry, false));
+        this.commits = settings.commitsTopic() == null ? null : new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
+                ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-commits-" + settings.name(),
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.LINGER_MS_CONFIG, 0),
+                new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer());
         this.engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                 .using(settings.debeziumProperties())
                 .notifying(this::handleBatch)
@@ -201,8 +223,19 @@ public final class CdcCapture implements AutoCloseable {
         long streamed = 0;
         long lastLsn = -1;
         long lastTs = -1;
+        String transactionTopic = commits == null ? null : settings.transactionTopic();
+        long ended = Long.MIN_VALUE;
         for (RecordChangeEvent<SourceRecord> event : batch) {
             SourceRecord record = event.record();
+            if (transactionTopic != null && transactionTopic.equals(record.topic())) {
+                // BEGIN/END metadata: never produced. An END closes the transaction whose changes came just
+                // before it; a transaction with no captured change (only signal rows, say) announces nothing new.
+                if (record.value() instanceof org.apache.kafka.connect.data.Struct tx && tx.schema().field("status") != null
+                        && "END".equals(tx.getString("status")) && lastCommitOrder > announced) {
+                    ended = lastCommitOrder;
+                }
+                continue;
+            }
             if (notificationTopic.equals(record.topic())) {
                 // Debezium's sink notification channel: consumed here, never produced.
                 SnapshotNotification.from(record).ifPresent(n -> {
@@ -251,7 +284,12 @@ public final class CdcCapture implements AutoCloseable {
                 snapshotRows++;
             } else {
                 streamed++;
-                lastTs = ((Number) ((GenericRecord) c.envelope().get("source")).get("tsMs")).longValue();
+                GenericRecord src = (GenericRecord) c.envelope().get("source");
+                lastTs = ((Number) src.get("tsMs")).longValue();
+                Object order = src.get("commitOrder");
+                if (order != null) {
+                    lastCommitOrder = (Long) order;
+                }
             }
             lastLsn = Math.max(lastLsn, c.lsn());
         }
@@ -268,6 +306,9 @@ public final class CdcCapture implements AutoCloseable {
             committer.markProcessed(event);
         }
         committer.markBatchFinished();
+        if (ended > announced) {
+            announce(ended);
+        }
         metrics.snapshotRows.addAndGet(snapshotRows);
         metrics.incrementalSnapshotRows.addAndGet(incrementalRows);
         if (!incrementalByTable.isEmpty()) {
@@ -298,6 +339,22 @@ public final class CdcCapture implements AutoCloseable {
         }
         metrics.batches.incrementAndGet();
         metrics.lastBatchAckMs.set(System.currentTimeMillis());
+    }
+
+    /**
+     * Produces {@code commitOrder} to the commits topic. Not awaited: a lost announcement only delays
+     * the next reader until the following one, which covers it (each covers all earlier transactions).
+     */
+    private void announce(long commitOrder) {
+        announced = commitOrder;
+        commits.send(new ProducerRecord<>(settings.commitsTopic(), 0, settings.name().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                java.nio.ByteBuffer.allocate(Long.BYTES).putLong(commitOrder).array()), (metadata, error) -> {
+            if (error != null) {
+                LOG.warn("Capture '{}' could not announce commit order {} on {}: {}", settings.name(), commitOrder,
+                        settings.commitsTopic(), error.toString());
+            }
+        });
+        metrics.commitsAnnounced.incrementAndGet();
     }
 
     private static String rootMessage(Throwable e) {
@@ -341,5 +398,8 @@ public final class CdcCapture implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         producer.close(java.time.Duration.ofSeconds(10));
+        if (commits != null) {
+            commits.close(java.time.Duration.ofSeconds(10));
+        }
     }
 }

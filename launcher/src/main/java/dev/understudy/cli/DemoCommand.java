@@ -349,9 +349,14 @@ final class DemoCommand implements Callable<Integer> {
      * (tests) the resource is a directory, from the jar an entry tree.
      */
     static Path extractExample(Path into) throws IOException {
-        URL url = DemoCommand.class.getClassLoader().getResource(EXAMPLE_RESOURCE + "/legacy.sql");
+        return extractExample(EXAMPLE_RESOURCE, into);
+    }
+
+    /** {@link #extractExample(Path)} for another packaged example, {@code resource} being its folder (with a legacy.sql). */
+    static Path extractExample(String resource, Path into) throws IOException {
+        URL url = DemoCommand.class.getClassLoader().getResource(resource + "/legacy.sql");
         if (url == null) {
-            throw new IllegalStateException("The launcher was built without " + EXAMPLE_RESOURCE + "; rebuild it with mvn -pl launcher -am package");
+            throw new IllegalStateException("The launcher was built without " + resource + "; rebuild it with mvn -pl launcher -am package");
         }
         FileTrees.deleteRecursively(into);
         URI uri;
@@ -370,7 +375,7 @@ final class DemoCommand implements Callable<Integer> {
                 fs = FileSystems.getFileSystem(uri);
             }
             try {
-                copyTree(fs.getPath("/" + EXAMPLE_RESOURCE), into);
+                copyTree(fs.getPath("/" + resource), into);
             } finally {
                 if (opened) {
                     fs.close();

@@ -34,8 +34,11 @@ final class StatusLine {
                 ? String.format("%,d/%,d rows (%.0f%%)", capture.snapshotRows(), snapshotTotal, 100.0 * capture.snapshotRows() / snapshotTotal)
                 : capture.snapshotRows() == 0 && capture.snapshotCompleted() ? "none (resumed from offsets)"
                 : String.format("%,d rows%s", capture.snapshotRows(), capture.snapshotCompleted() ? " done" : "");
-        return String.format("[%5.1fs] snapshot %s | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d | drift %,d open, %,d pending%s",
+        var writer = pipeline.writer().metrics();
+        // Held records wait for the rest of their source transaction (writer.transaction.boundaries); they count in the lag.
+        String held = pipeline.transactionWatermarks() == null ? "" : String.format(" (%,d held for their transaction)", writer.heldRecords());
+        return String.format("[%5.1fs] snapshot %s | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d%s | drift %,d open, %,d pending%s",
                 (now - startNanos) / 1e9, snapshot, capture.streamedChanges(), applied, rate,
-                pipeline.writer().metrics().lag(), open, pending, extra == null ? "" : " | " + extra);
+                writer.lag(), held, open, pending, extra == null ? "" : " | " + extra);
     }
 }

@@ -455,7 +455,7 @@ final class WriterBenchmark implements Callable<Integer> {
     }
 
     /** The 1-minute load average from /proc/loadavg (Linux), or "n/a". */
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
         } catch (IOException | RuntimeException e) {

@@ -1,6 +1,8 @@
 package dev.understudy.cli;
 
+import dev.understudy.pipeline.MigrationGenerations;
 import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.pipeline.TransactionWatermarks;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.Migrations;
@@ -62,6 +64,18 @@ public final class WriterCommand implements Callable<Integer> {
                         .withKafkaProperties(instanceId == null ? Map.of() : Map.of("group.instance.id", instanceId)),
                 new ConfluentRegistryClient(cfg.get(PipelineConfig.REGISTRY_URL), cfg.serdeConfig()));
         writer.setMaxRecordsPerSecond(cfg.get(PipelineConfig.WRITER_MAX_RATE));
+        TransactionWatermarks watermarks = null;
+        if (cfg.get(PipelineConfig.WRITER_TRANSACTION_BOUNDARIES)) {
+            // The pipeline may move to a new spec generation while this writer runs: the migration whose
+            // progress proves transactions complete is the newest generation's, looked up at each probe.
+            MigrationGenerations generations = new MigrationGenerations(cfg.get(PipelineConfig.TARGET_JDBC_URL),
+                    cfg.get(PipelineConfig.TARGET_USER), cfg.get(PipelineConfig.TARGET_PASSWORD));
+            List<String> legacyTopics = dev.understudy.transform.MigrationTopology.legacyTables(List.copyOf(mappings)).stream()
+                    .map(t -> Topics.legacy(prefix, t)).toList();
+            watermarks = new TransactionWatermarks(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), Topics.commits(prefix),
+                    () -> prefix + "-migration-g" + generations.newest(prefix), legacyTopics).start();
+            writer.alignTransactions(watermarks);
+        }
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
@@ -87,6 +101,9 @@ public final class WriterCommand implements Callable<Integer> {
             return 0;
         } finally {
             writer.close();
+            if (watermarks != null) {
+                watermarks.close();
+            }
             closed.countDown();
         }
     }

@@ -126,6 +126,23 @@ public final class MigrationGenerations {
         }
     }
 
+    /** The number of the newest generation of {@code pipeline}, or 0 when none ran. */
+    public long newest(String pipeline) {
+        try (Connection c = connect()) {
+            ensureTables(c);
+            try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(generation), 0) FROM " + TABLE + " WHERE pipeline = ?")) {
+                ps.setString(1, pipeline);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read the newest migration generation of pipeline '" + pipeline + "' from " + TABLE
+                    + " on " + url + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
+        }
+    }
+
     /** Records that the backfill of {@code generation} is complete. */
     public void backfillCompleted(Generation generation) {
         try (Connection c = connect(); PreparedStatement ps = c.prepareStatement("UPDATE " + TABLE

@@ -71,6 +71,7 @@ public final class Pipeline implements AutoCloseable {
     private DriftMonitor drift;
     private MigrationGenerations.Generation generation;
     private BackfillProgress backfill;
+    private TransactionWatermarks watermarks;
 
     /** The shipped users migration, which needs the target at Flyway version {@value #USERS_FLYWAY_VERSION}. */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
@@ -128,8 +129,10 @@ public final class Pipeline implements AutoCloseable {
             targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
                     config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables())
                     .withSignalTable(null), registry).start();
+            boolean boundaries = config.get(PipelineConfig.WRITER_TRANSACTION_BOUNDARIES);
             legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
-                    config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables()), registry).start();
+                    config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
+                    .withCommitsTopic(boundaries ? Topics.commits(prefix) : null), registry).start();
 
             String stateDir = config.get(PipelineConfig.STATE_DIR);
             int threads = config.get(PipelineConfig.STREAMS_THREADS);
@@ -148,6 +151,12 @@ public final class Pipeline implements AutoCloseable {
                     config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(PipelineConfig.WRITER_BATCH)),
                     registry);
             writer.setMaxRecordsPerSecond(config.get(PipelineConfig.WRITER_MAX_RATE));
+            if (boundaries) {
+                String appId = migrationApplicationId();
+                watermarks = new TransactionWatermarks(bootstrap, Topics.commits(prefix), () -> appId,
+                        sourceTables().stream().map(t -> Topics.legacy(prefix, t)).toList()).start();
+                writer.alignTransactions(watermarks);
+            }
             writer.start();
             drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
             java.util.function.Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
@@ -404,6 +413,8 @@ public final class Pipeline implements AutoCloseable {
         names.add(Topics.drift(prefix));
         names.add(Topics.deadLetter(prefix));
         List<NewTopic> topics = new ArrayList<>();
+        // One partition keeps announcements in order; only the newest matters, so an hour of them is plenty.
+        topics.add(new NewTopic(Topics.commits(prefix), 1, rf).configs(Map.of("retention.ms", "3600000")));
         Set<String> legacyTopics = new LinkedHashSet<>();
         sourceTables().forEach(t -> legacyTopics.add(Topics.legacy(prefix, t)));
         for (String n : names) {
@@ -498,6 +509,11 @@ public final class Pipeline implements AutoCloseable {
         return writer;
     }
 
+    /** How far legacy transactions are complete in the new-schema topics; null with transaction boundaries off. */
+    public TransactionWatermarks transactionWatermarks() {
+        return watermarks;
+    }
+
     public DriftMonitor drift() {
         return drift;
     }
@@ -557,6 +573,7 @@ public final class Pipeline implements AutoCloseable {
             }
         }
         closeQuietly("shadow writer", writer);
+        closeQuietly("transaction watermarks", watermarks);
         closeQuietly("target capture", targetCapture);
     }
 

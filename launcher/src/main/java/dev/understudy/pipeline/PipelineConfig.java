@@ -73,6 +73,10 @@ public final class PipelineConfig {
             "Most new-schema records the shadow writer applies per second, to spare a target that serves other work; 0 means no limit."
                     + " Held-back time shows as the writer's throttled time and lag.",
             v -> v >= 0 ? null : "must be 0 (no limit) or more");
+    public static final ConfigKey<Boolean> WRITER_TRANSACTION_BOUNDARIES = ConfigKey.bool("writer.transaction.boundaries", true,
+            "Apply each legacy transaction's rows to the target in one target transaction, so readers of the target never see half"
+                    + " of one (Debezium transaction metadata; the writer holds a transaction's rows until all of them reached the"
+                    + " new-schema topics). false applies rows as they arrive, with less lag.");
     public static final ConfigKey<Integer> STREAMS_THREADS = ConfigKey.positiveInt("streams.threads", 1,
             "Kafka Streams threads in this process.");
     public static final ConfigKey<String> STATE_DIR = ConfigKey.string("streams.state.dir",
@@ -81,7 +85,7 @@ public final class PipelineConfig {
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, STREAMS_THREADS, STATE_DIR);
+            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;
 

@@ -37,4 +37,14 @@ public final class Topics {
     public static String deadLetter(String prefix) {
         return prefix + ".dlq";
     }
+
+    /**
+     * Source transaction commits announced by a capture: one partition, key the capture name (UTF-8),
+     * value the commit order of a transaction ({@link ChangeHeaders#COMMIT_ORDER}) as an 8-byte
+     * big-endian long, produced only after Kafka acknowledged every change of that transaction and of
+     * all transactions before it.
+     */
+    public static String commits(String prefix) {
+        return prefix + ".commits";
+    }
 }

@@ -60,6 +60,12 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>anything else (a table that does not fit its records, a permanent error every row would hit)
  *   stops the loop without committing the batch's offsets; {@link #failure()} reports it.</li>
  * </ul>
+ * <p>
+ * Source transactions ({@link #alignTransactions}): with a {@link TransactionWatermark}, a record of a
+ * legacy transaction not known to be complete is held (a {@link TransactionAligner}) until all of that
+ * transaction's records are here, and they are applied in one batch, so the target never shows part
+ * of a legacy transaction. Across several writer processes this holds per process, for the partitions
+ * each owns; one writer gives it for the whole target.
  */
 public final class ShadowWriter implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ShadowWriter.class);
@@ -100,6 +106,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private volatile Double controlRate;
     private long controlReadAt;
     private static final long CONTROL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private TransactionAligner aligner;
     private long rateWindowStart;
     private long rateWindowRecords;
     /** The rate limit's window: long enough to smooth batches, short enough that idle time earns little credit. */
@@ -149,6 +156,20 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             }
         }
         return common;
+    }
+
+    /**
+     * Applies each source transaction's records in one target transaction, by {@code watermark}
+     * (see the class comment). Call before {@link #start()}.
+     */
+    public ShadowWriter alignTransactions(TransactionWatermark watermark) {
+        synchronized (lifecycle) {
+            if (started) {
+                throw new IllegalStateException("Align transactions before the writer starts");
+            }
+            this.aligner = new TransactionAligner(java.util.Objects.requireNonNull(watermark, "watermark"));
+        }
+        return this;
     }
 
     /** Runs the loop on a new thread named {@code understudy-shadow-writer}. */
@@ -273,7 +294,16 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 return;
             }
             withRetry(() -> {
-                ensureConnection();
+                Connection c = ensureConnection();
+                if (aligner != null) {
+                    try {
+                        aligner.applied(WriterPositions.readCommitOrder(c, config.groupId()));
+                        c.commit();
+                    } catch (SQLException e) {
+                        rollbackQuietly(c);
+                        throw new StepFailure("reading the applied commit order from " + WriterPositions.TRANSACTION_TABLE, null, e);
+                    }
+                }
                 return null;
             });
             consumer.subscribe(config.topicTables().keySet(), new Rebalance());
@@ -295,8 +325,12 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 metrics.paused(false);
                 ConsumerRecords<byte[], byte[]> records = consumer.poll(config.pollTimeout());
                 refreshLag();
+                if (aligner != null) {
+                    processAligned(records);
+                } else if (!records.isEmpty()) {
+                    process(new Batch(records), 0);
+                }
                 if (!records.isEmpty()) {
-                    process(records);
                     throttle(records.count());
                 }
             }
@@ -314,9 +348,50 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         log.error("The shadow writer stopped: {}", t.getMessage(), t);
     }
 
-    private void process(ConsumerRecords<byte[], byte[]> records) throws Exception {
+    /** Admits a poll to the aligner and applies what it releases (see {@link TransactionAligner}). */
+    private void processAligned(ConsumerRecords<byte[], byte[]> records) throws Exception {
+        var ready = aligner.admit(records);
+        long candidate = aligner.releaseCandidate();
+        if (candidate != TransactionAligner.NO_ORDER) {
+            try {
+                // Measured after the watermark moved: every record of its transactions lies below these ends.
+                aligner.beginRelease(candidate, consumer.endOffsets(consumer.assignment(), LAG_QUERY_TIMEOUT));
+            } catch (RetriableException e) {
+                log.debug("Could not read end offsets for commit order {} yet: {}", candidate, e.getMessage());
+            }
+        }
+        TransactionAligner.Release release = aligner.take(ready, this::positionOf);
+        if (release.overflow()) {
+            metrics.boundaryOverflow();
+            log.warn("Applying {} held records without waiting for their source transactions to complete: holding reached {} records"
+                    + " or {} s (the transaction watermark stopped moving or lags far behind; check the legacy capture's commit"
+                    + " announcements and the migration's progress). Readers of the target may see part of these transactions",
+                    release.records().values().stream().mapToInt(List::size).sum(), TransactionAligner.MAX_HELD_RECORDS,
+                    TimeUnit.NANOSECONDS.toSeconds(TransactionAligner.MAX_HOLD_NANOS));
+        }
+        metrics.held(aligner.heldCount(), aligner.applied());
+        if (!release.records().isEmpty()) {
+            process(new Batch(release.records(), release.positions(), release.commitOrder()), release.transactions());
+        }
+    }
+
+    /** The consumer's next offset of {@code tp}; past any end when no longer assigned, -1 while not yet positioned. */
+    private long positionOf(TopicPartition tp) {
+        if (!consumer.assignment().contains(tp)) {
+            return Long.MAX_VALUE;
+        }
+        if (unpositioned.contains(tp)) {
+            return -1;
+        }
+        try {
+            return consumer.position(tp, Duration.ZERO);
+        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+            return -1;
+        }
+    }
+
+    private void process(Batch batch, int transactions) throws Exception {
         long start = System.nanoTime();
-        Batch batch = new Batch(records);
         inFlight = batch;
         try {
             Totals totals = withRetry(() -> applyOnce(batch));
@@ -325,6 +400,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             commitOffsets(batch);
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             metrics.recordBatch(totals.result, totals.deadLetters, batch.size(), millis);
+            metrics.transactionsApplied(transactions);
             log.debug("Batch of {} records: {} upserted, {} deleted, {} stale, {} superseded, {} dead-lettered in {} ms",
                     batch.size(), totals.result.upserted(), totals.result.deleted(), totals.result.stale(),
                     totals.result.superseded(), totals.deadLetters, millis);
@@ -374,6 +450,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             step = "recording positions in " + WriterPositions.TABLE;
             // In the same transaction as the rows: the position and the rows it covers commit together.
             WriterPositions.record(c, config.groupId(), batch.nextOffsets());
+            if (batch.commitOrder != null) {
+                WriterPositions.recordCommitOrder(c, config.groupId(), batch.commitOrder);
+            }
             step = "committing";
             c.commit();
             committed = true;
@@ -681,7 +760,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 }
                 lag += Math.max(0, end - position);
             }
-            metrics.lag(lag);
+            metrics.lag(lag + (aligner == null ? 0 : aligner.heldCount()));
         } catch (RetriableException e) {
             // Includes TimeoutException: keep the previous value and try again in a second.
             log.debug("Could not refresh the lag: {}", e.getMessage());
@@ -692,6 +771,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             unpositioned.removeAll(partitions);
+            if (aligner != null) {
+                aligner.forget(partitions);
+            }
             if (inFlight != null) {
                 partitionsRevoked = true;
             }
@@ -719,6 +801,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             unpositioned.removeAll(partitions);
+            if (aligner != null) {
+                aligner.forget(partitions);
+            }
             if (inFlight != null) {
                 partitionsRevoked = true;
             }
@@ -729,6 +814,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
             // Fetching waits until the loop has sought them to their stored positions.
             unpositioned.addAll(partitions);
+            if (aligner != null) {
+                aligner.forget(partitions);
+            }
             consumer.pause(partitions);
         }
     }
@@ -857,6 +945,10 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     /** The records of one poll, decoded lazily (again after partitions are dropped). */
     private static final class Batch {
         private final Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records = new LinkedHashMap<>();
+        /** Positions to store instead of "after the last record" (records held back lie before that), or null. */
+        private final Map<TopicPartition, OffsetAndMetadata> positions;
+        /** The source commit order this batch completes, recorded with it, or null. */
+        private final Long commitOrder;
         private Map<String, List<RowChange>> changes;
         private List<DeadLetter> undecodable;
 
@@ -864,6 +956,15 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             for (TopicPartition tp : polled.partitions()) {
                 records.put(tp, polled.records(tp));
             }
+            this.positions = null;
+            this.commitOrder = null;
+        }
+
+        Batch(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records, Map<TopicPartition, OffsetAndMetadata> positions,
+              Long commitOrder) {
+            this.records.putAll(records);
+            this.positions = new HashMap<>(positions);
+            this.commitOrder = commitOrder;
         }
 
         void decode(RecordDecoder decoder, List<String> tableOrder) {
@@ -892,6 +993,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
 
         void retain(Set<TopicPartition> owned) {
+            if (positions != null) {
+                positions.keySet().retainAll(owned);
+            }
             if (records.keySet().retainAll(owned)) {
                 changes = null;
                 undecodable = null;
@@ -912,6 +1016,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
 
         Map<TopicPartition, OffsetAndMetadata> nextOffsets() {
+            if (positions != null) {
+                return new HashMap<>(positions);
+            }
             Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
             for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
                 List<ConsumerRecord<byte[], byte[]>> l = e.getValue();

@@ -19,6 +19,43 @@ public final class WriterMetrics {
     private final AtomicLong recordsCommitted = new AtomicLong();
     private final AtomicLong throttledMillis = new AtomicLong();
     private volatile boolean paused;
+    private final AtomicLong transactionsApplied = new AtomicLong();
+    private final AtomicLong boundaryOverflows = new AtomicLong();
+    private volatile long heldRecords;
+    private volatile long appliedCommitOrder = Long.MIN_VALUE;
+
+    /** Source transactions whose held records were applied together (transaction boundaries on). */
+    public long transactionsApplied() {
+        return transactionsApplied.get();
+    }
+
+    /** Times held records were applied without waiting for their transactions, because holding hit its bound. */
+    public long boundaryOverflows() {
+        return boundaryOverflows.get();
+    }
+
+    /** Records held until their source transaction is complete (included in {@link #lag()}). */
+    public long heldRecords() {
+        return heldRecords;
+    }
+
+    /** The commit order up to which every source transaction is applied; Long.MIN_VALUE when none or boundaries are off. */
+    public long appliedCommitOrder() {
+        return appliedCommitOrder;
+    }
+
+    void transactionsApplied(int n) {
+        transactionsApplied.addAndGet(n);
+    }
+
+    void boundaryOverflow() {
+        boundaryOverflows.incrementAndGet();
+    }
+
+    void held(long records, long commitOrder) {
+        heldRecords = records;
+        appliedCommitOrder = commitOrder;
+    }
 
     /** Milliseconds the writer held back on purpose (rate limit or pause): the backpressure it applied. */
     public long throttledMillis() {
@@ -118,6 +155,6 @@ public final class WriterMetrics {
     public String toString() {
         return "WriterMetrics[applied=" + rowsApplied() + " (upserts " + upserts() + ", deletes " + deletes() + "), stale="
                 + rowsStale() + ", superseded=" + rowsSuperseded() + ", batches=" + batches() + ", deadLettered="
-                + deadLettered() + ", lastBatchMillis=" + lastBatchMillis() + ", retries=" + retries() + ", lag=" + lag() + "]";
+                + deadLettered() + ", lastBatchMillis=" + lastBatchMillis() + ", retries=" + retries() + ", lag=" + lag() + ", held=" + heldRecords() + ", transactionsApplied=" + transactionsApplied() + "]";
     }
 }

@@ -37,12 +37,44 @@ final class WriterPositions {
             + "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), "
             + "updated_at = now()";
 
+    /**
+     * The commit order up to which the group applied every source transaction ({@link TransactionAligner}),
+     * written with the rows that completed it: after a restart, or while a new generation re-reads history,
+     * records at or below it are applied at once instead of being held for a watermark.
+     */
+    static final String TRANSACTION_TABLE = "understudy.writer_transaction";
+    private static final String CREATE_TRANSACTION = "CREATE TABLE IF NOT EXISTS " + TRANSACTION_TABLE + " (group_id text PRIMARY KEY, "
+            + "commit_order bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())";
+    private static final String READ_TRANSACTION = "SELECT commit_order FROM " + TRANSACTION_TABLE + " WHERE group_id = ?";
+    private static final String RECORD_TRANSACTION = "INSERT INTO " + TRANSACTION_TABLE + " AS t (group_id, commit_order) VALUES (?, ?) "
+            + "ON CONFLICT (group_id) DO UPDATE SET commit_order = GREATEST(t.commit_order, EXCLUDED.commit_order), updated_at = now()";
+
     private WriterPositions() {
     }
 
     /** Creates the table when missing; like the bookkeeping table, skips the DDL when it exists. */
     static void ensureTable(Connection c) throws SQLException {
         BookkeepingTables.createIfMissing(c, TABLE, BookkeepingTables.TABLE_EXISTS, CREATE);
+        BookkeepingTables.createIfMissing(c, TRANSACTION_TABLE, BookkeepingTables.TABLE_EXISTS, CREATE_TRANSACTION);
+    }
+
+    /** The group's stored applied commit order, or {@link TransactionWatermark#NONE}. */
+    static long readCommitOrder(Connection c, String groupId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(READ_TRANSACTION)) {
+            ps.setString(1, groupId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : TransactionWatermark.NONE;
+            }
+        }
+    }
+
+    /** Records the applied commit order in the caller's transaction; it only moves forward. */
+    static void recordCommitOrder(Connection c, String groupId, long commitOrder) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(RECORD_TRANSACTION)) {
+            ps.setString(1, groupId);
+            ps.setLong(2, commitOrder);
+            ps.executeUpdate();
+        }
     }
 
     /** Stored next offsets of {@code partitions}; partitions never written are absent. */

@@ -1,0 +1,314 @@
+package dev.understudy.pipeline;
+
+import dev.understudy.writer.TransactionWatermark;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The {@link TransactionWatermark} of a pipeline: the newest legacy transaction whose new-schema rows
+ * have all been produced.
+ * <p>
+ * The legacy capture announces a commit order on the commits topic once Kafka acknowledged every change
+ * of that transaction and of all earlier ones ({@code CdcCapture}). This class then proves the
+ * migration application has turned them all into new-schema records, by a probe on its committed
+ * offsets (Kafka Streams commits a task's input offsets only after flushing what it produced from them,
+ * at_least_once and exactly_once alike):
+ * <ol>
+ *   <li>the legacy topics' end offsets, measured after the announcement was read, so above every change
+ *   of the announced transactions; wait until the migration group committed them;</li>
+ *   <li>then, once per internal topic the application routes records through (a join's repartition and
+ *   subscription topics), measure those topics' ends and wait until the group committed them: anything
+ *   the previous step produced into them lies below those ends. A record takes at most one pass through
+ *   each internal topic, so that many rounds drain every chain a legacy change starts.</li>
+ * </ol>
+ * When the probe finishes the announced commit order is complete. Measuring ends after the fact makes
+ * the probe wait for newer records too, which only delays; it never declares a transaction complete early.
+ * Under steady load a probe takes a few commit intervals of the migration (100 ms each) per round.
+ */
+public final class TransactionWatermarks implements TransactionWatermark, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TransactionWatermarks.class);
+    private static final Duration TICK = Duration.ofMillis(20);
+    private static final long INTERNAL_TOPICS_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    private final String commitsTopic;
+    private final Supplier<String> migrationApplicationId;
+    private final Collection<String> legacyTopics;
+    private final Admin admin;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final Thread thread;
+    private volatile boolean closed;
+    private volatile long complete = NONE;
+    private volatile long announced = NONE;
+    private volatile long probes;
+    private volatile long lastProbeMillis;
+    private volatile Throwable lastError;
+
+    private Probe probe;
+    private String internalFor;
+    private List<TopicPartition> internal = List.of();
+    private long internalReadAt;
+    private List<TopicPartition> legacyPartitions;
+
+    /** One proof in progress: the commit order it proves, the goal of the current step and its round. */
+    private static final class Probe {
+        final long commitOrder;
+        final String group;
+        final long startNanos = System.nanoTime();
+        Map<TopicPartition, Long> goal;
+        /** 0 while waiting for the legacy topics, then the internal round. */
+        int round;
+
+        Probe(long commitOrder, String group, Map<TopicPartition, Long> goal) {
+            this.commitOrder = commitOrder;
+            this.group = group;
+            this.goal = goal;
+        }
+    }
+
+    /**
+     * @param migrationApplicationId the running migration's Kafka Streams application id (its group), asked at each probe
+     *                               because a new spec generation runs a new application
+     */
+    public TransactionWatermarks(String bootstrap, String commitsTopic, Supplier<String> migrationApplicationId,
+                                 Collection<String> legacyTopics) {
+        this.commitsTopic = commitsTopic;
+        this.migrationApplicationId = migrationApplicationId;
+        this.legacyTopics = List.copyOf(legacyTopics);
+        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
+        this.consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.CLIENT_ID_CONFIG, "understudy-transaction-watermarks",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        this.thread = new Thread(this::run, "understudy-transaction-watermarks");
+        this.thread.setDaemon(true);
+    }
+
+    public TransactionWatermarks start() {
+        thread.start();
+        return this;
+    }
+
+    @Override
+    public long complete() {
+        return complete;
+    }
+
+    /** The newest commit order announced by the capture, or {@link #NONE}. */
+    public long announced() {
+        return announced;
+    }
+
+    /** Probes finished, and how long the last one took from start to completion (ms). */
+    public long probes() {
+        return probes;
+    }
+
+    public long lastProbeMillis() {
+        return lastProbeMillis;
+    }
+
+    private void run() {
+        TopicPartition commits = new TopicPartition(commitsTopic, 0);
+        try {
+            consumer.assign(List.of(commits));
+            // Only the newest announcement matters: each covers every transaction before it.
+            consumer.seekToEnd(List.of(commits));
+            long end = consumer.position(commits);
+            consumer.seek(commits, Math.max(0, end - 1));
+        } catch (RuntimeException e) {
+            if (!closed) {
+                LOG.error("Cannot read the commit announcements on {}: {}; the writer holds transactions until it applies them"
+                        + " anyway after its hold limit", commitsTopic, e.toString(), e);
+            }
+            return;
+        }
+        while (!closed) {
+            try {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(TICK)) {
+                    if (r.value() != null && r.value().length == Long.BYTES) {
+                        announced = Math.max(announced, ByteBuffer.wrap(r.value()).getLong());
+                    }
+                }
+                step();
+                lastError = null;
+            } catch (org.apache.kafka.common.errors.WakeupException | org.apache.kafka.common.errors.InterruptException e) {
+                return;
+            } catch (RuntimeException e) {
+                if (closed) {
+                    return;
+                }
+                if (lastError == null) {
+                    LOG.warn("Transaction watermark probe failed ({}); retrying", e.toString());
+                }
+                lastError = e;
+                probe = null;
+                sleep(500);
+            }
+        }
+    }
+
+    private void step() {
+        if (probe == null) {
+            long target = announced;
+            if (target == NONE || target <= complete) {
+                return;
+            }
+            if (legacyPartitions == null) {
+                legacyPartitions = partitions(legacyTopics);
+            }
+            probe = new Probe(target, migrationApplicationId.get(), ends(legacyPartitions));
+        }
+        while (true) {
+            Map<TopicPartition, Long> committed = committed(probe.group);
+            if (!reached(committed, probe.goal)) {
+                return;
+            }
+            List<TopicPartition> rounds = internalPartitions(probe.group);
+            long topics = rounds.stream().map(TopicPartition::topic).distinct().count();
+            if (probe.round >= topics) {
+                complete = Math.max(complete, probe.commitOrder);
+                probes++;
+                lastProbeMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - probe.startNanos);
+                probe = null;
+                return;
+            }
+            Map<TopicPartition, Long> next = ends(rounds);
+            probe.round++;
+            probe.goal = next;
+            // Read before the ends were: if it already covers them, nothing was queued inside the
+            // application, so no chain is left and the remaining rounds are already drained.
+            if (reached(committed, next)) {
+                probe.round = Integer.MAX_VALUE;
+            }
+        }
+    }
+
+    private static boolean reached(Map<TopicPartition, Long> committed, Map<TopicPartition, Long> goal) {
+        for (Map.Entry<TopicPartition, Long> e : goal.entrySet()) {
+            if (e.getValue() > 0 && committed.getOrDefault(e.getKey(), 0L) < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Partitions of the application's repartition and foreign-key subscription topics (not its changelogs). */
+    private List<TopicPartition> internalPartitions(String applicationId) {
+        long now = System.nanoTime();
+        if (applicationId.equals(internalFor) && now - internalReadAt < INTERNAL_TOPICS_REFRESH_NANOS) {
+            return internal;
+        }
+        try {
+            Set<String> names = admin.listTopics().names().get();
+            List<String> mine = new ArrayList<>();
+            for (String n : names) {
+                if (n.startsWith(applicationId + "-") && (n.endsWith("-repartition") || n.endsWith("-topic"))) {
+                    mine.add(n);
+                }
+            }
+            internal = mine.isEmpty() ? List.of() : partitions(mine);
+            internalFor = applicationId;
+            internalReadAt = now;
+            return internal;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private List<TopicPartition> partitions(Collection<String> topics) {
+        try {
+            List<TopicPartition> out = new ArrayList<>();
+            admin.describeTopics(topics).allTopicNames().get().values()
+                    .forEach(d -> d.partitions().forEach(p -> out.add(new TopicPartition(d.name(), p.partition()))));
+            return out;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot describe " + topics + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private Map<TopicPartition, Long> ends(List<TopicPartition> partitions) {
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        partitions.forEach(tp -> request.put(tp, OffsetSpec.latest()));
+        try {
+            Map<TopicPartition, Long> out = new HashMap<>();
+            for (Map.Entry<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> e : admin.listOffsets(request).all().get().entrySet()) {
+                out.put(e.getKey(), e.getValue().offset());
+            }
+            return out;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot list end offsets of " + partitions + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private Map<TopicPartition, Long> committed(String group) {
+        try {
+            Map<TopicPartition, Long> out = new HashMap<>();
+            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            offsets.forEach((tp, om) -> {
+                if (om != null) {
+                    out.put(tp, om.offset());
+                }
+            });
+            return out;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot read the committed offsets of group " + group + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        consumer.wakeup();
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        consumer.close(Duration.ofSeconds(2));
+        admin.close(Duration.ofSeconds(2));
+    }
+}
