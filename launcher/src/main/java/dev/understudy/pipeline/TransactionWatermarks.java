@@ -45,7 +45,7 @@ import java.util.function.Supplier;
  * </ol>
  * When the probe finishes the announced commit order is complete. Measuring ends after the fact makes
  * the probe wait for newer records too, which only delays; it never declares a transaction complete early.
- * Under steady load a probe takes a few commit intervals of the migration (100 ms each) per round.
+ * Under steady load a probe takes one or two commit intervals of the migration (50 ms each) per step.
  */
 public final class TransactionWatermarks implements TransactionWatermark, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionWatermarks.class);
@@ -61,11 +61,13 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private volatile boolean closed;
     private volatile long complete = NONE;
     private volatile long announced = NONE;
-    private volatile long probes;
+    private volatile long probesDone;
     private volatile long lastProbeMillis;
     private volatile Throwable lastError;
 
-    private Probe probe;
+    /** Probes in flight, oldest first: one starts at every tick that read a newer announcement. */
+    private final java.util.ArrayDeque<Probe> probes = new java.util.ArrayDeque<>();
+    private static final int MAX_PROBES = 32;
     private String internalFor;
     private List<TopicPartition> internal = List.of();
     private long internalReadAt;
@@ -124,7 +126,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
 
     /** Probes finished, and how long the last one took from start to completion (ms). */
     public long probes() {
-        return probes;
+        return probesDone;
     }
 
     public long lastProbeMillis() {
@@ -165,36 +167,58 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
                     LOG.warn("Transaction watermark probe failed ({}); retrying", e.toString());
                 }
                 lastError = e;
-                probe = null;
+                probes.clear();
                 sleep(500);
             }
         }
     }
 
     private void step() {
-        if (probe == null) {
-            long target = announced;
-            if (target == NONE || target <= complete) {
-                return;
-            }
+        long target = announced;
+        long newest = probes.isEmpty() ? complete : probes.peekLast().commitOrder;
+        if (target != NONE && target > newest && probes.size() < MAX_PROBES) {
+            // A probe per newer announcement, not one at a time: an announcement then waits for its own
+            // probe only, not also for the rest of the one in flight when it arrived.
             if (legacyPartitions == null) {
                 legacyPartitions = partitions(legacyTopics);
             }
-            probe = new Probe(target, migrationApplicationId.get(), ends(legacyPartitions));
+            String group = migrationApplicationId.get();
+            probes.addLast(new Probe(target, group, ends(legacyPartitions)));
         }
+        if (probes.isEmpty()) {
+            return;
+        }
+        Map<String, Map<TopicPartition, Long>> committedByGroup = new HashMap<>();
+        // Oldest first; a probe completes only after every older one, so the watermark never passes a gap.
+        while (!probes.isEmpty()) {
+            Probe probe = probes.peekFirst();
+            Map<TopicPartition, Long> committed = committedByGroup.computeIfAbsent(probe.group, this::committed);
+            if (!advance(probe, committed)) {
+                break;
+            }
+            probes.removeFirst();
+            complete = Math.max(complete, probe.commitOrder);
+            probesDone++;
+            lastProbeMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - probe.startNanos);
+        }
+        // Younger probes move through their rounds meanwhile, so they are ready when their turn comes.
+        for (Probe probe : probes) {
+            if (probe != probes.peekFirst()) {
+                advance(probe, committedByGroup.computeIfAbsent(probe.group, this::committed));
+            }
+        }
+    }
+
+    /** Moves {@code probe} through its steps as far as {@code committed} allows; true when it is done. */
+    private boolean advance(Probe probe, Map<TopicPartition, Long> committed) {
         while (true) {
-            Map<TopicPartition, Long> committed = committed(probe.group);
             if (!reached(committed, probe.goal)) {
-                return;
+                return false;
             }
             List<TopicPartition> rounds = internalPartitions(probe.group);
             long topics = rounds.stream().map(TopicPartition::topic).distinct().count();
             if (probe.round >= topics) {
-                complete = Math.max(complete, probe.commitOrder);
-                probes++;
-                lastProbeMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - probe.startNanos);
-                probe = null;
-                return;
+                return true;
             }
             Map<TopicPartition, Long> next = ends(rounds);
             probe.round++;

@@ -73,6 +73,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private static final Duration LAG_QUERY_TIMEOUT = Duration.ofSeconds(1);
     private static final long BACKOFF_SLICE_MS = 100;
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
+    private static final Duration HOLDING_POLL = Duration.ofMillis(10);
 
     private final ShadowWriterConfig config;
     private final RecordDecoder decoder;
@@ -323,7 +324,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                     continue;
                 }
                 metrics.paused(false);
-                ConsumerRecords<byte[], byte[]> records = consumer.poll(config.pollTimeout());
+                ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout());
                 refreshLag();
                 if (aligner != null) {
                     processAligned(records);
@@ -373,6 +374,15 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         if (!release.records().isEmpty()) {
             process(new Batch(release.records(), release.positions(), release.commitOrder()), release.transactions());
         }
+    }
+
+    /**
+     * The configured poll timeout, but at most {@link #HOLDING_POLL} while records are held: a poll
+     * blocks until records arrive, and a watermark that moved meanwhile would wait for it.
+     */
+    private Duration pollTimeout() {
+        Duration configured = config.pollTimeout();
+        return aligner != null && aligner.waiting() && configured.compareTo(HOLDING_POLL) > 0 ? HOLDING_POLL : configured;
     }
 
     /** The consumer's next offset of {@code tp}; past any end when no longer assigned, -1 while not yet positioned. */

@@ -78,6 +78,11 @@ final class TransactionAligner {
         return applied;
     }
 
+    /** True while records are held or a release waits for the consumer to reach its ends. */
+    boolean waiting() {
+        return heldCount > 0 || releaseEnds != null;
+    }
+
     int heldCount() {
         return heldCount;
     }
