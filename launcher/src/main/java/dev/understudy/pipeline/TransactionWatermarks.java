@@ -135,18 +135,21 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
 
     private void run() {
         TopicPartition commits = new TopicPartition(commitsTopic, 0);
-        try {
-            consumer.assign(List.of(commits));
-            // Only the newest announcement matters: each covers every transaction before it.
-            consumer.seekToEnd(List.of(commits));
-            long end = consumer.position(commits);
-            consumer.seek(commits, Math.max(0, end - 1));
-        } catch (RuntimeException e) {
-            if (!closed) {
-                LOG.error("Cannot read the commit announcements on {}: {}; the writer holds transactions until it applies them"
-                        + " anyway after its hold limit", commitsTopic, e.toString(), e);
+        consumer.assign(List.of(commits));
+        while (!closed) {
+            try {
+                // Only the newest announcement matters: each covers every transaction before it.
+                consumer.seekToEnd(List.of(commits));
+                long end = consumer.position(commits, Duration.ofSeconds(10));
+                consumer.seek(commits, Math.max(0, end - 1));
+                break;
+            } catch (org.apache.kafka.common.errors.WakeupException | org.apache.kafka.common.errors.InterruptException e) {
+                return;
+            } catch (RuntimeException e) {
+                // The writer holds transactions meanwhile, up to its hold limit; say why.
+                LOG.warn("Cannot read the commit announcements on {} yet ({}); retrying", commitsTopic, e.toString());
+                sleep(1000);
             }
-            return;
         }
         while (!closed) {
             try {

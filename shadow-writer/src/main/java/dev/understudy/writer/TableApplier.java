@@ -183,34 +183,44 @@ public final class TableApplier {
         }
         int superseded = batch.size() - latest.size();
 
-        List<Prepared> rows = new ArrayList<>(latest.size());
         List<DeadLetter> deadLetters = new ArrayList<>();
-        for (Map.Entry<String, RowChange> e : latest.entrySet()) {
-            Prepared p = prepare(c, e.getValue(), e.getKey(), deadLetters);
-            if (p != null) {
-                rows.add(p);
-            }
-        }
+        List<Prepared> rows = prepareAll(c, latest, deadLetters);
         if (rows.isEmpty()) {
             return new ApplyResult(0, 0, 0, superseded, deadLetters);
         }
-        // Key order for every statement: two writers touching overlapping keys (a rebalance hand-over)
-        // then lock bookkeeping rows and insert index entries in the same order, which avoids most
-        // deadlocks; any remaining one is 40P01, retriable.
-        rows.sort(Comparator.comparing(Prepared::pk));
 
-        Savepoint beforeBatch = c.setSavepoint();
-        try {
-            Outcome o = write(c, rows);
-            c.releaseSavepoint(beforeBatch);
-            return new ApplyResult(o.upserted, o.deleted, o.stale, superseded, deadLetters);
-        } catch (SQLException e) {
-            if (!isRowLevel(e)) {
-                throw e;
+        boolean catalogChecked = false;
+        while (true) {
+            Savepoint beforeBatch = c.setSavepoint();
+            SQLException failed;
+            try {
+                Outcome o = write(c, rows);
+                c.releaseSavepoint(beforeBatch);
+                return new ApplyResult(o.upserted, o.deleted, o.stale, superseded, deadLetters);
+            } catch (SQLException e) {
+                if (!isRowLevel(e)) {
+                    throw e;
+                }
+                c.rollback(beforeBatch);
+                failed = e;
             }
-            c.rollback(beforeBatch);
+            // The statements cast to the column types read when they were built. A column changed since
+            // (widened to take the values that overflowed, say, before a dead-letter replay) would keep
+            // failing with the old cast: read the table again once, and rebuild if it changed.
+            if (!catalogChecked) {
+                catalogChecked = true;
+                if (refreshCatalog(c)) {
+                    deadLetters.clear();
+                    rows = prepareAll(c, latest, deadLetters);
+                    if (rows.isEmpty()) {
+                        return new ApplyResult(0, 0, 0, superseded, deadLetters);
+                    }
+                    continue;
+                }
+            }
             log.warn("A batch of {} changes to {} failed with SQLSTATE {} ({}); applying them one at a time to isolate the failing rows",
-                    rows.size(), table(), SqlErrorClassifier.sqlState(e), firstLine(e.getMessage()));
+                    rows.size(), table(), SqlErrorClassifier.sqlState(failed), firstLine(failed.getMessage()));
+            break;
         }
 
         // One savepoint per change: each becomes a subtransaction, which costs more than the batch
@@ -242,6 +252,22 @@ public final class TableApplier {
             }
         }
         return new ApplyResult(upserted, deleted, stale, superseded, deadLetters);
+    }
+
+    /** Prepares the newest change of each key, in key order (see below); conversion failures become dead letters. */
+    private List<Prepared> prepareAll(Connection c, Map<String, RowChange> latest, List<DeadLetter> deadLetters) throws SQLException {
+        List<Prepared> rows = new ArrayList<>(latest.size());
+        for (Map.Entry<String, RowChange> e : latest.entrySet()) {
+            Prepared p = prepare(c, e.getValue(), e.getKey(), deadLetters);
+            if (p != null) {
+                rows.add(p);
+            }
+        }
+        // Key order for every statement: two writers touching overlapping keys (a rebalance hand-over)
+        // then lock bookkeeping rows and insert index entries in the same order, which avoids most
+        // deadlocks; any remaining one is 40P01, retriable.
+        rows.sort(Comparator.comparing(Prepared::pk));
+        return rows;
     }
 
     private static boolean isRowLevel(SQLException e) {
@@ -400,14 +426,18 @@ public final class TableApplier {
         return plan;
     }
 
-    private void refreshCatalog(Connection c) throws SQLException {
+    /** Reads the table's columns again; true (and the statements rebuilt) when they changed. */
+    private boolean refreshCatalog(Connection c) throws SQLException {
         Catalog fresh = Catalog.load(c, requestedTable);
         if (!fresh.equals(catalog)) {
-            log.info("Re-read the catalog of {}: columns {}", fresh.qualifiedName, fresh.columns.stream().map(Column::name).toList());
+            log.info("Re-read the catalog of {}: columns {}", fresh.qualifiedName,
+                    fresh.columns.stream().map(col -> col.name() + " " + col.type()).toList());
             catalog = fresh;
             keyPlans.clear();
             upsertPlans.clear();
+            return true;
         }
+        return false;
     }
 
     private KeyPlan buildKeyPlan(Schema keySchema) {

@@ -353,6 +353,24 @@ class TableApplierIT {
             rs.next();
             assertEquals("1:7:12.50,4:9:9999.99", rs.getString(1));
         }
+
+        // The fix is on the target: wider columns. The same applier (its statements were built with the
+        // old casts) then applies the dead-lettered changes, as a replay would bring them.
+        c.commit();
+        TestPostgres.execute(pg, "ALTER TABLE public.stock ALTER COLUMN qty TYPE int, ALTER COLUMN price TYPE numeric(12,2)");
+        try {
+            List<RowChange> replay = batch.stream().filter(ch -> ch.keyJson().equals("{\"id\":2}") || ch.keyJson().equals("{\"id\":3}")).toList();
+            ApplyResult again = apply(stock, replay);
+            assertEquals(2, again.upserted(), "applied with the widened columns");
+            assertEquals(List.of(), again.deadLetters());
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT string_agg(id || ':' || qty || ':' || price, ',' ORDER BY id) FROM public.stock")) {
+                rs.next();
+                assertEquals("1:7:12.50,2:100000:1.00,3:8:123456.78,4:9:9999.99", rs.getString(1));
+            }
+        } finally {
+            c.commit();
+            TestPostgres.execute(pg, "TRUNCATE public.stock", "ALTER TABLE public.stock ALTER COLUMN qty TYPE smallint, ALTER COLUMN price TYPE numeric(6,2)");
+        }
     }
 
     @Test
