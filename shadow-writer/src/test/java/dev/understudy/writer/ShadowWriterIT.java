@@ -400,4 +400,103 @@ class ShadowWriterIT {
         assertTrue(Arrays.asList(writer.failure().get().getClass(), writer.failure().get().getCause().getClass())
                 .contains(TableMappingException.class));
     }
+
+    /**
+     * Transaction boundaries: 300 source transactions of five new rows each (commit order t, rows
+     * spread over three partitions) after 20 snapshot rows without a commit order. The test moves the
+     * watermark; a reader of the target, one statement per read, must never find a transaction with
+     * some but not all of its rows. The writer is closed while it holds transactions past the
+     * watermark, and a new one (same group) must apply them once the watermark passes them: held
+     * records are never lost, since stored positions stop at the first held one.
+     */
+    @Test
+    void sourceTransactionsLandWholeAndHeldOnesSurviveARestart() throws Exception {
+        String topic = Topics.newSchema(PREFIX, "public.txn_users");
+        TestPostgres.execute(pg, "CREATE TABLE public.txn_users (id bigint PRIMARY KEY, full_name text, email text NOT NULL, "
+                + "birthdate date, created_at timestamptz)");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get();
+        }
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        for (long id = 1; id <= 20; id++) {
+            sent.add(sendRaw(topic, keySerializer.serialize(topic, key(id)),
+                    valueSerializer.serialize(topic, row(id, "snapshot", "s@example.com")), 0, "r"));
+        }
+        int transactions = 300;
+        for (long t = 1; t <= transactions; t++) {
+            for (long i = 0; i < 5; i++) {
+                long id = 1000 + t * 5 + i;
+                RecordHeaders headers = new RecordHeaders();
+                headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(id));
+                headers.add(ChangeHeaders.COMMIT_ORDER, ChangeHeaders.encodeLong(t));
+                headers.add(ChangeHeaders.OP, "c".getBytes(StandardCharsets.UTF_8));
+                sent.add(producer.send(new ProducerRecord<>(topic, null, keySerializer.serialize(topic, key(id)),
+                        valueSerializer.serialize(topic, row(id, "T" + t, "t" + t + "@example.com")), headers)));
+            }
+        }
+        producer.flush();
+        for (Future<RecordMetadata> f : sent) {
+            f.get();
+        }
+
+        java.util.concurrent.atomic.AtomicLong watermark = new java.util.concurrent.atomic.AtomicLong(TransactionWatermark.NONE);
+        java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+        List<String> partial = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicBoolean reading = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread reader = new Thread(() -> {
+            try (Connection c = TestPostgres.connect(pg, true); Statement st = c.createStatement()) {
+                while (reading.get()) {
+                    try (ResultSet rs = st.executeQuery("SELECT string_agg(full_name || ':' || n, ',') FROM (SELECT full_name, count(*) n "
+                            + "FROM public.txn_users WHERE full_name LIKE 'T%' GROUP BY full_name HAVING count(*) <> 5) x")) {
+                        rs.next();
+                        if (rs.getString(1) != null && partial.size() < 5) {
+                            partial.add(rs.getString(1));
+                        }
+                    }
+                    reads.incrementAndGet();
+                }
+            } catch (Exception e) {
+                partial.add("reader failed: " + e);
+            }
+        }, "txn-reader");
+        reader.start();
+        String applied = "SELECT count(*) FROM public.txn_users WHERE full_name LIKE 'T%'";
+        try {
+            try (ShadowWriter writer = new ShadowWriter(config("writer-it-txn", topic, "public.txn_users"), registry)
+                    .alignTransactions(watermark::get).start()) {
+                WriterMetrics m = writer.metrics();
+                await("the snapshot rows, and every transaction row held", Duration.ofSeconds(60),
+                        () -> queryLong("SELECT count(*) FROM public.txn_users") == 20 && m.heldRecords() == 5L * transactions, m::toString);
+                assertEquals(0, queryLong(applied), "nothing past the watermark is applied");
+
+                watermark.set(50);
+                await("transactions up to 50", Duration.ofSeconds(30), () -> queryLong(applied) == 250, m::toString);
+                watermark.set(120);
+                await("transactions up to 120", Duration.ofSeconds(30), () -> queryLong(applied) == 600
+                        && m.appliedCommitOrder() == 120, m::toString);
+                assertEquals(5L * (transactions - 120), m.heldRecords(), m.toString());
+                assertTrue(m.transactionsApplied() >= 120, m.toString());
+            }
+            // Closed while holding transactions 121..300: a new writer of the group reads them again.
+            assertEquals(600, queryLong(applied));
+            assertEquals(120, queryLong("SELECT commit_order FROM " + WriterPositions.TRANSACTION_TABLE + " WHERE group_id = 'writer-it-txn'"));
+            try (ShadowWriter writer = new ShadowWriter(config("writer-it-txn", topic, "public.txn_users"), registry)
+                    .alignTransactions(watermark::get).start()) {
+                WriterMetrics m = writer.metrics();
+                await("held again after the restart", Duration.ofSeconds(60), () -> m.heldRecords() == 5L * (transactions - 120), m::toString);
+                assertEquals(600, queryLong(applied));
+                watermark.set(transactions);
+                await("every transaction", Duration.ofSeconds(30), () -> queryLong(applied) == 5L * transactions && m.heldRecords() == 0,
+                        m::toString);
+                assertTrue(writer.failure().isEmpty(), () -> "writer failed: " + writer.failure().get());
+                assertEquals(0, m.boundaryOverflows());
+            }
+        } finally {
+            reading.set(false);
+            reader.join(10_000);
+        }
+        assertTrue(reads.get() > 20, "reads: " + reads.get());
+        assertEquals(List.of(), partial, "a reader saw part of a transaction");
+        assertEquals(20 + 5L * transactions, queryLong("SELECT count(*) FROM public.txn_users"));
+    }
 }
