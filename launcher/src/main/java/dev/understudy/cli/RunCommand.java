@@ -61,7 +61,7 @@ final class RunCommand implements Callable<Integer> {
             StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
                 // While a new spec generation backfills, its progress and ETA ride on the status line.
-                System.out.println(status.next(pipeline.backfill().complete() ? null : pipeline.backfill().describe()));
+                System.out.println(status.next(pipeline.backfill() == null || pipeline.backfill().complete() ? null : pipeline.backfill().describe()));
                 Throwable failure = pipeline.failure();
                 if (failure != null) {
                     System.err.println("understudy: pipeline stage failed: " + failure.getMessage());

@@ -19,7 +19,7 @@ final class StatusLine {
 
     String next(String extra) {
         long now = System.nanoTime();
-        long applied = pipeline.writer().metrics().rowsApplied();
+        long applied = pipeline.writer() == null ? 0 : pipeline.writer().metrics().rowsApplied();
         double rate = (applied - lastApplied) / Math.max(1e-9, (now - lastNanos) / 1e9);
         lastApplied = applied;
         lastNanos = now;
@@ -34,11 +34,16 @@ final class StatusLine {
                 ? String.format("%,d/%,d rows (%.0f%%)", capture.snapshotRows(), snapshotTotal, 100.0 * capture.snapshotRows() / snapshotTotal)
                 : capture.snapshotRows() == 0 && capture.snapshotCompleted() ? "none (resumed from offsets)"
                 : String.format("%,d rows%s", capture.snapshotRows(), capture.snapshotCompleted() ? " done" : "");
-        var writer = pipeline.writer().metrics();
-        // Held records wait for the rest of their source transaction (writer.transaction.boundaries); they count in the lag.
-        String held = pipeline.transactionWatermarks() == null ? "" : String.format(" (%,d held for their transaction)", writer.heldRecords());
-        return String.format("[%5.1fs] snapshot %s | streamed %,d changes | written %,d (%,.0f rows/s) | writer lag %,d%s | drift %,d open, %,d pending%s",
-                (now - startNanos) / 1e9, snapshot, capture.streamedChanges(), applied, rate,
-                writer.lag(), held, open, pending, extra == null ? "" : " | " + extra);
+        String writerPart;
+        if (pipeline.writer() == null) {
+            writerPart = "no shadow writer (dual-write mode)";
+        } else {
+            var writer = pipeline.writer().metrics();
+            // Held records wait for the rest of their source transaction (writer.transaction.boundaries); they count in the lag.
+            String held = pipeline.transactionWatermarks() == null ? "" : String.format(" (%,d held for their transaction)", writer.heldRecords());
+            writerPart = String.format("written %,d (%,.0f rows/s) | writer lag %,d%s", applied, rate, writer.lag(), held);
+        }
+        return String.format("[%5.1fs] snapshot %s | streamed %,d changes | %s | drift %,d open, %,d pending%s",
+                (now - startNanos) / 1e9, snapshot, capture.streamedChanges(), writerPart, open, pending, extra == null ? "" : " | " + extra);
     }
 }

@@ -72,6 +72,7 @@ public final class Pipeline implements AutoCloseable {
     private MigrationGenerations.Generation generation;
     private BackfillProgress backfill;
     private TransactionWatermarks watermarks;
+    private WriterPositionsPoller writerPositions;
 
     /** The shipped users migration, which needs the target at Flyway version {@value #USERS_FLYWAY_VERSION}. */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
@@ -138,15 +139,30 @@ public final class Pipeline implements AutoCloseable {
             int threads = config.get(PipelineConfig.STREAMS_THREADS);
             migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number()),
                     StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
-            comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry,
-                            new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)), Duration.ofMillis(500))),
+            boolean dualWrite = "dual-write".equalsIgnoreCase(config.get(PipelineConfig.COMPARISON_MODE));
+            ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)),
+                    Duration.ofMillis(500));
+            if (!dualWrite) {
+                writerPositions = new WriterPositionsPoller(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                        config.get(PipelineConfig.TARGET_PASSWORD), writerGroup()).start();
+                comparisonSettings = comparisonSettings.withWriterProgress(writerPositions);
+            }
+            comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
                     StreamsProperties.of(prefix + "-comparison", bootstrap, stateDir, threads));
 
             Map<String, String> writerTopics = new LinkedHashMap<>();
             for (TableMapping m : mappings) {
                 writerTopics.put(Topics.newSchema(prefix, m.targetTable()), m.targetTable());
             }
-            writer = new ShadowWriter(ShadowWriterConfig.of(bootstrap, prefix + "-shadow-writer", writerTopics,
+            drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
+            if (dualWrite) {
+                // An application writes both databases; the pipeline only compares.
+                LOG.info("Pipeline '{}' in dual-write mode: no shadow writer; disagreements are reported after {} ms",
+                        prefix, config.get(PipelineConfig.SETTLE_MS));
+                LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
+                return this;
+            }
+            writer = new ShadowWriter(ShadowWriterConfig.of(bootstrap, writerGroup(), writerTopics,
                     config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                     config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(PipelineConfig.WRITER_BATCH)),
                     registry);
@@ -158,7 +174,6 @@ public final class Pipeline implements AutoCloseable {
                 writer.alignTransactions(watermarks);
             }
             writer.start();
-            drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
             java.util.function.Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
             List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
             if (!lacking.isEmpty()) {
@@ -186,7 +201,7 @@ public final class Pipeline implements AutoCloseable {
                 snapshot = () -> status;
             }
             backfill = BackfillProgress.start(bootstrap, generation, migrationApplicationId(),
-                    sourceTables().stream().map(t -> Topics.legacy(prefix, t)).toList(), prefix + "-shadow-writer",
+                    sourceTables().stream().map(t -> Topics.legacy(prefix, t)).toList(), writerGroup(),
                     writerTopics.keySet(), generations, snapshot,
                     () -> GenerationSweep.sweep(config, registry, prefix, mappings, generation.number()));
         } catch (RuntimeException e) {
@@ -195,6 +210,11 @@ public final class Pipeline implements AutoCloseable {
         }
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
         return this;
+    }
+
+    /** The shadow writer's consumer group, also the key of its positions in the target. */
+    public String writerGroup() {
+        return prefix + "-shadow-writer";
     }
 
     /** The migration application of this generation; a new generation re-reads the legacy topics from their start. */
@@ -505,6 +525,7 @@ public final class Pipeline implements AutoCloseable {
         return targetCapture;
     }
 
+    /** The shadow writer; null in dual-write mode ({@code comparison.mode=dual-write}). */
     public ShadowWriter writer() {
         return writer;
     }
@@ -523,7 +544,7 @@ public final class Pipeline implements AutoCloseable {
         return generation;
     }
 
-    /** Progress of this generation's backfill (complete at once when it completed in an earlier run). */
+    /** Progress of this generation's backfill (complete at once when it completed in an earlier run); null in dual-write mode. */
     public BackfillProgress backfill() {
         return backfill;
     }
@@ -574,6 +595,7 @@ public final class Pipeline implements AutoCloseable {
         }
         closeQuietly("shadow writer", writer);
         closeQuietly("transaction watermarks", watermarks);
+        closeQuietly("writer positions", writerPositions);
         closeQuietly("target capture", targetCapture);
     }
 

@@ -65,8 +65,13 @@ public final class PipelineConfig {
                     + " the legacy history from these topics; tables whose history was truncated are re-read from the legacy database"
                     + " by a Debezium incremental snapshot instead.",
             v -> v == -1 || v > 0 ? null : "must be -1 (keep forever) or greater than 0");
+    public static final ConfigKey<String> COMPARISON_MODE = ConfigKey.choice("comparison.mode", "lsn", java.util.List.of("lsn", "dual-write"),
+            "lsn: the shadow writer fills the target, and a key that disagrees stays pending while the writer has not applied the change"
+                    + " behind its expected row (its position, read from the target), however slow it is. dual-write: no shadow writer runs,"
+                    + " an application writes both databases, and a disagreement is reported once it outlives comparison.settle.ms.");
     public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 15000,
-            "Milliseconds a key may disagree between expected and actual before it is reported as diverged (in-flight changes settle within it).");
+            "Milliseconds a disagreement must last before it is reported as diverged: in lsn mode counted from when the writer applied the"
+                    + " key's change (the target capture's delivery must fit in it), in dual-write mode from the first disagreement.");
     public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,
             "Most records the shadow writer applies in one target transaction.");
     public static final ConfigKey<Long> WRITER_MAX_RATE = new ConfigKey<>("writer.max.records.per.second", Long.class, 0L, false, false,
@@ -85,7 +90,7 @@ public final class PipelineConfig {
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, STREAMS_THREADS, STATE_DIR);
+            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, COMPARISON_MODE, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;
 

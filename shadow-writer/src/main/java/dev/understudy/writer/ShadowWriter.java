@@ -74,6 +74,11 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private static final long BACKOFF_SLICE_MS = 100;
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
     private static final Duration HOLDING_POLL = Duration.ofMillis(10);
+    /**
+     * Where writers keep their positions in the target: (group_id, topic, partition, next_offset),
+     * written in the same transaction as the rows, so a reader of this table knows what is applied.
+     */
+    public static final String POSITIONS_TABLE = WriterPositions.TABLE;
 
     private final ShadowWriterConfig config;
     private final RecordDecoder decoder;

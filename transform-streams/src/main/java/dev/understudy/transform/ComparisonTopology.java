@@ -24,7 +24,7 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * <pre>
  *   new-schema topic    ──▶ ┐
  *                           ├─ merge ──▶ compare-&lt;table&gt; ──▶ divergence topic  ("&lt;table&gt; &lt;keyJson&gt;" → DivergenceEvent)
- *   target change topic ──▶ ┘          [4 stores]         ├──▶ drift topic       ("&lt;table&gt;#&lt;partition&gt;" → Drift)
+ *   target change topic ──▶ ┘          [5 stores]         ├──▶ drift topic       ("&lt;table&gt;#&lt;partition&gt;" → Drift)
  *                                                          └──▶ dead-letter topic
  * </pre>
  *
@@ -36,9 +36,14 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * partitions: Kafka Streams enforces that only for DSL joins, not here, so whoever creates the topics
  * must create {@link #inputTopics the pair} with equal partition counts.
  *
- * <p><b>Settling.</b> Every change is briefly absent from the target while the writer and the target
- * capture catch up. A key is reported only after it stayed in disagreement for
- * {@link ComparisonSettings#settleWindow()}; a wall-clock punctuator promotes such keys. Wall-clock
+ * <p><b>Pending, then diverged.</b> Every change is briefly absent from the target while the writer
+ * and the target capture catch up. A key that disagrees is pending. With the writer's progress
+ * ({@link ComparisonSettings#writerProgress()}), it stays pending for as long as the writer has not
+ * applied the new-schema record that produced its expected row (its offset on the new-schema topic,
+ * against the writer's position stored in the target), however slow the writer is; once applied, it is
+ * reported if it still disagrees {@link ComparisonSettings#settleWindow()} later, the time the target
+ * capture gets to deliver the change. Without it (dual-write mode), the window counts from the first
+ * disagreement. A wall-clock punctuator promotes due keys. Wall-clock
  * ({@code PunctuationType.WALL_CLOCK_TIME}) rather than stream-time punctuation, because stream time
  * advances only when records arrive: a divergence on a table that then goes quiet would never be
  * reported, and it is exactly the quiet table whose target lost a write.
@@ -110,7 +115,7 @@ public final class ComparisonTopology {
     /** The persistent stores of a table's comparison; their changelogs are {@code <application.id>-<store>-changelog}. */
     public static StoreNames storeNames(TableMapping mapping) {
         String base = nodeName(mapping);
-        return new StoreNames(base + "-expected", base + "-actual", base + "-pending", base + "-open");
+        return new StoreNames(base + "-expected", base + "-actual", base + "-pending", base + "-open", base + "-expected-source");
     }
 
     /**
@@ -120,7 +125,9 @@ public final class ComparisonTopology {
      * @param actual   key → the latest target change envelope holding the row (wire-format Avro); absent once deleted
      * @param pending  key → wall-clock ms when the key started to disagree, while inside the settle window
      * @param open     key → the divergence last reported for the key and since when it has been open
+     * @param expectedSource key → where the latest expected change came from: its new-schema offset, source LSN
+     *                 and generation (kept for deletes too), for LSN alignment and the events
      */
-    public record StoreNames(String expected, String actual, String pending, String open) {
+    public record StoreNames(String expected, String actual, String pending, String open, String expectedSource) {
     }
 }

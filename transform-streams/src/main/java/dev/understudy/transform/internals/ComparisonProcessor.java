@@ -9,6 +9,7 @@ import dev.understudy.schemas.WireFormat;
 import dev.understudy.transform.ComparisonSettings;
 import dev.understudy.transform.ComparisonTopology;
 import dev.understudy.transform.TableMapping;
+import dev.understudy.transform.WriterProgress;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
@@ -34,8 +35,9 @@ import java.util.Set;
  * Compares, per key, the expected row (new-schema topic) with the actual row (target change topic)
  * of one table, in one task. See {@link ComparisonTopology} for the outputs and the settle window.
  *
- * <p>State per key, in four stores: the expected row, the actual row, since when the key has
- * disagreed while not yet reported (pending), and the divergence last reported (open). A key is in
+ * <p>State per key, in five stores: the expected row, the actual row, since when the key has
+ * disagreed while not yet reported (pending), the divergence last reported (open), and where the
+ * latest expected change came from (new-schema offset, source LSN, generation). A key is in
  * at most one of pending and open unless an open divergence changed state and the new state is
  * itself waiting out the settle window.
  *
@@ -69,6 +71,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
     private KeyValueStore<Bytes, byte[]> actual;
     private KeyValueStore<Bytes, Long> pending;
     private KeyValueStore<Bytes, byte[]> open;
+    private KeyValueStore<Bytes, byte[]> expectedSource;
     private int partition;
     private long openCount;
     private long pendingCount;
@@ -103,6 +106,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
         this.actual = context.getStateStore(storeNames.actual());
         this.pending = context.getStateStore(storeNames.pending());
         this.open = context.getStateStore(storeNames.open());
+        this.expectedSource = context.getStateStore(storeNames.expectedSource());
         this.partition = context.taskId().partition();
         // A task initialises its processors only once its stores are restored from their changelogs
         // (StreamTask#completeRestoration), so counting here sees the state left by the previous
@@ -137,6 +141,9 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
             checkKeySchema(where, key.get());
             if (isExpected) {
                 applyExpected(where, key, record.value());
+                // For deletes too: the writer must have applied the delete before a row still in the
+                // target counts as unexpected.
+                expectedSource.put(key, Source.of(context.recordMetadata().map(m -> m.offset()).orElse(-1L), record.headers()).encode());
             } else {
                 applyActual(where, key, record.value());
             }
@@ -241,7 +248,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
             try (KeyValueIterator<Bytes, Long> it = pending.all()) {
                 while (it.hasNext()) {
                     KeyValue<Bytes, Long> entry = it.next();
-                    if (now - entry.value >= settleMs) {
+                    if (now - entry.value >= settleMs && applied(entry.key, entry.value, now, settleMs)) {
                         due.add(entry);
                     } else {
                         earliestRemaining = Math.min(earliestRemaining, entry.value);
@@ -257,6 +264,29 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
         if (changed || now - lastDriftAtMs >= ComparisonTopology.DRIFT_HEARTBEAT.toMillis()) {
             emitDrift(now);
         }
+    }
+
+    /**
+     * With the writer's progress: whether the writer applied the change behind the key's expected row
+     * at least a settle window ago. Until it applied it the key is in flight, however long that takes.
+     * A key with no expected change on record (a row only the target has, or state from before this
+     * store existed) has nothing to wait for. Without the writer's progress (dual-write mode), true.
+     */
+    private boolean applied(Bytes key, long pendingSinceMs, long now, long settleMs) {
+        WriterProgress progress = settings.writerProgress();
+        if (progress == null) {
+            return true;
+        }
+        byte[] sourceBytes = expectedSource.get(key);
+        if (sourceBytes == null) {
+            return true;
+        }
+        Source source = Source.decode(sourceBytes);
+        if (source.offset() < 0) {
+            return true;
+        }
+        long appliedAt = progress.appliedAtMs(expectedTopic, partition, source.offset());
+        return appliedAt != WriterProgress.NOT_APPLIED && now - Math.max(pendingSinceMs, appliedAt) >= settleMs;
     }
 
     /** Reports a key that stayed in disagreement for the whole settle window. */
@@ -319,6 +349,10 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
         event.put("fields", fields);
         event.put("detectedAtMs", now);
         event.put("openSinceMs", openSinceMs);
+        byte[] sourceBytes = expectedSource.get(key);
+        Source source = sourceBytes == null ? null : Source.decode(sourceBytes);
+        event.put("sourceLsn", source == null || source.lsn() == Source.UNKNOWN ? null : source.lsn());
+        event.put("generation", source == null ? 0L : source.generation());
         // Debug only: the divergence topic is the record of these; a lagging writer can open
         // thousands at once, which would flood the log.
         log.debug("{} {}: {} {} (open since {})", mapping.targetTable(), keyJson, divergence.kind(), divergence.fields(), openSinceMs);
@@ -339,5 +373,24 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
         lastDriftOpen = openCount;
         lastDriftPending = pendingCount;
         lastDriftAtMs = now;
+    }
+
+    /** Where an expected change came from: its new-schema offset, its source LSN and generation (headers). */
+    record Source(long offset, long lsn, long generation) {
+        static final long UNKNOWN = Long.MIN_VALUE;
+
+        static Source of(long offset, org.apache.kafka.common.header.Headers headers) {
+            return new Source(offset, dev.understudy.schemas.ChangeHeaders.getLong(headers, dev.understudy.schemas.ChangeHeaders.LSN, UNKNOWN),
+                    dev.understudy.schemas.ChangeHeaders.getLong(headers, dev.understudy.schemas.ChangeHeaders.GENERATION, 0L));
+        }
+
+        byte[] encode() {
+            return java.nio.ByteBuffer.allocate(3 * Long.BYTES).putLong(offset).putLong(lsn).putLong(generation).array();
+        }
+
+        static Source decode(byte[] bytes) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            return new Source(b.getLong(), b.getLong(), b.getLong());
+        }
     }
 }

@@ -61,6 +61,7 @@ public final class ComparisonProcessorSupplier implements ProcessorSupplier<Byte
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.expected()), Serdes.Bytes(), Serdes.ByteArray()),
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.actual()), Serdes.Bytes(), Serdes.ByteArray()),
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.pending()), Serdes.Bytes(), Serdes.Long()),
-                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.open()), Serdes.Bytes(), Serdes.ByteArray()));
+                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.open()), Serdes.Bytes(), Serdes.ByteArray()),
+                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(stores.expectedSource()), Serdes.Bytes(), Serdes.ByteArray()));
     }
 }

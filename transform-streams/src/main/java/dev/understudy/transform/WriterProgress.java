@@ -1,0 +1,23 @@
+package dev.understudy.transform;
+
+/**
+ * How far the shadow writer has applied each new-schema partition, as read from the target database
+ * (its stored positions, written in the same transaction as the rows). The comparison uses it to tell
+ * a key that is merely in flight (the writer has not applied the change that produced its expected
+ * row: PENDING) from one the target got wrong (applied, and still different: DIVERGED).
+ * <p>
+ * Implementations are shared by all comparison tasks of a process and must be thread-safe and cheap:
+ * they answer from memory, refreshed in the background.
+ */
+@FunctionalInterface
+public interface WriterProgress {
+    /** The writer has not been seen past the offset yet. */
+    long NOT_APPLIED = -1;
+
+    /**
+     * When the writer was first seen past {@code offset} of {@code topic}[{@code partition}], that is
+     * with that record applied (or dead-lettered, or superseded by a later change of its key): wall-clock
+     * milliseconds since the epoch, or {@link #NOT_APPLIED}.
+     */
+    long appliedAtMs(String topic, int partition, long offset);
+}
