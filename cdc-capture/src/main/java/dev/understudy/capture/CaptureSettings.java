@@ -93,6 +93,24 @@ public record CaptureSettings(
         return debeziumTopicPrefix() + ".transaction";
     }
 
+    /**
+     * The capture's heartbeat table, next to its signal table ({@code <signal table minus _signal>_heartbeat}),
+     * or null without a signal table. Debezium writes it every heartbeat ({@code heartbeat.action.query}) and
+     * anyone may write it to move the capture on: it is captured like a table, so the replication slot's
+     * confirmed position passes every write, which an idle source otherwise never gives (the slot only
+     * confirms positions of changes the connector received). Its changes are never produced to Kafka.
+     */
+    public String heartbeatTable() {
+        return signalTable == null ? null : signalTable.substring(0, signalTable.length() - (signalTable.endsWith("_signal") ? "_signal".length() : 0))
+                + "_heartbeat";
+    }
+
+    /** The heartbeat table of a capture with the default signal table. */
+    public static String defaultHeartbeatTable(String captureName) {
+        String signal = defaultSignalTable(captureName);
+        return signal.substring(0, signal.length() - "_signal".length()) + "_heartbeat";
+    }
+
     /** {@code public.<capture name>_signal}, the name made a valid lower-case identifier of at most 63 characters. */
     public static String defaultSignalTable(String captureName) {
         return "public." + defaultSignalTableName(captureName);
@@ -103,9 +121,11 @@ public record CaptureSettings(
         if (base.isEmpty() || !Character.isLetter(base.charAt(0)) && base.charAt(0) != '_') {
             base = "c_" + base;
         }
+        // Room for "_heartbeat", the longer suffix of the two tables named after the capture.
         String suffix = "_signal";
-        if (base.length() + suffix.length() > MAX_IDENTIFIER_LENGTH) {
-            base = base.substring(0, MAX_IDENTIFIER_LENGTH - suffix.length());
+        int room = MAX_IDENTIFIER_LENGTH - "_heartbeat".length();
+        if (base.length() > room) {
+            base = base.substring(0, room);
         }
         return base + suffix;
     }
@@ -135,7 +155,14 @@ public record CaptureSettings(
         p.setProperty("database.user", user);
         p.setProperty("database.password", password == null ? "" : password);
         p.setProperty("topic.prefix", debeziumTopicPrefix());
-        p.setProperty("table.include.list", String.join(",", tables));
+        String heartbeat = heartbeatTable();
+        p.setProperty("table.include.list", String.join(",", tables) + (heartbeat == null ? "" : "," + heartbeat));
+        if (heartbeat != null) {
+            // Debezium runs this at every heartbeat (heartbeat.interval.ms): a change in a captured table,
+            // so the slot's confirmed position keeps up with the WAL while the captured tables are idle.
+            p.setProperty("heartbeat.action.query", "INSERT INTO " + heartbeat + " (id, at) VALUES (1, now()) "
+                    + "ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at");
+        }
         p.setProperty("slot.name", slotName);
         p.setProperty("publication.name", publication);
         // "filtered" creates the publication for the captured tables only, so writes to other

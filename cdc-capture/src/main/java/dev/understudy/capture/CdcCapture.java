@@ -60,7 +60,7 @@ public final class CdcCapture implements AutoCloseable {
     private final ChangeEventConverter converter;
     private final CaptureMetrics metrics = new CaptureMetrics();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
+    private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
     private final ExecutorService executor;
     private final SourceDatabase source;
     private final IncrementalSnapshotTracker incrementalSnapshot = new IncrementalSnapshotTracker();
@@ -102,17 +102,7 @@ public final class CdcCapture implements AutoCloseable {
                 ProducerConfig.LINGER_MS_CONFIG, 0),
                 new org.apache.kafka.common.serialization.ByteArraySerializer(),
                 new org.apache.kafka.common.serialization.ByteArraySerializer());
-        this.engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
-                .using(settings.debeziumProperties())
-                .notifying(this::handleBatch)
-                .using((success, message, error) -> {
-                    if (!success && !closed) {
-                        Throwable t = error != null ? error : new IllegalStateException(message);
-                        failure.compareAndSet(null, t);
-                        LOG.error("Capture '{}' of {} stopped: {}", settings.name(), settings.jdbcUrl(), message, error);
-                    }
-                })
-                .build();
+
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "understudy-capture-" + settings.name());
             t.setDaemon(true);
@@ -143,6 +133,24 @@ public final class CdcCapture implements AutoCloseable {
             LOG.warn("Capture '{}': could not add missing tables to publication {}: {}", settings.name(), settings.publication(),
                     e.getMessage());
         }
+        java.util.Properties properties = settings.debeziumProperties();
+        if (signalUnavailable != null && settings.heartbeatTable() != null) {
+            // No heartbeat table either (created with the signal table): Debezium would fail at its first
+            // heartbeat query. The slot then only advances with changes to the captured tables.
+            properties.remove("heartbeat.action.query");
+            properties.setProperty("table.include.list", String.join(",", settings.tables()));
+        }
+        this.engine = DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
+                .using(properties)
+                .notifying(this::handleBatch)
+                .using((success, message, error) -> {
+                    if (!success && !closed) {
+                        Throwable t = error != null ? error : new IllegalStateException(message);
+                        failure.compareAndSet(null, t);
+                        LOG.error("Capture '{}' of {} stopped: {}", settings.name(), settings.jdbcUrl(), message, error);
+                    }
+                })
+                .build();
         started = true;
         executor.execute(engine);
         return this;
@@ -220,6 +228,7 @@ public final class CdcCapture implements AutoCloseable {
         Map<String, Long> incrementalByTable = new java.util.HashMap<>();
         String notificationTopic = settings.notificationTopic();
         String signalTableName = settings.signalTable();
+        String heartbeatTableName = settings.heartbeatTable();
         long streamed = 0;
         long lastLsn = -1;
         long lastTs = -1;
@@ -247,7 +256,8 @@ public final class CdcCapture implements AutoCloseable {
                 });
                 continue;
             }
-            if (signalTableName != null && signalTableName.equals(ChangeEventConverter.sourceTable(record))) {
+            String sourceTable = signalTableName == null ? null : ChangeEventConverter.sourceTable(record);
+            if (sourceTable != null && (signalTableName.equals(sourceTable) || heartbeatTableName.equals(sourceTable))) {
                 // Signals and Debezium's chunk watermarks: connector bookkeeping, not data. Marked processed
                 // with the batch like every other record, so the offsets move past them.
                 continue;
@@ -385,7 +395,9 @@ public final class CdcCapture implements AutoCloseable {
         }
         closed = true;
         try {
-            engine.close();
+            if (engine != null) {
+                engine.close();
+            }
         } catch (Exception e) {
             LOG.warn("Closing capture '{}' engine: {}", settings.name(), e.toString());
         }

@@ -61,6 +61,7 @@ final class SourceDatabase {
         List<String> wanted = new ArrayList<>(settings.tables());
         if (table != null) {
             wanted.add(table);
+            wanted.add(settings.heartbeatTable());
         }
         List<String> added = new ArrayList<>();
         try (Connection c = connect()) {
@@ -106,11 +107,12 @@ final class SourceDatabase {
         return added;
     }
 
-    /** Creates the signal table when missing. */
+    /** Creates the signal table and the heartbeat table when missing. */
     void createSignalTable() throws SQLException {
         try (Connection c = connect(); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE IF NOT EXISTS " + table
                     + " (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))");
+            s.execute("CREATE TABLE IF NOT EXISTS " + settings.heartbeatTable() + " (id int PRIMARY KEY, at timestamptz NOT NULL)");
         }
     }
 

@@ -12,6 +12,7 @@ public final class Contracts {
     public static final Schema DIVERGENCE_EVENT = load("divergence-event.avsc");
     /** Per-table, per-partition drift counts on the drift topic. */
     public static final Schema DRIFT = load("drift.avsc");
+    public static final Schema VERIFY_RESULT = load("verify-result.avsc");
     /** The {@code source} block of every change event. */
     public static final Schema SOURCE = load("source.avsc");
 

@@ -47,4 +47,9 @@ public final class Topics {
     public static String commits(String prefix) {
         return prefix + ".commits";
     }
+
+    /** Results of {@code understudy verify}, one {@code VerifyResult} per table and run, keyed by table. */
+    public static String verify(String prefix) {
+        return prefix + ".verify";
+    }
 }

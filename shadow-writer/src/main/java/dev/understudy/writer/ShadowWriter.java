@@ -79,6 +79,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
      * written in the same transaction as the rows, so a reader of this table knows what is applied.
      */
     public static final String POSITIONS_TABLE = WriterPositions.TABLE;
+    /** (group_id, commit_order): every source transaction up to commit_order is applied (transaction boundaries on). */
+    public static final String APPLIED_COMMIT_ORDER_TABLE = WriterPositions.TRANSACTION_TABLE;
 
     private final ShadowWriterConfig config;
     private final RecordDecoder decoder;

@@ -75,6 +75,11 @@ public class SpecTableMapping implements TableMapping {
         return target.contract();
     }
 
+    /** The parsed target, for other views of the same spec in this package ({@link SpecSql}). */
+    SpecModel.Target model() {
+        return target;
+    }
+
     /** The target's name in the spec (the key under {@code targets}). */
     public String name() {
         return target.name();

@@ -1,0 +1,219 @@
+package dev.understudy.verify;
+
+import dev.understudy.pipeline.MigrationGenerations;
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.schemas.Topics;
+import dev.understudy.writer.ShadowWriter;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Waits until the target holds every legacy change committed before a WAL position, so that a
+ * legacy snapshot taken at that position can be compared with the target. Three hops, each proven
+ * from durable state rather than guessed from time:
+ * <ol>
+ *   <li>the legacy capture: its replication slot's {@code confirmed_flush_lsn} reached the position
+ *   (Debezium confirms an LSN only after the changes before it were acknowledged by Kafka);</li>
+ *   <li>the migration: its Kafka Streams group committed the legacy topics' end offsets measured
+ *   after that, then, one round per internal topic, those topics' ends (a Streams task commits its
+ *   input offsets only after flushing what it produced from them);</li>
+ *   <li>the writer: its positions stored in the target reached the new-schema topics' end offsets
+ *   measured after that, or its applied source commit order (transaction boundaries) passed the
+ *   position, which covers every transaction committed before it.</li>
+ * </ol>
+ */
+final class CatchUp implements AutoCloseable {
+    private static final long POLL_MS = 100;
+
+    private final PipelineConfig config;
+    private final String prefix;
+    private final List<String> legacyTopics;
+    private final List<String> newSchemaTopics;
+    private final Admin admin;
+
+    CatchUp(PipelineConfig config, List<String> legacyTables, List<String> targetTables) {
+        this.config = config;
+        this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
+        this.legacyTopics = legacyTables.stream().map(t -> Topics.legacy(prefix, t)).toList();
+        this.newSchemaTopics = targetTables.stream().map(t -> Topics.newSchema(prefix, t)).toList();
+        this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)));
+    }
+
+    /** Blocks until the target holds every change committed before {@code lsn}; says what it waits for when it times out. */
+    void await(long lsn, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String slot = prefix + "_legacy";
+        try (Connection legacy = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
+                config.get(PipelineConfig.LEGACY_PASSWORD))) {
+            nudge(legacy);
+            while (true) {
+                long confirmed = confirmedFlush(legacy, slot);
+                if (confirmed >= lsn) {
+                    break;
+                }
+                check(deadline, "the legacy capture (slot " + slot + ") to confirm LSN " + lsn + "; it confirmed " + confirmed
+                        + ". Is the pipeline running?");
+            }
+        }
+        String group = prefix + "-migration-g" + new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
+                config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix);
+        awaitCommitted(group, ends(partitions(legacyTopics)), deadline, "the migration (" + group + ") to read the legacy topics");
+        List<TopicPartition> internal = internalPartitions(group);
+        long rounds = internal.stream().map(TopicPartition::topic).distinct().count();
+        for (int r = 0; r < rounds; r++) {
+            awaitCommitted(group, ends(internal), deadline, "the migration (" + group + ") to drain its internal topics");
+        }
+        Map<TopicPartition, Long> newEnds = ends(partitions(newSchemaTopics));
+        String writerGroup = prefix + "-shadow-writer";
+        try (Connection target = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD))) {
+            while (true) {
+                if (writerPast(target, writerGroup, newEnds) || appliedCommitOrder(target, writerGroup) >= lsn) {
+                    return;
+                }
+                check(deadline, "the shadow writer (" + writerGroup + ") to apply the new-schema topics up to " + newEnds
+                        + ". Is it running, paused (understudy throttle) or failing?");
+            }
+        }
+    }
+
+    /**
+     * Writes the legacy capture's heartbeat table: a captured change after the position waited for, so
+     * the slot confirms past it within an offset flush even when the legacy tables are idle (without it,
+     * the next Debezium heartbeat does the same, seconds later).
+     */
+    private void nudge(Connection legacy) {
+        String table = dev.understudy.capture.CaptureSettings.defaultHeartbeatTable(prefix + "-legacy");
+        try (java.sql.Statement s = legacy.createStatement()) {
+            s.execute("INSERT INTO " + table + " (id, at) VALUES (2, now()) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at");
+        } catch (SQLException e) {
+            org.slf4j.LoggerFactory.getLogger(CatchUp.class).debug("Could not write {}: {}", table, e.getMessage());
+        }
+    }
+
+    private static long confirmedFlush(Connection legacy, String slot) throws SQLException {
+        try (PreparedStatement ps = legacy.prepareStatement("SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new IllegalStateException("The legacy database has no replication slot '" + slot + "': the pipeline '"
+                            + config(slot) + "' never ran there; start it (understudy run) before verifying, or verify with --no-wait");
+                }
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static String config(String slot) {
+        return slot.substring(0, slot.length() - "_legacy".length());
+    }
+
+    private void awaitCommitted(String group, Map<TopicPartition, Long> goal, long deadline, String what) throws Exception {
+        while (true) {
+            Map<TopicPartition, Long> committed = committed(group);
+            boolean reached = goal.entrySet().stream().allMatch(e -> e.getValue() == 0 || committed.getOrDefault(e.getKey(), 0L) >= e.getValue());
+            if (reached) {
+                return;
+            }
+            check(deadline, what + " up to " + goal + "; committed " + committed);
+        }
+    }
+
+    private static boolean writerPast(Connection target, String group, Map<TopicPartition, Long> ends) throws SQLException {
+        Map<TopicPartition, Long> positions = new HashMap<>();
+        try (PreparedStatement ps = target.prepareStatement("SELECT topic, partition, next_offset FROM " + ShadowWriter.POSITIONS_TABLE
+                + " WHERE group_id = ?")) {
+            ps.setString(1, group);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    positions.put(new TopicPartition(rs.getString(1), rs.getInt(2)), rs.getLong(3));
+                }
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return ends.values().stream().allMatch(v -> v == 0);
+            }
+            throw e;
+        }
+        return ends.entrySet().stream().allMatch(e -> e.getValue() == 0 || positions.getOrDefault(e.getKey(), 0L) >= e.getValue());
+    }
+
+    private static long appliedCommitOrder(Connection target, String group) throws SQLException {
+        try (PreparedStatement ps = target.prepareStatement("SELECT commit_order FROM " + ShadowWriter.APPLIED_COMMIT_ORDER_TABLE
+                + " WHERE group_id = ?")) {
+            ps.setString(1, group);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : Long.MIN_VALUE;
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return Long.MIN_VALUE;
+            }
+            throw e;
+        }
+    }
+
+    private static void check(long deadline, String waitingFor) throws InterruptedException {
+        if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("Timed out waiting for " + waitingFor);
+        }
+        Thread.sleep(POLL_MS);
+    }
+
+    private List<TopicPartition> internalPartitions(String applicationId) throws Exception {
+        List<String> mine = new ArrayList<>();
+        for (String n : admin.listTopics().names().get()) {
+            if (n.startsWith(applicationId + "-") && (n.endsWith("-repartition") || n.endsWith("-topic"))) {
+                mine.add(n);
+            }
+        }
+        return mine.isEmpty() ? List.of() : partitions(mine);
+    }
+
+    private List<TopicPartition> partitions(Collection<String> topics) throws Exception {
+        List<TopicPartition> out = new ArrayList<>();
+        admin.describeTopics(topics).allTopicNames().get().values()
+                .forEach(d -> d.partitions().forEach(p -> out.add(new TopicPartition(d.name(), p.partition()))));
+        return out;
+    }
+
+    private Map<TopicPartition, Long> ends(List<TopicPartition> partitions) throws Exception {
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        partitions.forEach(tp -> request.put(tp, OffsetSpec.latest()));
+        Map<TopicPartition, Long> out = new HashMap<>();
+        admin.listOffsets(request).all().get().forEach((tp, info) -> out.put(tp, info.offset()));
+        return out;
+    }
+
+    private Map<TopicPartition, Long> committed(String group) throws ExecutionException, InterruptedException {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+        offsets.forEach((tp, om) -> {
+            if (om != null) {
+                out.put(tp, om.offset());
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public void close() {
+        admin.close(Duration.ofSeconds(2));
+    }
+}

@@ -1,0 +1,176 @@
+package dev.understudy.verify;
+
+import dev.understudy.pipeline.Pipeline;
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.pipeline.UsersWorkload;
+import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.spec.MigrationSpec;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.postgresql.PGConnection;
+
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code understudy verify} on the embedded stack, through the users spec (legacy name becomes
+ * full_name, birthdate null):
+ * <ul>
+ *   <li>1,000,000 rows copied to the target outside any pipeline, then 10 rows changed, 10 deleted
+ *   and 10 added in the target: verify finds exactly those 30 keys, with their kinds;</li>
+ *   <li>the running pipeline under a live workload: verify is clean (it waits for the target to catch
+ *   up with its legacy snapshot and checks differences again), then finds exactly the rogue changes
+ *   made in the target once the workload stopped.</li>
+ * </ul>
+ */
+class VerifyIT {
+    private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
+    private static final Path USERS_SPEC = Path.of("..", "examples", "users", "v1.2_add_birthdate_to_users.yaml");
+
+    private static PipelineConfig config(EmbeddedStack stack, Path state) {
+        Map<String, String> settings = new HashMap<>(stack.connectionSettings());
+        settings.put(PipelineConfig.STATE_DIR.name(), state.toString());
+        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
+        return PipelineConfig.parse(settings, "test");
+    }
+
+    @Test
+    void aMillionRowsWithThirtyInjectedDifferencesFindsExactlyThose(@TempDir Path work) throws Exception {
+        MigrationSpec spec = MigrationSpec.load(USERS_SPEC);
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), PG_TIME_ZONE)) {
+            try (Connection l = stack.legacy().connect()) {
+                UsersWorkload.createAndFill(l, 1_000_000);
+            }
+            Flyway.configure().dataSource(stack.target().jdbcUrl(), stack.target().user(), stack.target().password())
+                    .locations("classpath:flyway/users").load().migrate();
+            copyTransformed(stack);
+            Map<String, String> injected = new TreeMap<>();
+            try (Connection t = stack.target().connect(); Statement s = t.createStatement()) {
+                for (long id = 100_000; id < 100_010; id++) {
+                    s.execute("UPDATE public.users SET full_name = full_name || ' (changed)' WHERE id = " + id);
+                    injected.put("{\"id\":" + id + "}", "mismatched");
+                }
+                for (long id = 500_000; id < 500_010; id++) {
+                    s.execute("DELETE FROM public.users WHERE id = " + id);
+                    injected.put("{\"id\":" + id + "}", "missing");
+                }
+                for (long id = 2_000_000; id < 2_000_010; id++) {
+                    s.execute("INSERT INTO public.users (id, full_name, email) VALUES (" + id + ", 'Only here', 'x@example.com')");
+                    injected.put("{\"id\":" + id + "}", "extra");
+                }
+                // The email of one row differs by a time-zone-free detail, and one timestamp by a microsecond.
+                s.execute("UPDATE public.users SET created_at = created_at + interval '1 microsecond' WHERE id = 700000");
+                injected.put("{\"id\":700000}", "mismatched");
+            }
+
+            Verifier.Report report = new Verifier(config(stack, work.resolve("state")), spec.migration(), spec.mappings(),
+                    new Verifier.Options(10_000, 5, false, Duration.ofMinutes(1), false), System.out).run();
+            TableReport r = report.tables().get(0);
+            System.out.println("VerifyIT: " + r.summary() + String.format(" in %.1f s, %,.0f rows/s", r.millis() / 1000.0, r.rowsPerSecond()));
+            assertEquals(1_000_000, r.processed());
+            assertEquals(11, r.mismatched(), r.summary());
+            assertEquals(10, r.missing(), r.summary());
+            assertEquals(10, r.extra(), r.summary());
+            assertEquals(1_000_000 - 21, r.matching());
+            assertEquals(injected, differences(stack, report.runId()), "every difference, by key and kind");
+            assertTrue(r.chunksDiffering() <= 6, "only chunks with differences are read row by row: " + r.chunksDiffering());
+        }
+    }
+
+    @Test
+    void aRunningPipelineVerifiesCleanUnderChurnAndThenFindsRogueChangesExactly(@TempDir Path work) throws Exception {
+        MigrationSpec spec = MigrationSpec.load(USERS_SPEC);
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), PG_TIME_ZONE)) {
+            try (Connection l = stack.legacy().connect()) {
+                UsersWorkload.createAndFill(l, 20_000);
+            }
+            PipelineConfig config = config(stack, work.resolve("state"));
+            try (Pipeline pipeline = new Pipeline(config, spec).start()) {
+                Map<String, String> s = stack.connectionSettings();
+                try (UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), 200)
+                        .start(1)) {
+                    Thread.sleep(3_000);
+                    Verifier.Report underChurn = new Verifier(config, spec.migration(), spec.mappings(),
+                            new Verifier.Options(2_000, 5, true, Duration.ofMinutes(2), false), System.out).run();
+                    TableReport r = underChurn.tables().get(0);
+                    System.out.println("VerifyIT under churn: " + r.summary());
+                    assertTrue(r.clean(), r.summary());
+                    assertTrue(r.processed() > 19_000, r.summary());
+                }
+                Map<String, String> injected = new TreeMap<>();
+                try (Connection t = stack.target().connect(); Statement st = t.createStatement()) {
+                    st.execute("UPDATE public.users SET email = 'rogue@example.com' WHERE id IN (101, 102, 103)");
+                    st.execute("DELETE FROM public.users WHERE id IN (201, 202)");
+                    st.execute("INSERT INTO public.users (id, full_name, email) VALUES (900001, 'Rogue', 'r@example.com')");
+                }
+                for (long id : new long[]{101, 102, 103}) {
+                    injected.put("{\"id\":" + id + "}", "mismatched");
+                }
+                injected.put("{\"id\":201}", "missing");
+                injected.put("{\"id\":202}", "missing");
+                injected.put("{\"id\":900001}", "extra");
+                // Keys the workload deleted are absent on both sides: drop those from what is expected.
+                try (Connection l = stack.legacy().connect(); Statement st = l.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT id FROM public.users WHERE id IN (101, 102, 103, 201, 202)")) {
+                    java.util.Set<String> present = new java.util.HashSet<>();
+                    while (rs.next()) {
+                        present.add("{\"id\":" + rs.getLong(1) + "}");
+                    }
+                    injected.keySet().removeIf(k -> !k.equals("{\"id\":900001}") && !present.contains(k));
+                }
+                Verifier.Report rogue = new Verifier(config, spec.migration(), spec.mappings(),
+                        new Verifier.Options(2_000, 5, true, Duration.ofMinutes(2), false), System.out).run();
+                System.out.println("VerifyIT rogue: " + rogue.tables().get(0).summary());
+                assertEquals(injected, differences(stack, rogue.runId()));
+            }
+        }
+    }
+
+    /** The target gets the legacy rows as the spec maps them, by COPY, as a finished migration would hold them. */
+    private static void copyTransformed(EmbeddedStack stack) throws Exception {
+        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+            PipedOutputStream out = new PipedOutputStream();
+            PipedInputStream in = new PipedInputStream(out, 1 << 20);
+            CompletableFuture<Long> reading = CompletableFuture.supplyAsync(() -> {
+                try (out) {
+                    return l.unwrap(PGConnection.class).getCopyAPI().copyOut(
+                            "COPY (SELECT id, name, email, NULL::date, created_at FROM public.users) TO STDOUT (FORMAT binary)", out);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            t.unwrap(PGConnection.class).getCopyAPI().copyIn(
+                    "COPY public.users (id, full_name, email, birthdate, created_at) FROM STDIN (FORMAT binary)", in);
+            reading.join();
+        }
+    }
+
+    /** Key JSON → kind of every difference stored for the run. */
+    private static Map<String, String> differences(EmbeddedStack stack, String runId) throws Exception {
+        Map<String, String> out = new TreeMap<>();
+        try (Connection t = stack.target().connect();
+             PreparedStatement ps = t.prepareStatement("SELECT key_json, kind FROM " + VerifyRuns.DIFFERENCES + " WHERE run_id = ?")) {
+            ps.setString(1, runId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        return out;
+    }
+}
