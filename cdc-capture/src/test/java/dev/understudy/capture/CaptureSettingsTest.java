@@ -23,8 +23,13 @@ class CaptureSettingsTest {
         assertEquals("public.c_9lives_signal", CaptureSettings.defaultSignalTable("9lives"));
         assertEquals("public.c__signal", CaptureSettings.defaultSignalTable(""));
         String longName = CaptureSettings.defaultSignalTable("x".repeat(100));
-        assertEquals(63, longName.length() - "public.".length());
         assertTrue(longName.endsWith("_signal"));
+        // The heartbeat table shares the stem and has the longer suffix: it uses the whole 63 bytes.
+        String heartbeat = CaptureSettings.defaultHeartbeatTable("x".repeat(100));
+        assertEquals(63, heartbeat.length() - "public.".length());
+        assertEquals(longName.replace("_signal", "_heartbeat"), heartbeat);
+        assertEquals("public.understudy_legacy_heartbeat", settings("understudy-legacy").heartbeatTable());
+        assertNull(settings("understudy-legacy").withSignalTable(null).heartbeatTable());
     }
 
     @Test

@@ -53,6 +53,28 @@ public final class UsersWorkload implements AutoCloseable {
         }
     }
 
+    /**
+     * Copies every legacy user into the target's {@code public.users} as the users migration maps it
+     * (name becomes full_name, birthdate null), by binary COPY out of one database into the other: a
+     * target as a finished migration would hold it, for verify tests and benchmarks.
+     */
+    public static long copyToTarget(Connection legacy, Connection target) throws Exception {
+        java.io.PipedOutputStream out = new java.io.PipedOutputStream();
+        java.io.PipedInputStream in = new java.io.PipedInputStream(out, 1 << 20);
+        java.util.concurrent.CompletableFuture<Long> reading = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (out) {
+                return legacy.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyOut(
+                        "COPY (SELECT id, name, email, NULL::date, created_at FROM public.users) TO STDOUT (FORMAT binary)", out);
+            } catch (Exception e) {
+                throw new IllegalStateException("Copying legacy users out failed: " + e.getMessage(), e);
+            }
+        });
+        long copied = target.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyIn(
+                "COPY public.users (id, full_name, email, birthdate, created_at) FROM STDIN (FORMAT binary)", in);
+        reading.join();
+        return copied;
+    }
+
     public UsersWorkload start(int threadCount) {
         running = true;
         for (int i = 0; i < threadCount; i++) {

@@ -8,10 +8,7 @@ import dev.understudy.transform.spec.MigrationSpec;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.postgresql.PGConnection;
 
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,7 +18,6 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,7 +53,9 @@ class VerifyIT {
             }
             Flyway.configure().dataSource(stack.target().jdbcUrl(), stack.target().user(), stack.target().password())
                     .locations("classpath:flyway/users").load().migrate();
-            copyTransformed(stack);
+            try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+                UsersWorkload.copyToTarget(l, t);
+            }
             Map<String, String> injected = new TreeMap<>();
             try (Connection t = stack.target().connect(); Statement s = t.createStatement()) {
                 for (long id = 100_000; id < 100_010; id++) {
@@ -137,25 +135,6 @@ class VerifyIT {
                 System.out.println("VerifyIT rogue: " + rogue.tables().get(0).summary());
                 assertEquals(injected, differences(stack, rogue.runId()));
             }
-        }
-    }
-
-    /** The target gets the legacy rows as the spec maps them, by COPY, as a finished migration would hold them. */
-    private static void copyTransformed(EmbeddedStack stack) throws Exception {
-        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
-            PipedOutputStream out = new PipedOutputStream();
-            PipedInputStream in = new PipedInputStream(out, 1 << 20);
-            CompletableFuture<Long> reading = CompletableFuture.supplyAsync(() -> {
-                try (out) {
-                    return l.unwrap(PGConnection.class).getCopyAPI().copyOut(
-                            "COPY (SELECT id, name, email, NULL::date, created_at FROM public.users) TO STDOUT (FORMAT binary)", out);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            t.unwrap(PGConnection.class).getCopyAPI().copyIn(
-                    "COPY public.users (id, full_name, email, birthdate, created_at) FROM STDIN (FORMAT binary)", in);
-            reading.join();
         }
     }
 
