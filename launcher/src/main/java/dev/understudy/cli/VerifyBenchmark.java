@@ -84,7 +84,7 @@ final class VerifyBenchmark implements Callable<Integer> {
             long scanned = r.processed() + r.targetRows();
 
             System.out.println("  " + r.summary());
-            System.out.printf("  %,d chunks of %,d rows, %,d of them differed and were read row by row%n", r.chunks(), chunkRows, r.chunksDiffering());
+            System.out.printf("  %,d chunks of %,d rows, %,d of them differed and were narrowed down to ranges of at most 256 rows, read row by row%n", r.chunks(), chunkRows, r.chunksDiffering());
             System.out.printf("  %-58s %12s %10s %8s%n", "", "rows/s", "seconds", "ratio");
             System.out.printf("  %-58s %,12.0f %10.2f %8.3f%n", "verify (both tables, checksums per chunk on both sides)", scanned / verifySeconds,
                     verifySeconds, 1.0);

@@ -31,6 +31,8 @@ import java.util.function.LongConsumer;
 final class TableVerifier {
     private static final String NULL_MARK = "chr(30)";
     private static final String SEPARATOR = "chr(31)";
+    /** Rows below which a differing range is read row by row instead of split further. */
+    static final int LEAF = 256;
 
     private final String table;
     private final SpecSql.Projection legacy;
@@ -46,6 +48,12 @@ final class TableVerifier {
     long targetRows;
     long chunks;
     long chunksDiffering;
+
+    private final java.util.concurrent.Executor sideThread = r -> {
+        Thread t = new Thread(r, "understudy-verify-legacy");
+        t.setDaemon(true);
+        t.start();
+    };
 
     TableVerifier(String table, SpecSql.Projection legacy, SpecSql.Projection target, int chunkRows, int maxSamples) {
         this.table = table;
@@ -63,7 +71,7 @@ final class TableVerifier {
     void run(Connection legacyDb, Connection targetDb, List<String> after, ChunkListener onChunk, LongConsumer rowsDone) throws SQLException {
         List<String> lower = after;
         while (true) {
-            List<String> upper = nextBoundary(targetDb, lower);
+            List<String> upper = nextBoundary(targetDb, lower, null, chunkRows);
             compareChunk(legacyDb, targetDb, lower, upper);
             chunks++;
             rowsDone.accept(processed + targetRows);
@@ -80,12 +88,15 @@ final class TableVerifier {
         void chunkDone(List<String> upper, TableVerifier progress) throws SQLException;
     }
 
-    /** The key {@code chunkRows} rows after {@code lower} on the target, or null when fewer remain (the last chunk). */
-    private List<String> nextBoundary(Connection targetDb, List<String> lower) throws SQLException {
-        String sql = "SELECT " + textList(target.rawKeys()) + " FROM " + target.from() + (lower == null ? "" : " WHERE " + after(target.rawKeys()))
-                + " ORDER BY " + String.join(", ", target.rawKeys()) + " OFFSET " + (chunkRows - 1) + " LIMIT 1";
+    /**
+     * The key {@code rows} rows after {@code lower} on the target (no further than {@code upper}), or null
+     * when fewer remain before {@code upper} (the range then ends at {@code upper}).
+     */
+    private List<String> nextBoundary(Connection targetDb, List<String> lower, List<String> upper, int rows) throws SQLException {
+        String sql = "SELECT " + textList(target.rawKeys()) + " FROM " + target.from() + range(target, lower, upper)
+                + " ORDER BY " + String.join(", ", target.rawKeys()) + " OFFSET " + (rows - 1) + " LIMIT 1";
         try (PreparedStatement ps = targetDb.prepareStatement(sql)) {
-            bind(ps, 1, lower);
+            bind(ps, bind(ps, 1, lower), upper);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     return null;
@@ -100,14 +111,62 @@ final class TableVerifier {
     }
 
     private void compareChunk(Connection legacyDb, Connection targetDb, List<String> lower, List<String> upper) throws SQLException {
-        long[] l = aggregate(legacyDb, legacy, lower, upper);
+        // The two databases work at once: the legacy side on another thread, the target side on this one.
+        java.util.concurrent.CompletableFuture<long[]> legacySide = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return aggregate(legacyDb, legacy, lower, upper);
+            } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, sideThread);
         long[] t = aggregate(targetDb, target, lower, upper);
+        long[] l;
+        try {
+            l = legacySide.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        }
         processed += l[0];
         targetRows += t[0];
         if (l[0] == t[0] && l[1] == t[1]) {
             return;
         }
         chunksDiffering++;
+        bisect(legacyDb, targetDb, lower, upper, chunkRows);
+    }
+
+    /**
+     * Narrows a differing range down: splits it into sixteenths by target keys, compares the checksums
+     * of each part and descends only into parts that differ, so that rows are read only around the
+     * differences (a handful of {@value #LEAF}-row ranges per differing key).
+     */
+    private void bisect(Connection legacyDb, Connection targetDb, List<String> lower, List<String> upper, int size) throws SQLException {
+        if (size <= LEAF) {
+            compareRows(legacyDb, targetDb, lower, upper);
+            return;
+        }
+        int part = Math.max(LEAF, size / 16);
+        List<String> lo = lower;
+        while (true) {
+            List<String> hi = nextBoundary(targetDb, lo, upper, part);
+            boolean last = hi == null;
+            List<String> end = last ? upper : hi;
+            long[] l = aggregate(legacyDb, legacy, lo, end);
+            long[] t = aggregate(targetDb, target, lo, end);
+            if (l[0] != t[0] || l[1] != t[1]) {
+                bisect(legacyDb, targetDb, lo, end, part);
+            }
+            if (last) {
+                return;
+            }
+            lo = hi;
+        }
+    }
+
+    private void compareRows(Connection legacyDb, Connection targetDb, List<String> lower, List<String> upper) throws SQLException {
         Map<String, String[]> expected = rows(legacyDb, legacy, lower, upper);
         Map<String, String[]> actual = rows(targetDb, target, lower, upper);
         for (Map.Entry<String, String[]> e : expected.entrySet()) {
@@ -130,7 +189,10 @@ final class TableVerifier {
     }
 
     private long[] aggregate(Connection db, SpecSql.Projection p, List<String> lower, List<String> upper) throws SQLException {
-        String sql = "SELECT count(*), coalesce(bit_xor(('x' || substr(md5(" + canonical(p) + "), 1, 16))::bit(64)::bigint), 0) FROM "
+        // hash_record_extended (PostgreSQL 14+): each field hashed by its type's own 64-bit hash, the one hash
+        // partitioning relies on being stable, with no text rendering. Both sides hold the same target types
+        // (the legacy side is cast to them), so equal rows hash alike.
+        String sql = "SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(" + String.join(", ", p.values()) + "), 0)), 0) FROM "
                 + p.from() + range(p, lower, upper);
         try (PreparedStatement ps = db.prepareStatement(sql)) {
             int i = bind(ps, 1, lower);
