@@ -57,7 +57,7 @@ import java.util.concurrent.Future;
  * below every change of that generation, so it removes the older generation's row yet loses against
  * any row the new generation writes for the key, before or after it.
  */
-final class GenerationSweep {
+public final class GenerationSweep {
     private static final Logger LOG = LoggerFactory.getLogger(GenerationSweep.class);
     /** Below every version a generation emits (0 for snapshot rows, LSNs above). */
     static final long SWEEP_VERSION = -1L;
@@ -129,7 +129,7 @@ final class GenerationSweep {
      * The key record back from its bookkeeping form ({@link RowValues#keyJson}): numbers as JSON
      * numbers, everything else as its PostgreSQL text, which {@link RowValues#text} wrote.
      */
-    static GenericRecord key(String json, Schema keySchema, String table) {
+    public static GenericRecord key(String json, Schema keySchema, String table) {
         JsonNode node;
         try {
             node = JSON.readTree(json);

@@ -1,0 +1,214 @@
+package dev.understudy.verify;
+
+import dev.understudy.capture.CaptureSettings;
+import dev.understudy.pipeline.GenerationSweep;
+import dev.understudy.pipeline.MigrationGenerations;
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.ConfluentRegistryClient;
+import dev.understudy.schemas.RowValues;
+import dev.understudy.schemas.Topics;
+import dev.understudy.transform.spec.SpecSql;
+import dev.understudy.transform.spec.SpecTableMapping;
+import dev.understudy.writer.TableApplier;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serializer;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * {@code understudy repair}: puts diverged keys right through the pipeline's normal path, without a
+ * full re-snapshot.
+ * <ul>
+ *   <li>Keys the legacy database has (mismatched or missing in the target) are re-captured: an
+ *   {@code execute-snapshot} signal for an incremental snapshot of the driving legacy table with
+ *   Debezium's {@code additional-conditions} filter on their key columns, so the legacy capture re-reads
+ *   exactly those rows and they flow through the migration and the writer like any change.</li>
+ *   <li>Keys only the target has (extra) get a tombstone on the new-schema topic, which the writer
+ *   applies as a delete.</li>
+ * </ul>
+ * First, the writer's version bookkeeping of those keys is removed: a row changed behind the writer's
+ * back still carries the version of the last change the writer applied, which would make the re-read
+ * (incremental-snapshot rows have version 0) or the tombstone look stale.
+ */
+public final class Repairer {
+    /** What a repair did to one table. */
+    public record Outcome(String table, int recaptured, int deleted, String signalId) {
+    }
+
+    /** Keys to repair, as key JSON (the form verify reports): those to re-capture, those to delete. */
+    public record Keys(List<String> recapture, List<String> delete) {
+    }
+
+    private final PipelineConfig config;
+    private final List<SpecTableMapping> mappings;
+
+    public Repairer(PipelineConfig config, List<SpecTableMapping> mappings) {
+        this.config = config;
+        this.mappings = List.copyOf(mappings);
+    }
+
+    /** The differences a verify run recorded, by target table: mismatched and missing to re-capture, extra to delete. */
+    public static Map<String, Keys> fromVerify(PipelineConfig config, String runId) throws SQLException {
+        Map<String, Keys> out = new LinkedHashMap<>();
+        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD));
+             PreparedStatement ps = c.prepareStatement("SELECT table_name, kind, key_json FROM " + VerifyRuns.DIFFERENCES
+                     + " WHERE run_id = ? ORDER BY table_name, key_json")) {
+            ps.setString(1, runId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Keys k = out.computeIfAbsent(rs.getString(1), t -> new Keys(new ArrayList<>(), new ArrayList<>()));
+                    ("extra".equals(rs.getString(2)) ? k.delete() : k.recapture()).add(rs.getString(3));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The newest finished verify run of the pipeline, or null. */
+    public static String newestVerifyRun(PipelineConfig config) throws SQLException {
+        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD));
+             PreparedStatement ps = c.prepareStatement("SELECT run_id FROM " + VerifyRuns.TABLE
+                     + " WHERE pipeline = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1")) {
+            ps.setString(1, config.get(PipelineConfig.PIPELINE_NAME));
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    public List<Outcome> repair(Map<String, Keys> byTable) throws Exception {
+        String prefix = config.get(PipelineConfig.PIPELINE_NAME);
+        long generation = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix);
+        ConfluentRegistryClient registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
+        Serializer<GenericRecord> keySerializer = AvroSerde.keys(registry).serializer();
+        List<Outcome> outcomes = new ArrayList<>();
+        try (Connection target = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD));
+             Connection legacy = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
+                     config.get(PipelineConfig.LEGACY_PASSWORD));
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
+                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP),
+                     ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
+                     new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (Map.Entry<String, Keys> e : byTable.entrySet()) {
+                SpecTableMapping mapping = mappings.stream().filter(m -> m.targetTable().equals(e.getKey())).findFirst()
+                        .orElseThrow(() -> new IllegalArgumentException("Table " + e.getKey() + " is not a target of the spec; its targets are "
+                                + mappings.stream().map(SpecTableMapping::targetTable).toList()));
+                outcomes.add(repairTable(target, legacy, producer, keySerializer, prefix, generation, mapping, e.getValue()));
+            }
+        }
+        return outcomes;
+    }
+
+    private Outcome repairTable(Connection target, Connection legacy, KafkaProducer<byte[], byte[]> producer, Serializer<GenericRecord> keys,
+                                String prefix, long generation, SpecTableMapping mapping, Keys repair) throws Exception {
+        String table = mapping.targetTable();
+        List<String> all = new ArrayList<>(repair.recapture());
+        all.addAll(repair.delete());
+        // The writer's form of each key (RowValues.keyJson of the Avro key), as its bookkeeping holds it.
+        List<String> bookkeeping = new ArrayList<>();
+        for (String json : all) {
+            bookkeeping.add(RowValues.keyJson(GenerationSweep.key(json, mapping.targetKeySchema(), table)));
+        }
+        try (PreparedStatement ps = target.prepareStatement("DELETE FROM " + TableApplier.BOOKKEEPING_TABLE
+                + " WHERE table_name = ? AND pk = ANY (?)")) {
+            ps.setString(1, table);
+            ps.setArray(2, target.createArrayOf("text", bookkeeping.toArray()));
+            ps.executeUpdate();
+        }
+
+        String topic = Topics.newSchema(prefix, table);
+        List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+        for (String json : repair.delete()) {
+            RecordHeaders headers = new RecordHeaders();
+            headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(0));
+            headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
+            headers.add(ChangeHeaders.OP, "d".getBytes(StandardCharsets.UTF_8));
+            sent.add(producer.send(new ProducerRecord<>(topic, null,
+                    keys.serialize(topic, GenerationSweep.key(json, mapping.targetKeySchema(), table)), null, headers)));
+        }
+        for (java.util.concurrent.Future<?> f : sent) {
+            f.get();
+        }
+
+        String signalId = null;
+        if (!repair.recapture().isEmpty()) {
+            signalId = "repair-" + UUID.randomUUID();
+            String source = mapping.sourceTable();
+            String filter = filter(target, mapping, repair.recapture());
+            String data = "{\"data-collections\": [\"" + json(source) + "\"], \"type\": \"incremental\", \"additional-conditions\": "
+                    + "[{\"data-collection\": \"" + json(source) + "\", \"filter\": \"" + json(filter) + "\"}]}";
+            String signalTable = CaptureSettings.defaultSignalTable(prefix + "-legacy");
+            try (PreparedStatement ps = legacy.prepareStatement("INSERT INTO " + signalTable + " (id, type, data) VALUES (?, 'execute-snapshot', ?)")) {
+                ps.setString(1, signalId);
+                ps.setString(2, data);
+                ps.executeUpdate();
+            } catch (SQLException e) {
+                throw new IllegalStateException("Cannot signal the legacy capture through " + signalTable + " on "
+                        + config.get(PipelineConfig.LEGACY_JDBC_URL) + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
+                        + "; the pipeline creates that table when it starts, so start it (understudy run) before repairing", e);
+            }
+        }
+        return new Outcome(table, repair.recapture().size(), repair.delete().size(), signalId);
+    }
+
+    /**
+     * {@code (<key columns>) IN ((...), ...)} over the driving legacy table's own key columns, values as
+     * quoted literals (PostgreSQL reads an untyped literal as the column's type).
+     */
+    private static String filter(Connection target, SpecTableMapping mapping, List<String> keyJsons) throws SQLException {
+        Map<String, String> types = new LinkedHashMap<>();
+        try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {
+            ps.setString(1, SpecSql.qualified(mapping.targetTable()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    types.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        SpecSql.Projection legacy = SpecSql.legacy(mapping, types);
+        List<String> columns = legacy.rawKeys().stream().map(k -> k.substring(2)).toList();
+        StringBuilder b = new StringBuilder("(").append(String.join(", ", columns)).append(") IN (");
+        for (int i = 0; i < keyJsons.size(); i++) {
+            GenericRecord key = GenerationSweep.key(keyJsons.get(i), mapping.targetKeySchema(), mapping.targetTable());
+            b.append(i > 0 ? ", " : "").append('(');
+            for (int f = 0; f < legacy.keyFields().size(); f++) {
+                Object v = key.get(legacy.keyFields().get(f));
+                b.append(f > 0 ? ", " : "").append('\'').append(RowValues.text(v, key.getSchema().getField(legacy.keyFields().get(f)).schema())
+                        .replace("'", "''")).append('\'');
+            }
+            b.append(')');
+        }
+        return b.append(')').toString();
+    }
+
+    private static String json(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
+    }
+}
