@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code understudy} command. */
 @Command(name = "understudy", mixinStandardHelpOptions = true, version = "understudy 0.1.0",
         description = "Change-data-capture shadow migration: fill a new database from the legacy one's WAL and prove it matches.",
-        subcommands = {DemoCommand.class, DevCommand.class, RunCommand.class, PlanCommand.class, SchemasCommand.class, DlqCommand.class, BenchCommand.class, WriterCommand.class, ThrottleCommand.class, VerifyCommand.class, RepairCommand.class})
+        subcommands = {DemoCommand.class, DevCommand.class, RunCommand.class, PlanCommand.class, SchemasCommand.class, DlqCommand.class, BenchCommand.class, WriterCommand.class, ThrottleCommand.class, VerifyCommand.class, RepairCommand.class, CutoverCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -82,6 +82,11 @@ public final class PipelineConfig {
             "Apply each legacy transaction's rows to the target in one target transaction, so readers of the target never see half"
                     + " of one (Debezium transaction metadata; the writer holds a transaction's rows until all of them reached the"
                     + " new-schema topics). false applies rows as they arrive, with less lag.");
+    public static final ConfigKey<Long> CUTOVER_DRIFT_WINDOW_MS = ConfigKey.positiveLong("cutover.drift.window.ms", 300000,
+            "Milliseconds drift must have been zero on every comparison task before understudy cutover status says READY.");
+    public static final ConfigKey<Long> CUTOVER_MAX_LAG_MS = ConfigKey.positiveLong("cutover.max.lag.ms", 5000,
+            "Most end-to-end lag (from a legacy position until the target applied everything before it), in milliseconds, that"
+                    + " understudy cutover status accepts for READY.");
     public static final ConfigKey<Integer> STREAMS_THREADS = ConfigKey.positiveInt("streams.threads", 1,
             "Kafka Streams threads in this process.");
     public static final ConfigKey<String> STATE_DIR = ConfigKey.string("streams.state.dir",
@@ -90,7 +95,7 @@ public final class PipelineConfig {
 
     public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, COMPARISON_MODE, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, STREAMS_THREADS, STATE_DIR);
+            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, COMPARISON_MODE, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, CUTOVER_DRIFT_WINDOW_MS, CUTOVER_MAX_LAG_MS, STREAMS_THREADS, STATE_DIR);
 
     private final Map<String, Object> values;
 

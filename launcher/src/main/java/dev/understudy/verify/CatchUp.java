@@ -38,7 +38,7 @@ import java.util.concurrent.ExecutionException;
  *   position, which covers every transaction committed before it.</li>
  * </ol>
  */
-final class CatchUp implements AutoCloseable {
+public final class CatchUp implements AutoCloseable {
     private static final long POLL_MS = 100;
 
     private final PipelineConfig config;
@@ -47,7 +47,7 @@ final class CatchUp implements AutoCloseable {
     private final List<String> newSchemaTopics;
     private final Admin admin;
 
-    CatchUp(PipelineConfig config, List<String> legacyTables, List<String> targetTables) {
+    public CatchUp(PipelineConfig config, List<String> legacyTables, List<String> targetTables) {
         this.config = config;
         this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
         this.legacyTopics = legacyTables.stream().map(t -> Topics.legacy(prefix, t)).toList();
@@ -56,7 +56,7 @@ final class CatchUp implements AutoCloseable {
     }
 
     /** Blocks until the target holds every change committed before {@code lsn}; says what it waits for when it times out. */
-    void await(long lsn, Duration timeout) throws Exception {
+    public void await(long lsn, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         String slot = prefix + "_legacy";
         try (Connection legacy = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),

@@ -13,6 +13,7 @@ public final class Contracts {
     /** Per-table, per-partition drift counts on the drift topic. */
     public static final Schema DRIFT = load("drift.avsc");
     public static final Schema VERIFY_RESULT = load("verify-result.avsc");
+    public static final Schema CUTOVER_DECISION = load("cutover-decision.avsc");
     /** The {@code source} block of every change event. */
     public static final Schema SOURCE = load("source.avsc");
 

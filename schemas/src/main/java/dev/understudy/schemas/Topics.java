@@ -52,4 +52,9 @@ public final class Topics {
     public static String verify(String prefix) {
         return prefix + ".verify";
     }
+
+    /** The cutover gate's decisions with their evidence ({@code CutoverDecision}), keyed by pipeline: the audit trail. */
+    public static String cutover(String prefix) {
+        return prefix + ".cutover";
+    }
 }
