@@ -1,5 +1,6 @@
 package dev.understudy.cli;
 
+import dev.understudy.cutover.CutoverGate;
 import dev.understudy.pipeline.BackfillProgress;
 import dev.understudy.pipeline.LagProbe;
 import dev.understudy.pipeline.Pipeline;
@@ -7,8 +8,10 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.pipeline.ProjectionCheck;
 import dev.understudy.pipeline.PurchaseOrdersWorkload;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.schemas.Topics;
 import dev.understudy.stack.FileTrees;
 import dev.understudy.transform.spec.MigrationSpec;
+import dev.understudy.verify.Verifier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,6 +28,9 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -65,6 +71,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
     String timeZone;
+
+    /** The demo's drift window for the cutover gate: long enough to mean something, short enough to wait for. */
+    static final Duration CUTOVER_WINDOW = Duration.ofSeconds(10);
 
     @Override
     public Integer call() throws Exception {
@@ -235,12 +244,72 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println(status.next("converged"));
                 System.out.printf("v2 converged %.1f s after it was applied (%.1f s after the workload stopped): drift 0.%n", converged, zeroDrift);
                 System.out.println("  check v2 (SQL join on legacy incl. country vs purchase_order_view): " + check.counts() + " -> MATCH");
+                if (!cutover(stack, config, pipeline, v2)) {
+                    return null;
+                }
                 return new Phase2(check, generation, closeSeconds, startSeconds, backfillSeconds, backfill.total(), backfillLine, zeroDrift,
                         converged, pipeline.writer().metrics().rowsApplied(), workload.describe() + ", stopped " + stopNote, probesFrom, probesTo);
             }
         } finally {
             workload.close();
             probe.stopWriting();
+        }
+    }
+
+    /**
+     * The cutover gate on the converged v2 pipeline: NOT READY before any verify; READY once a verify is
+     * clean and drift has been zero for the window; NOT READY again after a rogue change to the target.
+     */
+    private boolean cutover(EmbeddedStack stack, PipelineConfig config, Pipeline pipeline, MigrationSpec v2) throws Exception {
+        System.out.println();
+        System.out.println("== cutover gate (drift zero for 10 s, end-to-end lag under 5 s, a clean verify) ==");
+        CutoverGate gate = new CutoverGate(config, v2.mappings(), CUTOVER_WINDOW, Duration.ofSeconds(5), 0);
+        CutoverGate.Decision before = gate.decide();
+        CutoverCommand.print(before, Topics.cutover(pipeline.prefix()));
+        if (before.ready()) {
+            System.out.println("FAILED: the gate said READY before any verify");
+            return false;
+        }
+        Verifier.Report report = new Verifier(config, v2.migration(), v2.mappings(), Verifier.Options.defaults(), System.out).run();
+        for (dev.understudy.verify.TableReport t : report.tables()) {
+            System.out.println("verify: " + t.summary());
+        }
+        if (!report.clean()) {
+            System.out.println("FAILED: verify found differences after convergence");
+            return false;
+        }
+        CutoverGate.Decision ready = awaitDecision(gate, true, pipeline);
+        if (ready == null) {
+            return false;
+        }
+        String rogueKey;
+        try (Connection t = stack.target().connect(); Statement st = t.createStatement();
+             ResultSet rs = st.executeQuery("UPDATE public.purchase_order_view SET customer_name = 'Rogue write' WHERE order_number = "
+                     + "(SELECT min(order_number) FROM public.purchase_order_view) RETURNING order_number")) {
+            rs.next();
+            rogueKey = rs.getString(1);
+        }
+        System.out.println("A rogue write to the target: purchase_order_view order " + rogueKey + " renamed behind the pipeline's back.");
+        return awaitDecision(gate, false, pipeline) != null;
+    }
+
+    /** Asks the gate every 2 s until it decides {@code ready}; prints that decision, or fails after the timeout. */
+    private CutoverGate.Decision awaitDecision(CutoverGate gate, boolean ready, Pipeline pipeline) throws Exception {
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        while (true) {
+            failIfStopped(pipeline, null);
+            CutoverGate.Decision d = gate.decide();
+            if (d.ready() == ready) {
+                CutoverCommand.print(d, Topics.cutover(pipeline.prefix()));
+                return d;
+            }
+            if (System.nanoTime() > deadline) {
+                System.out.printf("FAILED: the cutover gate did not become %s within %d s; its last decision:%n", ready ? "READY" : "NOT READY",
+                        timeoutSeconds);
+                CutoverCommand.print(d, Topics.cutover(pipeline.prefix()));
+                return null;
+            }
+            Thread.sleep(2_000);
         }
     }
 

@@ -69,7 +69,7 @@ public final class PipelineConfig {
             "lsn: the shadow writer fills the target, and a key that disagrees stays pending while the writer has not applied the change"
                     + " behind its expected row (its position, read from the target), however slow it is. dual-write: no shadow writer runs,"
                     + " an application writes both databases, and a disagreement is reported once it outlives comparison.settle.ms.");
-    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 15000,
+    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 5000,
             "Milliseconds a disagreement must last before it is reported as diverged: in lsn mode counted from when the writer applied the"
                     + " key's change (the target capture's delivery must fit in it), in dual-write mode from the first disagreement.");
     public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,

@@ -71,6 +71,13 @@ class DemoCommandIT {
         assertTrue(out.contains("backfill g2 (v2_add_customer_country): complete"), out);
         assertTrue(out.contains("match:                     YES (v1 and v2)"), out);
         assertTrue(out.contains("v1, after the snapshot:"), out);
+        // The cutover gate: NOT READY before a verify, READY after a clean one with drift zero, NOT READY after a rogue write.
+        int gate = out.indexOf("== cutover gate");
+        assertTrue(gate > 0, out);
+        List<String> decisions = out.substring(gate).lines().filter(l -> l.equals("READY") || l.equals("NOT READY")).toList();
+        assertEquals(List.of("NOT READY", "READY", "NOT READY"), decisions, out.substring(gate));
+        assertTrue(out.substring(gate).contains("-> CLEAN"), out.substring(gate));
+        assertTrue(out.substring(out.indexOf("A rogue write")).contains("blocked: drift was not zero"), out.substring(gate));
         // Nothing of the run is left behind: its stores and the servers' directories are removed.
         assertFalse(Files.exists(home.resolve("demo").resolve("streams")), "streams state left behind");
         assertFalse(Files.exists(home.resolve("demo").resolve("legacy")), "legacy data directory left behind");
