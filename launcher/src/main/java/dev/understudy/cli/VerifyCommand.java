@@ -43,6 +43,9 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the newest unfinished verify of this pipeline after its last finished chunk.")
     boolean resume;
 
+    @Option(names = "--max-chunks", defaultValue = "0", description = "Stop after this many chunks; --resume continues (default: no limit).")
+    long maxChunks;
+
     @Override
     public Integer call() throws Exception {
         if (chunkRows < 1) {
@@ -58,8 +61,12 @@ final class VerifyCommand implements Callable<Integer> {
             return 2;
         }
         Verifier.Report report = new Verifier(cfg, loaded.migration(), loaded.mappings(),
-                new Verifier.Options(chunkRows, samples, !noWait, Duration.ofSeconds(timeoutSeconds), resume), System.out).run();
+                new Verifier.Options(chunkRows, samples, !noWait, Duration.ofSeconds(timeoutSeconds), resume, maxChunks), System.out).run();
         System.out.println();
+        if (!report.complete()) {
+            System.out.println("Verify " + report.runId() + " stopped after " + maxChunks + " chunk(s), unfinished; run it again with --resume to continue.");
+            return 1;
+        }
         System.out.println("Verify " + report.runId() + " (" + loaded.migration() + "), " + report.millis() / 1000.0 + " s:");
         for (TableReport t : report.tables()) {
             System.out.println("  " + t.summary());

@@ -64,20 +64,25 @@ final class TableVerifier {
     }
 
     /**
-     * Runs every chunk after {@code after} (the last key of a finished chunk, or null from the start).
+     * Runs every chunk after {@code after} (the last key of a finished chunk, or null from the start),
+     * at most {@code maxChunks} of them (0: no limit); true when the table is done.
      *
      * @param onChunk called after each chunk with its upper key (null for the last), to record progress
      */
-    void run(Connection legacyDb, Connection targetDb, List<String> after, ChunkListener onChunk, LongConsumer rowsDone) throws SQLException {
+    boolean run(Connection legacyDb, Connection targetDb, List<String> after, ChunkListener onChunk, LongConsumer rowsDone, long maxChunks)
+            throws SQLException {
         List<String> lower = after;
-        while (true) {
+        for (long done = 0; ; done++) {
+            if (maxChunks > 0 && done >= maxChunks) {
+                return false;
+            }
             List<String> upper = nextBoundary(targetDb, lower, null, chunkRows);
             compareChunk(legacyDb, targetDb, lower, upper);
             chunks++;
             rowsDone.accept(processed + targetRows);
             onChunk.chunkDone(upper, this);
             if (upper == null) {
-                return;
+                return true;
             }
             lower = upper;
         }

@@ -51,15 +51,20 @@ public final class Verifier {
      * @param waitForPipeline wait for the target to catch up with each legacy snapshot (off: compare as is, for
      *                       a stopped pipeline or two databases filled otherwise)
      * @param catchUpTimeout the longest wait for the pipeline to catch up
+     * @param maxChunks      stop after this many chunks, leaving the run to {@code resume} (0: no limit)
      */
-    public record Options(int chunkRows, int samples, boolean waitForPipeline, Duration catchUpTimeout, boolean resume) {
+    public record Options(int chunkRows, int samples, boolean waitForPipeline, Duration catchUpTimeout, boolean resume, long maxChunks) {
+        public Options(int chunkRows, int samples, boolean waitForPipeline, Duration catchUpTimeout, boolean resume) {
+            this(chunkRows, samples, waitForPipeline, catchUpTimeout, resume, 0);
+        }
+
         public static Options defaults() {
             return new Options(10_000, 5, true, Duration.ofMinutes(5), false);
         }
     }
 
-    /** The verify of every table. */
-    public record Report(String runId, List<TableReport> tables, long millis) {
+    /** The verify of every table; {@code complete} false when it stopped at the chunk limit (the tables list what it did so far). */
+    public record Report(String runId, List<TableReport> tables, long millis, boolean complete) {
         public boolean clean() {
             return tables.stream().allMatch(TableReport::clean);
         }
@@ -70,6 +75,8 @@ public final class Verifier {
     private final List<SpecTableMapping> mappings;
     private final Options options;
     private final PrintStream progress;
+    /** Chunks left under {@link Options#maxChunks()}; 0 with no limit. */
+    private long chunkBudget;
 
     public Verifier(PipelineConfig config, String migration, List<SpecTableMapping> mappings, Options options, PrintStream progress) {
         this.config = config;
@@ -95,12 +102,21 @@ public final class Verifier {
             if (run == null) {
                 run = runs.start(migration);
             }
+            chunkBudget = options.maxChunks();
+            boolean complete = true;
             for (SpecTableMapping mapping : mappings) {
-                reports.add(verifyTable(legacy, target, catchUp, runs, run, mapping));
+                TableReport r = verifyTable(legacy, target, catchUp, runs, run, mapping);
+                if (r == null) {
+                    complete = false;
+                    break;
+                }
+                reports.add(r);
             }
-            runs.finish(run);
-            publish(prefix, run, reports);
-            return new Report(run.id(), reports, (System.nanoTime() - start) / 1_000_000);
+            if (complete) {
+                runs.finish(run);
+                publish(prefix, run, reports);
+            }
+            return new Report(run.id(), reports, (System.nanoTime() - start) / 1_000_000, complete);
         }
     }
 
@@ -125,13 +141,23 @@ public final class Verifier {
         long total = estimate(legacy, mapping.sourceTable()) + estimate(target, table);
         ProgressBar bar = new ProgressBar(progress, "verify " + table, total, verifier.processed + verifier.targetRows);
         long firstLsn = state.snapshotLsn() >= 0 ? state.snapshotLsn() : lsn;
+        long chunksBefore = verifier.chunks;
+        boolean done;
         try {
-            verifier.run(legacy, target, state.lastKey(), (upper, v) -> {
+            done = verifier.run(legacy, target, state.lastKey(), (upper, v) -> {
                 state.chunkDone(upper, v, firstLsn);
                 bar.update(v.processed + v.targetRows, false);
-            }, rows -> { });
+            }, rows -> { }, options.maxChunks() > 0 ? Math.max(1, chunkBudget) : 0);
         } finally {
             legacy.commit();
+        }
+        if (options.maxChunks() > 0) {
+            chunkBudget -= verifier.chunks - chunksBefore;
+        }
+        if (!done) {
+            bar.update(verifier.processed + verifier.targetRows, true);
+            progress.printf("verify %s: stopped after the chunk limit at key %s; continue with --resume%n", table, state.lastKey());
+            return null;
         }
         bar.update(verifier.processed + verifier.targetRows, true);
 

@@ -76,8 +76,14 @@ class VerifyIT {
                 injected.put("{\"id\":700000}", "mismatched");
             }
 
+            // Interrupted after 40 of the 101 chunks (the chunk limit stands in for a stopped process), then resumed.
+            Verifier.Report partial = new Verifier(config(stack, work.resolve("state")), spec.migration(), spec.mappings(),
+                    new Verifier.Options(10_000, 5, false, Duration.ofMinutes(1), false, 40), System.out).run();
+            assertTrue(!partial.complete() && partial.tables().isEmpty(), "stopped at the chunk limit");
             Verifier.Report report = new Verifier(config(stack, work.resolve("state")), spec.migration(), spec.mappings(),
-                    new Verifier.Options(10_000, 5, false, Duration.ofMinutes(1), false), System.out).run();
+                    new Verifier.Options(10_000, 5, false, Duration.ofMinutes(1), true), System.out).run();
+            assertEquals(partial.runId(), report.runId(), "the same run, resumed");
+            assertTrue(report.complete());
             TableReport r = report.tables().get(0);
             System.out.println("VerifyIT: " + r.summary() + String.format(" in %.1f s, %,.0f rows/s", r.millis() / 1000.0, r.rowsPerSecond()));
             assertEquals(1_000_000, r.processed());
@@ -87,6 +93,7 @@ class VerifyIT {
             assertEquals(1_000_000 - 21, r.matching());
             assertEquals(injected, differences(stack, report.runId()), "every difference, by key and kind");
             assertTrue(r.chunksDiffering() <= 6, "only chunks with differences are read row by row: " + r.chunksDiffering());
+            assertEquals(101, r.chunks(), "40 chunks before the interruption and the 61 after it, none twice");
         }
     }
 

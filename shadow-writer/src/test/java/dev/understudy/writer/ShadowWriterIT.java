@@ -416,6 +416,9 @@ class ShadowWriterIT {
                 + "birthdate date, created_at timestamptz)");
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get();
+            // KRaft brokers learn a new topic's leaders asynchronously: produce only once every partition has one.
+            await("leaders for " + topic, Duration.ofSeconds(30), () -> admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic)
+                    .partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()), () -> "no leader yet");
         }
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         for (long id = 1; id <= 20; id++) {
