@@ -30,7 +30,7 @@ final class RepairCommand implements Callable<Integer> {
     @Option(names = "--from-verify", description = "A verify run id whose differences to repair (default: the newest finished run).")
     String runId;
 
-    @Option(names = "--table", description = "Target table of the keys given with --key.")
+    @Option(names = "--table", description = "Target table of the keys given with --key; alone, re-capture every row of the table.")
     String table;
 
     @Option(names = "--key", description = "A key to re-capture, as JSON in the form verify prints, e.g. {\"id\":42}; repeatable; with --table.")
@@ -49,7 +49,8 @@ final class RepairCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--key and --delete-key need --table, the target table the keys belong to");
             }
             work = new LinkedHashMap<>();
-            work.put(table, new Repairer.Keys(keys == null ? List.of() : new ArrayList<>(keys), deleteKeys == null ? List.of() : new ArrayList<>(deleteKeys)));
+            work.put(table, keys == null && deleteKeys == null ? Repairer.Keys.everyRow()
+                    : new Repairer.Keys(keys == null ? List.of() : new ArrayList<>(keys), deleteKeys == null ? List.of() : new ArrayList<>(deleteKeys)));
         } else {
             String run = runId != null ? runId : Repairer.newestVerifyRun(cfg);
             if (run == null) {
@@ -59,7 +60,7 @@ final class RepairCommand implements Callable<Integer> {
             work = Repairer.fromVerify(cfg, run);
             System.out.println("Repairing the differences of verify run " + run);
         }
-        if (work.values().stream().allMatch(k -> k.recapture().isEmpty() && k.delete().isEmpty())) {
+        if (work.values().stream().allMatch(k -> !k.wholeTable() && k.recapture().isEmpty() && k.delete().isEmpty())) {
             System.out.println("Nothing to repair.");
             return 0;
         }

@@ -32,8 +32,14 @@ public final class DriftMonitor implements AutoCloseable {
     private final Map<String, PartitionDrift> latest = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean running = true;
+    /** The partition number of per-table totals ({@link #publishTotals}). */
+    public static final int TABLE_TOTAL = -1;
+    static final Duration TOTALS_EVERY = Duration.ofSeconds(5);
+    private final String topic;
+    private Runnable totals;
 
     public DriftMonitor(String bootstrapServers, String topic, RegistryClient registry) {
+        this.topic = topic;
         this.consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
@@ -53,7 +59,8 @@ public final class DriftMonitor implements AutoCloseable {
             while (running) {
                 for (ConsumerRecord<String, GenericRecord> r : consumer.poll(Duration.ofMillis(200))) {
                     GenericRecord v = r.value();
-                    if (v == null) {
+                    if (v == null || (Integer) v.get("partition") == TABLE_TOTAL) {
+                        // Per-table totals are this class's own output (publishTotals), not a task's report.
                         continue;
                     }
                     latest.put(r.key(), new PartitionDrift(v.get("table").toString(), (Long) v.get("open"),
@@ -85,6 +92,44 @@ public final class DriftMonitor implements AutoCloseable {
         return byTable().values().stream().mapToLong(Drift::pending).sum();
     }
 
+    /**
+     * The per-table series: every {@link #TOTALS_EVERY}, each table's drift summed over its comparison
+     * tasks' latest reports, as a {@code Drift} record with partition {@value #TABLE_TOTAL}, keyed by the
+     * table, on the same topic, so a dashboard can chart a table without adding partitions up.
+     */
+    public DriftMonitor publishTotals(String bootstrapServers, RegistryClient registry) {
+        org.apache.kafka.clients.producer.KafkaProducer<String, GenericRecord> producer = new org.apache.kafka.clients.producer.KafkaProducer<>(
+                Map.of(org.apache.kafka.clients.producer.ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                        org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG, 50),
+                new org.apache.kafka.common.serialization.StringSerializer(), new dev.understudy.schemas.AvroSerializer(registry, false));
+        java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "understudy-drift-totals");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleAtFixedRate(() -> {
+            try {
+                long now = System.currentTimeMillis();
+                for (Map.Entry<String, Drift> e : byTable().entrySet()) {
+                    org.apache.avro.generic.GenericData.Record d = new org.apache.avro.generic.GenericData.Record(dev.understudy.schemas.Contracts.DRIFT);
+                    d.put("table", e.getKey());
+                    d.put("partition", TABLE_TOTAL);
+                    d.put("open", e.getValue().open());
+                    d.put("pending", e.getValue().pending());
+                    d.put("atMs", now);
+                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, e.getKey(), d));
+                }
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(DriftMonitor.class).debug("Could not publish drift totals: {}", e.toString());
+            }
+        }, TOTALS_EVERY.toMillis(), TOTALS_EVERY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        this.totals = () -> {
+            timer.shutdownNow();
+            producer.close(Duration.ofSeconds(2));
+        };
+        return this;
+    }
+
     /** Oldest report among the tasks, ms since the epoch (0 before any report). */
     public long oldestReportMs() {
         return latest.values().stream().mapToLong(PartitionDrift::atMs).min().orElse(0);
@@ -92,6 +137,9 @@ public final class DriftMonitor implements AutoCloseable {
 
     @Override
     public void close() {
+        if (totals != null) {
+            totals.run();
+        }
         running = false;
         consumer.wakeup();
         try {

@@ -154,7 +154,7 @@ public final class Pipeline implements AutoCloseable {
             for (TableMapping m : mappings) {
                 writerTopics.put(Topics.newSchema(prefix, m.targetTable()), m.targetTable());
             }
-            drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry);
+            drift = new DriftMonitor(bootstrap, Topics.drift(prefix), registry).publishTotals(bootstrap, registry);
             if (dualWrite) {
                 // An application writes both databases; the pipeline only compares.
                 LOG.info("Pipeline '{}' in dual-write mode: no shadow writer; disagreements are reported after {} ms",

@@ -52,8 +52,18 @@ public final class Repairer {
     public record Outcome(String table, int recaptured, int deleted, String signalId) {
     }
 
-    /** Keys to repair, as key JSON (the form verify reports): those to re-capture, those to delete. */
-    public record Keys(List<String> recapture, List<String> delete) {
+    /**
+     * Keys to repair, as key JSON (the form verify reports): those to re-capture, those to delete.
+     * {@code wholeTable}: re-capture every row of the table instead (keys ignored).
+     */
+    public record Keys(List<String> recapture, List<String> delete, boolean wholeTable) {
+        public Keys(List<String> recapture, List<String> delete) {
+            this(recapture, delete, false);
+        }
+
+        public static Keys everyRow() {
+            return new Keys(List.of(), List.of(), true);
+        }
     }
 
     private final PipelineConfig config;
@@ -128,6 +138,9 @@ public final class Repairer {
     private Outcome repairTable(Connection target, Connection legacy, KafkaProducer<byte[], byte[]> producer, Serializer<GenericRecord> keys,
                                 String prefix, long generation, SpecTableMapping mapping, Keys repair) throws Exception {
         String table = mapping.targetTable();
+        if (repair.wholeTable()) {
+            return repairWholeTable(target, legacy, prefix, mapping);
+        }
         List<String> all = new ArrayList<>(repair.recapture());
         all.addAll(repair.delete());
         // The writer's form of each key (RowValues.keyJson of the Avro key), as its bookkeeping holds it.
@@ -163,18 +176,45 @@ public final class Repairer {
             String filter = filter(target, mapping, repair.recapture());
             String data = "{\"data-collections\": [\"" + json(source) + "\"], \"type\": \"incremental\", \"additional-conditions\": "
                     + "[{\"data-collection\": \"" + json(source) + "\", \"filter\": \"" + json(filter) + "\"}]}";
-            String signalTable = CaptureSettings.defaultSignalTable(prefix + "-legacy");
-            try (PreparedStatement ps = legacy.prepareStatement("INSERT INTO " + signalTable + " (id, type, data) VALUES (?, 'execute-snapshot', ?)")) {
-                ps.setString(1, signalId);
-                ps.setString(2, data);
-                ps.executeUpdate();
-            } catch (SQLException e) {
-                throw new IllegalStateException("Cannot signal the legacy capture through " + signalTable + " on "
-                        + config.get(PipelineConfig.LEGACY_JDBC_URL) + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
-                        + "; the pipeline creates that table when it starts, so start it (understudy run) before repairing", e);
-            }
+            signal(legacy, prefix, signalId, data);
         }
         return new Outcome(table, repair.recapture().size(), repair.delete().size(), signalId);
+    }
+
+    /**
+     * Every row of the table re-captured: its bookkeeping cleared and an incremental snapshot of its
+     * driving legacy table (of a join's driving table: each re-read row re-runs the join). Rows only the
+     * target has are not found this way; verify and repair by keys removes those.
+     */
+    private Outcome repairWholeTable(Connection target, Connection legacy, String prefix, SpecTableMapping mapping) throws SQLException {
+        try (PreparedStatement ps = target.prepareStatement("DELETE FROM " + TableApplier.BOOKKEEPING_TABLE + " WHERE table_name = ?")) {
+            ps.setString(1, mapping.targetTable());
+            ps.executeUpdate();
+        }
+        String source = mapping.sourceTable();
+        String signalId = "repair-" + UUID.randomUUID();
+        signal(legacy, prefix, signalId, "{\"data-collections\": [\"" + json(source) + "\"], \"type\": \"incremental\"}");
+        long rows;
+        try (PreparedStatement ps = legacy.prepareStatement("SELECT count(*) FROM " + SpecSql.qualified(source))) {
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                rows = rs.getLong(1);
+            }
+        }
+        return new Outcome(mapping.targetTable(), (int) Math.min(Integer.MAX_VALUE, rows), 0, signalId);
+    }
+
+    private void signal(Connection legacy, String prefix, String signalId, String data) {
+        String signalTable = CaptureSettings.defaultSignalTable(prefix + "-legacy");
+        try (PreparedStatement ps = legacy.prepareStatement("INSERT INTO " + signalTable + " (id, type, data) VALUES (?, 'execute-snapshot', ?)")) {
+            ps.setString(1, signalId);
+            ps.setString(2, data);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot signal the legacy capture through " + signalTable + " on "
+                    + config.get(PipelineConfig.LEGACY_JDBC_URL) + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
+                    + "; the pipeline creates that table when it starts, so start it (understudy run) before repairing", e);
+        }
     }
 
     /**
