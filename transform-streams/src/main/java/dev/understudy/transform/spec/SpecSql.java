@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  * <p>
  * Covered: copies and renames ({@code column:}, joined columns included), constants ({@code default:}),
  * casts to int, long, double, boolean, string and date, expressions that only name a column, and the
- * join (an inner join, as the pipeline's foreign-key join). Not covered, with an
- * {@link UnsupportedOperationException} that names the column: other CEL expressions and filters, which
+ * join (an inner join, as the pipeline's foreign-key join). Not covered, with a
+ * {@link NotTranslatable} that names the column: other CEL expressions and filters, which
  * SQL cannot evaluate the same way; casts with {@code onFailure} semantics SQL has no equivalent for are
  * translated only where a failing cast cannot occur.
  */
@@ -41,18 +41,25 @@ public final class SpecSql {
                              List<String> values) {
     }
 
+    /** A spec feature SQL cannot compute the way the migration does; the message names the column and what to do. */
+    public static final class NotTranslatable extends IllegalArgumentException {
+        NotTranslatable(String message) {
+            super(message);
+        }
+    }
+
     private SpecSql() {
     }
 
     /**
      * @param targetTypes the target table's column types as PostgreSQL writes them ({@code format_type}), by column name
-     * @throws UnsupportedOperationException naming the spec column that SQL cannot compute the same way
+     * @throws NotTranslatable naming the spec column that SQL cannot compute the same way
      */
     public static Projection legacy(SpecTableMapping mapping, Map<String, String> targetTypes) {
         SpecModel.Target t = mapping.model();
         String where = "target '" + t.name() + "' (" + t.table() + ")";
         if (t.filter() != null) {
-            throw new UnsupportedOperationException(where + " has a filter (" + t.filter().text() + "), a CEL expression that is"
+            throw new NotTranslatable(where + " has a filter (" + t.filter().text() + "), a CEL expression that is"
                     + " not translated to SQL; it cannot be verified against the legacy database yet");
         }
         String from = qualified(t.sourceTable()) + " s";
@@ -93,7 +100,7 @@ public final class SpecSql {
             if (REFERENCE.matcher(text).matches() && (!text.contains(".") || (t.join() != null && text.startsWith(t.join().alias() + ".")))) {
                 return column(t, text);
             }
-            throw new UnsupportedOperationException(where + ", column '" + c.field() + "': the expression '" + e.text()
+            throw new NotTranslatable(where + ", column '" + c.field() + "': the expression '" + e.text()
                     + "' is CEL that is not translated to SQL (only a plain column reference is); this target cannot be verified"
                     + " against the legacy database yet");
         }
@@ -106,13 +113,13 @@ public final class SpecSql {
             case STRING -> source + "::text";
             case INT, LONG, DOUBLE, FLOAT, BOOLEAN, DATE -> {
                 if (cast.onFailure() != Casts.OnFailure.FAIL) {
-                    throw new UnsupportedOperationException(where + ", column '" + c.field() + "': a cast to " + cast.to().spec
+                    throw new NotTranslatable(where + ", column '" + c.field() + "': a cast to " + cast.to().spec
                             + " with onFailure " + cast.onFailure().spec + " has no SQL equivalent (a failing cast in SQL fails the"
                             + " whole query); this target cannot be verified against the legacy database yet");
                 }
                 yield "btrim(" + source + "::text)";
             }
-            default -> throw new UnsupportedOperationException(where + ", column '" + c.field() + "': a cast to " + cast.to().spec
+            default -> throw new NotTranslatable(where + ", column '" + c.field() + "': a cast to " + cast.to().spec
                     + " is not translated to SQL; this target cannot be verified against the legacy database yet");
         };
     }
@@ -148,7 +155,7 @@ public final class SpecSql {
         if (logical == null && value instanceof CharSequence text) {
             return "'" + text.toString().replace("'", "''") + "'";
         }
-        throw new UnsupportedOperationException(where + ": the default " + value + " (" + s + ") is not translated to SQL;"
+        throw new NotTranslatable(where + ": the default " + value + " (" + s + ") is not translated to SQL;"
                 + " this target cannot be verified against the legacy database yet");
     }
 
