@@ -55,7 +55,11 @@ final class TableVerifier {
         t.start();
     };
 
-    TableVerifier(String table, SpecSql.Projection legacy, SpecSql.Projection target, int chunkRows, int maxSamples) {
+    /** Which key fields are numbers in the key schema (JSON numbers in the key's JSON), by key position. */
+    private final boolean[] numericKeys;
+
+    TableVerifier(String table, SpecSql.Projection legacy, SpecSql.Projection target, int chunkRows, int maxSamples, boolean[] numericKeys) {
+        this.numericKeys = numericKeys;
         this.table = table;
         this.legacy = legacy;
         this.target = target;
@@ -224,7 +228,7 @@ final class TableVerifier {
                         row[c] = rs.getString(c + 1);
                     }
                     row[n] = rs.getString(n + 1);
-                    out.put(keyJson(p.keyFields(), row), row);
+                    out.put(keyJson(p.keyFields(), numericKeys, row), row);
                 }
             }
         }
@@ -285,7 +289,8 @@ final class TableVerifier {
         return i;
     }
 
-    static String keyJson(List<String> fields, String[] values) {
+    /** Key JSON as the writer's bookkeeping writes it: numeric fields as JSON numbers, everything else as quoted text. */
+    static String keyJson(List<String> fields, boolean[] numeric, String[] values) {
         StringBuilder b = new StringBuilder("{");
         for (int i = 0; i < fields.size(); i++) {
             if (i > 0) {
@@ -295,7 +300,7 @@ final class TableVerifier {
             String v = values[i];
             if (v == null) {
                 b.append("null");
-            } else if (v.matches("-?\\d+")) {
+            } else if (numeric[i]) {
                 b.append(v);
             } else {
                 b.append('"').append(v.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');

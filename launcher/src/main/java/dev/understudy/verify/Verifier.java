@@ -126,7 +126,15 @@ public final class Verifier {
         String table = mapping.targetTable();
         SpecSql.Projection expected = SpecSql.legacy(mapping, targetTypes(target, table));
         SpecSql.Projection actual = SpecSql.target(mapping);
-        TableVerifier verifier = new TableVerifier(table, expected, actual, options.chunkRows(), options.samples());
+        boolean[] numericKeys = new boolean[expected.keyFields().size()];
+        for (int i = 0; i < numericKeys.length; i++) {
+            org.apache.avro.Schema f = dev.understudy.schemas.RowValues.nonNull(mapping.targetKeySchema().getField(expected.keyFields().get(i)).schema());
+            numericKeys[i] = f.getLogicalType() == null && switch (f.getType()) {
+                case INT, LONG, FLOAT, DOUBLE -> true;
+                default -> false;
+            };
+        }
+        TableVerifier verifier = new TableVerifier(table, expected, actual, options.chunkRows(), options.samples(), numericKeys);
         VerifyRuns.TableState state = runs.table(run, table);
         if (state.done()) {
             return state.report();

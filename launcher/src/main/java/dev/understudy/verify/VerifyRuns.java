@@ -169,7 +169,7 @@ final class VerifyRuns {
         }
 
         TableReport report() {
-            TableVerifier v = new TableVerifier(table, null, null, 1, 5);
+            TableVerifier v = new TableVerifier(table, null, null, 1, 5, new boolean[0]);
             restoreInto(v);
             return v.report(settled, snapshotLsn, millis);
         }
