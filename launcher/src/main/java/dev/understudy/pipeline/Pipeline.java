@@ -432,6 +432,9 @@ public final class Pipeline implements AutoCloseable {
         names.add(Topics.divergence(prefix));
         names.add(Topics.drift(prefix));
         names.add(Topics.deadLetter(prefix));
+        // Written by understudy verify and cutover status, which may run where topics cannot be auto-created.
+        names.add(Topics.verify(prefix));
+        names.add(Topics.cutover(prefix));
         List<NewTopic> topics = new ArrayList<>();
         // One partition keeps announcements in order; only the newest matters, so an hour of them is plenty.
         topics.add(new NewTopic(Topics.commits(prefix), 1, rf).configs(Map.of("retention.ms", "3600000")));
