@@ -3,12 +3,9 @@ package dev.understudy.pipeline;
 import dev.understudy.writer.TransactionWatermark;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.ListOffsetsResult;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
@@ -16,13 +13,10 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -56,6 +50,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private final Supplier<String> migrationApplicationId;
     private final Collection<String> legacyTopics;
     private final Admin admin;
+    private final KafkaOffsets offsets;
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final Thread thread;
     private volatile boolean closed;
@@ -99,6 +94,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
         this.migrationApplicationId = migrationApplicationId;
         this.legacyTopics = List.copyOf(legacyTopics);
         this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
+        this.offsets = new KafkaOffsets(admin);
         this.consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.CLIENT_ID_CONFIG, "understudy-transaction-watermarks",
@@ -183,10 +179,10 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
             // A probe per newer announcement, not one at a time: an announcement then waits for its own
             // probe only, not also for the rest of the one in flight when it arrived.
             if (legacyPartitions == null) {
-                legacyPartitions = partitions(legacyTopics);
+                legacyPartitions = offsets.partitions(legacyTopics);
             }
             String group = migrationApplicationId.get();
-            probes.addLast(new Probe(target, group, ends(legacyPartitions)));
+            probes.addLast(new Probe(target, group, offsets.ends(legacyPartitions)));
         }
         if (probes.isEmpty()) {
             return;
@@ -195,7 +191,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
         // Oldest first; a probe completes only after every older one, so the watermark never passes a gap.
         while (!probes.isEmpty()) {
             Probe probe = probes.peekFirst();
-            Map<TopicPartition, Long> committed = committedByGroup.computeIfAbsent(probe.group, this::committed);
+            Map<TopicPartition, Long> committed = committedByGroup.computeIfAbsent(probe.group, offsets::committed);
             if (!advance(probe, committed)) {
                 break;
             }
@@ -207,7 +203,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
         // Younger probes move through their rounds meanwhile, so they are ready when their turn comes.
         for (Probe probe : probes) {
             if (probe != probes.peekFirst()) {
-                advance(probe, committedByGroup.computeIfAbsent(probe.group, this::committed));
+                advance(probe, committedByGroup.computeIfAbsent(probe.group, offsets::committed));
             }
         }
     }
@@ -215,7 +211,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     /** Moves {@code probe} through its steps as far as {@code committed} allows; true when it is done. */
     private boolean advance(Probe probe, Map<TopicPartition, Long> committed) {
         while (true) {
-            if (!reached(committed, probe.goal)) {
+            if (!KafkaOffsets.reached(committed, probe.goal)) {
                 return false;
             }
             List<TopicPartition> rounds = internalPartitions(probe.group);
@@ -223,24 +219,15 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
             if (probe.round >= topics) {
                 return true;
             }
-            Map<TopicPartition, Long> next = ends(rounds);
+            Map<TopicPartition, Long> next = offsets.ends(rounds);
             probe.round++;
             probe.goal = next;
             // Read before the ends were: if it already covers them, nothing was queued inside the
             // application, so no chain is left and the remaining rounds are already drained.
-            if (reached(committed, next)) {
+            if (KafkaOffsets.reached(committed, next)) {
                 probe.round = Integer.MAX_VALUE;
             }
         }
-    }
-
-    private static boolean reached(Map<TopicPartition, Long> committed, Map<TopicPartition, Long> goal) {
-        for (Map.Entry<TopicPartition, Long> e : goal.entrySet()) {
-            if (e.getValue() > 0 && committed.getOrDefault(e.getKey(), 0L) < e.getValue()) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** Partitions of the application's repartition and foreign-key subscription topics (not its changelogs). */
@@ -249,73 +236,10 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
         if (applicationId.equals(internalFor) && now - internalReadAt < INTERNAL_TOPICS_REFRESH_NANOS) {
             return internal;
         }
-        try {
-            Set<String> names = admin.listTopics().names().get();
-            List<String> mine = new ArrayList<>();
-            for (String n : names) {
-                if (n.startsWith(applicationId + "-") && (n.endsWith("-repartition") || n.endsWith("-topic"))) {
-                    mine.add(n);
-                }
-            }
-            internal = mine.isEmpty() ? List.of() : partitions(mine);
-            internalFor = applicationId;
-            internalReadAt = now;
-            return internal;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
-    }
-
-    private List<TopicPartition> partitions(Collection<String> topics) {
-        try {
-            List<TopicPartition> out = new ArrayList<>();
-            admin.describeTopics(topics).allTopicNames().get().values()
-                    .forEach(d -> d.partitions().forEach(p -> out.add(new TopicPartition(d.name(), p.partition()))));
-            return out;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Cannot describe " + topics + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
-    }
-
-    private Map<TopicPartition, Long> ends(List<TopicPartition> partitions) {
-        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-        partitions.forEach(tp -> request.put(tp, OffsetSpec.latest()));
-        try {
-            Map<TopicPartition, Long> out = new HashMap<>();
-            for (Map.Entry<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> e : admin.listOffsets(request).all().get().entrySet()) {
-                out.put(e.getKey(), e.getValue().offset());
-            }
-            return out;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Cannot list end offsets of " + partitions + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
-    }
-
-    private Map<TopicPartition, Long> committed(String group) {
-        try {
-            Map<TopicPartition, Long> out = new HashMap<>();
-            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-            offsets.forEach((tp, om) -> {
-                if (om != null) {
-                    out.put(tp, om.offset());
-                }
-            });
-            return out;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Cannot read the committed offsets of group " + group + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
+        internal = offsets.internalPartitions(applicationId);
+        internalFor = applicationId;
+        internalReadAt = now;
+        return internal;
     }
 
     private static void sleep(long millis) {

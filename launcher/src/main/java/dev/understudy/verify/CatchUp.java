@@ -6,8 +6,6 @@ import dev.understudy.schemas.Topics;
 import dev.understudy.writer.ShadowWriter;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 import java.sql.Connection;
@@ -16,12 +14,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 
 /**
  * Waits until the target holds every legacy change committed before a WAL position, so that a
@@ -46,6 +41,7 @@ public final class CatchUp implements AutoCloseable {
     private final List<String> legacyTopics;
     private final List<String> newSchemaTopics;
     private final Admin admin;
+    private final dev.understudy.pipeline.KafkaOffsets offsets;
 
     public CatchUp(PipelineConfig config, List<String> legacyTables, List<String> targetTables) {
         this.config = config;
@@ -53,6 +49,7 @@ public final class CatchUp implements AutoCloseable {
         this.legacyTopics = legacyTables.stream().map(t -> Topics.legacy(prefix, t)).toList();
         this.newSchemaTopics = targetTables.stream().map(t -> Topics.newSchema(prefix, t)).toList();
         this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)));
+        this.offsets = new dev.understudy.pipeline.KafkaOffsets(admin);
     }
 
     /** Blocks until the target holds every change committed before {@code lsn}; says what it waits for when it times out. */
@@ -73,13 +70,13 @@ public final class CatchUp implements AutoCloseable {
         }
         String group = prefix + "-migration-g" + new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
                 config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix);
-        awaitCommitted(group, ends(partitions(legacyTopics)), deadline, "the migration (" + group + ") to read the legacy topics");
-        List<TopicPartition> internal = internalPartitions(group);
+        awaitCommitted(group, offsets.ends(offsets.partitions(legacyTopics)), deadline, "the migration (" + group + ") to read the legacy topics");
+        List<TopicPartition> internal = offsets.internalPartitions(group);
         long rounds = internal.stream().map(TopicPartition::topic).distinct().count();
         for (int r = 0; r < rounds; r++) {
-            awaitCommitted(group, ends(internal), deadline, "the migration (" + group + ") to drain its internal topics");
+            awaitCommitted(group, offsets.ends(internal), deadline, "the migration (" + group + ") to drain its internal topics");
         }
-        Map<TopicPartition, Long> newEnds = ends(partitions(newSchemaTopics));
+        Map<TopicPartition, Long> newEnds = offsets.ends(offsets.partitions(newSchemaTopics));
         String writerGroup = prefix + "-shadow-writer";
         try (Connection target = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                 config.get(PipelineConfig.TARGET_PASSWORD))) {
@@ -126,9 +123,8 @@ public final class CatchUp implements AutoCloseable {
 
     private void awaitCommitted(String group, Map<TopicPartition, Long> goal, long deadline, String what) throws Exception {
         while (true) {
-            Map<TopicPartition, Long> committed = committed(group);
-            boolean reached = goal.entrySet().stream().allMatch(e -> e.getValue() == 0 || committed.getOrDefault(e.getKey(), 0L) >= e.getValue());
-            if (reached) {
+            Map<TopicPartition, Long> committed = offsets.committed(group);
+            if (dev.understudy.pipeline.KafkaOffsets.reached(committed, goal)) {
                 return;
             }
             check(deadline, what + " up to " + goal + "; committed " + committed);
@@ -174,42 +170,6 @@ public final class CatchUp implements AutoCloseable {
             throw new IllegalStateException("Timed out waiting for " + waitingFor);
         }
         Thread.sleep(POLL_MS);
-    }
-
-    private List<TopicPartition> internalPartitions(String applicationId) throws Exception {
-        List<String> mine = new ArrayList<>();
-        for (String n : admin.listTopics().names().get()) {
-            if (n.startsWith(applicationId + "-") && (n.endsWith("-repartition") || n.endsWith("-topic"))) {
-                mine.add(n);
-            }
-        }
-        return mine.isEmpty() ? List.of() : partitions(mine);
-    }
-
-    private List<TopicPartition> partitions(Collection<String> topics) throws Exception {
-        List<TopicPartition> out = new ArrayList<>();
-        admin.describeTopics(topics).allTopicNames().get().values()
-                .forEach(d -> d.partitions().forEach(p -> out.add(new TopicPartition(d.name(), p.partition()))));
-        return out;
-    }
-
-    private Map<TopicPartition, Long> ends(List<TopicPartition> partitions) throws Exception {
-        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-        partitions.forEach(tp -> request.put(tp, OffsetSpec.latest()));
-        Map<TopicPartition, Long> out = new HashMap<>();
-        admin.listOffsets(request).all().get().forEach((tp, info) -> out.put(tp, info.offset()));
-        return out;
-    }
-
-    private Map<TopicPartition, Long> committed(String group) throws ExecutionException, InterruptedException {
-        Map<TopicPartition, Long> out = new HashMap<>();
-        Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-        offsets.forEach((tp, om) -> {
-            if (om != null) {
-                out.put(tp, om.offset());
-            }
-        });
-        return out;
     }
 
     @Override

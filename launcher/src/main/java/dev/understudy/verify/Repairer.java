@@ -222,16 +222,7 @@ public final class Repairer {
      * quoted literals (PostgreSQL reads an untyped literal as the column's type).
      */
     private static String filter(Connection target, SpecTableMapping mapping, List<String> keyJsons) throws SQLException {
-        Map<String, String> types = new LinkedHashMap<>();
-        try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {
-            ps.setString(1, SpecSql.qualified(mapping.targetTable()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    types.put(rs.getString(1), rs.getString(2));
-                }
-            }
-        }
+        Map<String, String> types = Verifier.targetTypes(target, mapping.targetTable());
         SpecSql.Projection legacy = SpecSql.legacy(mapping, types);
         List<String> columns = legacy.rawKeys().stream().map(k -> k.substring(2)).toList();
         StringBuilder b = new StringBuilder("(").append(String.join(", ", columns)).append(") IN (");

@@ -233,7 +233,8 @@ public final class Verifier {
         return c;
     }
 
-    private static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
+    /** The target table's column types as PostgreSQL writes them ({@code format_type}), by column name; commits the read. */
+    static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
         Map<String, String> types = new HashMap<>();
         try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                 + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {
@@ -244,7 +245,9 @@ public final class Verifier {
                 }
             }
         }
-        target.commit();
+        if (!target.getAutoCommit()) {
+            target.commit();
+        }
         if (types.isEmpty()) {
             throw new IllegalStateException("Target table " + table + " does not exist; run the pipeline (or its Flyway migrations) first");
         }

@@ -106,34 +106,34 @@ class DlqCommandIT {
         assertEquals(3, pipeline.writer().metrics().deadLettered());
 
         // list: one line per dead letter with its coordinates, then the summary.
-        Result list = run("dlq", "list", "--config", configFile.toString());
-        assertEquals(0, list.exit, list.out);
-        List<String> lines = list.out.lines().filter(s -> s.startsWith("dlq ")).toList();
-        assertEquals(3, lines.size(), list.out);
+        CliRun.Result list = CliRun.run("dlq", "list", "--config", configFile.toString());
+        assertEquals(0, list.exit(), list.out());
+        List<String> lines = list.out().lines().filter(s -> s.startsWith("dlq ")).toList();
+        assertEquals(3, lines.size(), list.out());
         for (long id : List.of(updated, inserted.get(0), inserted.get(1))) {
             String line = lines.stream().filter(s -> s.contains("key {\"id\":" + id + "}")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no dead letter for id " + id + " in\n" + list.out));
+                    .orElseThrow(() -> new AssertionError("no dead letter for id " + id + " in\n" + list.out()));
             assertTrue(line.contains(" writer ") && line.contains("public.users") && line.contains("sqlstate 23514"), line);
             assertTrue(line.matches(".*from understudy\\.new\\.public\\.users\\[\\d+]@\\d+ .*"), line);
             assertTrue(line.matches(".*lsn \\d+  version \\d+ .*"), line);
             assertTrue(line.contains("users_not_rejected"), line);
         }
-        assertTrue(list.out.contains("3 dead letter(s) in understudy.dlq"), list.out);
-        assertTrue(list.out.contains("by table:    public.users 3"), list.out);
-        assertTrue(list.out.contains("by SQLSTATE: 23514 3"), list.out);
+        assertTrue(list.out().contains("3 dead letter(s) in understudy.dlq"), list.out());
+        assertTrue(list.out().contains("by table:    public.users 3"), list.out());
+        assertTrue(list.out().contains("by SQLSTATE: 23514 3"), list.out());
 
-        Result json = run("dlq", "list", "--config", configFile.toString(), "--json", "--limit", "2", "--table", "users");
-        assertEquals(0, json.exit, json.out);
+        CliRun.Result json = CliRun.run("dlq", "list", "--config", configFile.toString(), "--json", "--limit", "2", "--table", "users");
+        assertEquals(0, json.exit(), json.out());
         ObjectMapper mapper = new ObjectMapper();
         List<JsonNode> objects = new ArrayList<>();
-        for (String line : json.out.lines().filter(s -> s.startsWith("{")).toList()) {
+        for (String line : json.out().lines().filter(s -> s.startsWith("{")).toList()) {
             objects.add(mapper.readTree(line));
         }
-        assertEquals(3, objects.size(), json.out);
+        assertEquals(3, objects.size(), json.out());
         assertEquals("dead_letter", objects.get(0).get("type").asText());
         assertEquals("23514", objects.get(0).get("sqlstate").asText());
         assertEquals("public.users", objects.get(0).get("table").asText());
-        assertTrue(objects.get(0).get("version").asLong() > 0, json.out);
+        assertTrue(objects.get(0).get("version").asLong() > 0, json.out());
         JsonNode summary = objects.get(2);
         assertEquals("summary", summary.get("type").asText());
         assertEquals(3, summary.get("dead_letters").asLong());
@@ -142,21 +142,21 @@ class DlqCommandIT {
         // A dead letter of the Streams stages is listed but not replayed.
         produceStreamsDeadLetter();
 
-        Result dry = run("dlq", "replay", "--config", configFile.toString(), "--dry-run");
-        assertEquals(0, dry.exit, dry.out);
-        assertTrue(dry.out.contains("Dry run: would replay 3 dead letter(s) (public.users 3)"), dry.out);
+        CliRun.Result dry = CliRun.run("dlq", "replay", "--config", configFile.toString(), "--dry-run");
+        assertEquals(0, dry.exit(), dry.out());
+        assertTrue(dry.out().contains("Dry run: would replay 3 dead letter(s) (public.users 3)"), dry.out());
         assertFalse(targetHas(inserted.get(0)), "a dry run produces nothing");
 
         try (Connection t = stack.target().connect(); Statement st = t.createStatement()) {
             st.execute("ALTER TABLE public.users DROP CONSTRAINT users_not_rejected");
         }
-        Result replay = run("dlq", "replay", "--config", configFile.toString());
-        assertEquals(0, replay.exit, replay.out);
-        assertTrue(replay.out.contains("Replayed 3 dead letter(s) (public.users 3)"), replay.out);
-        assertTrue(replay.out.contains("Skipped 1: " + DlqCommand.STREAMS_REASON + " 1"), replay.out);
-        assertTrue(replay.out.contains("Streams-stage dead letters are not replayed"), replay.out);
-        assertTrue(replay.out.contains("Dead-letter offsets covered: partition "), replay.out);
-        assertTrue(replay.out.contains("--from-offset "), replay.out);
+        CliRun.Result replay = CliRun.run("dlq", "replay", "--config", configFile.toString());
+        assertEquals(0, replay.exit(), replay.out());
+        assertTrue(replay.out().contains("Replayed 3 dead letter(s) (public.users 3)"), replay.out());
+        assertTrue(replay.out().contains("Skipped 1: " + DlqCommand.STREAMS_REASON + " 1"), replay.out());
+        assertTrue(replay.out().contains("Streams-stage dead letters are not replayed"), replay.out());
+        assertTrue(replay.out().contains("Dead-letter offsets covered: partition "), replay.out());
+        assertTrue(replay.out().contains("--from-offset "), replay.out());
 
         await(Duration.ofSeconds(60), () -> converged(), "convergence after the replay");
         try (Connection t = stack.target().connect(); Statement st = t.createStatement()) {
@@ -167,24 +167,24 @@ class DlqCommandIT {
         assertEquals(3, pipeline.writer().metrics().deadLettered(), "the replayed rows were applied, not dead-lettered again");
 
         // Again: each dead letter now has its replay after it on the topic, so nothing is produced.
-        Result again = run("dlq", "replay", "--config", configFile.toString());
-        assertEquals(0, again.exit, again.out);
-        assertTrue(again.out.contains("Replayed 0 dead letter(s)"), again.out);
-        assertTrue(again.out.contains("superseded 3"), again.out);
+        CliRun.Result again = CliRun.run("dlq", "replay", "--config", configFile.toString());
+        assertEquals(0, again.exit(), again.out());
+        assertTrue(again.out().contains("Replayed 0 dead letter(s)"), again.out());
+        assertTrue(again.out().contains("superseded 3"), again.out());
         Thread.sleep(2000);
         assertNull(pipeline.failure());
 
         // understudy throttle: the running writer reads its group's controls from the target.
-        Result pause = run("throttle", "--config", configFile.toString(), "--pause");
-        assertEquals(0, pause.exit, pause.out);
-        assertTrue(pause.out.contains("Writer group understudy-shadow-writer: paused"), pause.out);
+        CliRun.Result pause = CliRun.run("throttle", "--config", configFile.toString(), "--pause");
+        assertEquals(0, pause.exit(), pause.out());
+        assertTrue(pause.out().contains("Writer group understudy-shadow-writer: paused"), pause.out());
         await(Duration.ofSeconds(30), () -> pipeline.writer().metrics().paused(), "the writer paused by the control row");
-        Result rate = run("throttle", "--config", configFile.toString(), "--rate", "250");
-        assertTrue(rate.out.contains("paused, at most 250.0 records/s per writer"), rate.out);
-        Result resume = run("throttle", "--config", configFile.toString(), "--resume");
-        assertTrue(resume.out.contains("running, at most 250.0 records/s per writer"), resume.out);
+        CliRun.Result rate = CliRun.run("throttle", "--config", configFile.toString(), "--rate", "250");
+        assertTrue(rate.out().contains("paused, at most 250.0 records/s per writer"), rate.out());
+        CliRun.Result resume = CliRun.run("throttle", "--config", configFile.toString(), "--resume");
+        assertTrue(resume.out().contains("running, at most 250.0 records/s per writer"), resume.out());
         await(Duration.ofSeconds(30), () -> !pipeline.writer().metrics().paused(), "the writer resumed");
-        assertEquals(0, run("throttle", "--config", configFile.toString(), "--no-rate").exit);
+        assertEquals(0, CliRun.run("throttle", "--config", configFile.toString(), "--no-rate").exit());
         assertEquals(3, pipeline.writer().metrics().deadLettered());
         assertTrue(converged());
     }
@@ -200,11 +200,11 @@ class DlqCommandIT {
                 stack.kafka().bootstrapServers()), new ByteArraySerializer(), new ByteArraySerializer())) {
             p.send(new ProducerRecord<>(Topics.deadLetter("understudy"), null, new byte[]{1}, new byte[]{2}, headers)).get();
         }
-        Result list = run("dlq", "list", "--config", configFile.toString());
-        String line = list.out.lines().filter(s -> s.contains(" streams ")).findFirst().orElseThrow(() -> new AssertionError(list.out));
+        CliRun.Result list = CliRun.run("dlq", "list", "--config", configFile.toString());
+        String line = list.out().lines().filter(s -> s.contains(" streams ")).findFirst().orElseThrow(() -> new AssertionError(list.out()));
         assertTrue(line.contains("public.users") && line.contains("from understudy.legacy.public.users[0]@7")
                 && line.endsWith("MalformedChangeException: envelope has no 'after'"), line);
-        assertTrue(list.out.contains("by stage:    streams 1, writer 3"), list.out);
+        assertTrue(list.out().contains("by stage:    streams 1, writer 3"), list.out());
     }
 
     private static boolean converged() {
@@ -246,23 +246,5 @@ class DlqCommandIT {
             Thread.sleep(250);
         }
         fail("timed out waiting for " + what + "; dead-lettered " + pipeline.writer().metrics().deadLettered());
-    }
-
-    private record Result(int exit, String out) {
-    }
-
-    private static Result run(String... args) {
-        PrintStream previous = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int exit;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = new CommandLine(new Main()).execute(args);
-        } finally {
-            System.setOut(previous);
-        }
-        String out = captured.toString(StandardCharsets.UTF_8);
-        previous.println(out);
-        return new Result(exit, out);
     }
 }

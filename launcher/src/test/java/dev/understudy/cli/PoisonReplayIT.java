@@ -191,14 +191,14 @@ class PoisonReplayIT {
         }
 
         // list: one line per dead letter with its coordinates, then the counts.
-        Result list = run("dlq", "list", "--config", configFile.toString());
-        assertEquals(0, list.exit, list.out);
-        List<String> lines = list.out.lines().filter(s -> s.startsWith("dlq ")).toList();
-        assertEquals(3, lines.size(), list.out);
+        CliRun.Result list = CliRun.run("dlq", "list", "--config", configFile.toString());
+        assertEquals(0, list.exit(), list.out());
+        List<String> lines = list.out().lines().filter(s -> s.startsWith("dlq ")).toList();
+        assertEquals(3, lines.size(), list.out());
         Map<Long, String> sqlStates = Map.of(nameless, "23502", longInsert, "22003", longUpdate, "22003");
         for (Map.Entry<Long, String> e : sqlStates.entrySet()) {
             String line = lines.stream().filter(s -> s.contains("key {\"id\":" + e.getKey() + "}")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no dead letter for id " + e.getKey() + " in\n" + list.out));
+                    .orElseThrow(() -> new AssertionError("no dead letter for id " + e.getKey() + " in\n" + list.out()));
             assertTrue(line.contains(" writer ") && line.contains("public.user_names") && line.contains("sqlstate " + e.getValue()), line);
             assertTrue(line.matches(".*from understudy\\.new\\.public\\.user_names\\[\\d+]@\\d+ .*"), line);
             assertTrue(line.matches(".*lsn \\d+  version \\d+ .*"), line);
@@ -208,22 +208,22 @@ class PoisonReplayIT {
                 assertTrue(line.contains("smallint") && line.contains("out of range"), "the error names the overflow: " + line);
             }
         }
-        assertTrue(list.out.contains("3 dead letter(s) in understudy.dlq"), list.out);
-        assertTrue(list.out.contains("by stage:    writer 3"), list.out);
-        assertTrue(list.out.contains("by table:    public.user_names 3"), list.out);
-        assertTrue(list.out.contains("by SQLSTATE: 22003 2, 23502 1"), list.out);
+        assertTrue(list.out().contains("3 dead letter(s) in understudy.dlq"), list.out());
+        assertTrue(list.out().contains("by stage:    writer 3"), list.out());
+        assertTrue(list.out().contains("by table:    public.user_names 3"), list.out());
+        assertTrue(list.out().contains("by SQLSTATE: 22003 2, 23502 1"), list.out());
 
         // The coordinates lead back to the change itself: the LSN of its legacy statement, and the
         // new-schema record at topic[partition]@offset holding the poison row under that version.
-        Result json = run("dlq", "list", "--config", configFile.toString(), "--json");
-        assertEquals(0, json.exit, json.out);
+        CliRun.Result json = CliRun.run("dlq", "list", "--config", configFile.toString(), "--json");
+        assertEquals(0, json.exit(), json.out());
         ObjectMapper mapper = new ObjectMapper();
         Map<Long, JsonNode> letters = new HashMap<>();
-        for (String line : json.out.lines().filter(s -> s.startsWith("{\"type\":\"dead_letter\"")).toList()) {
+        for (String line : json.out().lines().filter(s -> s.startsWith("{\"type\":\"dead_letter\"")).toList()) {
             JsonNode letter = mapper.readTree(line);
             letters.put(mapper.readTree(letter.get("key").asText()).get("id").asLong(), letter);
         }
-        assertEquals(poison, letters.keySet(), json.out);
+        assertEquals(poison, letters.keySet(), json.out());
         List<Long> inStatementOrder = List.of(nameless, longInsert, longUpdate);
         for (int i = 0; i < inStatementOrder.size(); i++) {
             JsonNode letter = letters.get(inStatementOrder.get(i));
@@ -241,10 +241,10 @@ class PoisonReplayIT {
             st.execute("ALTER TABLE public.user_names ALTER COLUMN full_name DROP NOT NULL");
             st.execute("ALTER TABLE public.user_names ALTER COLUMN name_length TYPE int");
         }
-        Result replay = run("dlq", "replay", "--config", configFile.toString());
-        assertEquals(0, replay.exit, replay.out);
-        assertTrue(replay.out.contains("Replayed 3 dead letter(s) (public.user_names 3)"), replay.out);
-        assertFalse(replay.out.contains("Skipped"), replay.out);
+        CliRun.Result replay = CliRun.run("dlq", "replay", "--config", configFile.toString());
+        assertEquals(0, replay.exit(), replay.out());
+        assertTrue(replay.out().contains("Replayed 3 dead letter(s) (public.user_names 3)"), replay.out());
+        assertFalse(replay.out().contains("Skipped"), replay.out());
 
         // Ends early when the writer rejects a replayed row again, which the count below then reports.
         await(Duration.ofSeconds(60), () -> pipeline.writer().metrics().deadLettered() > 3 || (sameRows(Set.of()) && driftIsZero()),
@@ -385,23 +385,5 @@ class PoisonReplayIT {
         }
         fail("timed out waiting for " + what + "; writer " + pipeline.writer().metrics() + "; drift open "
                 + pipeline.drift().totalOpen() + ", pending " + pipeline.drift().totalPending() + "; rows: " + differences(Set.of()));
-    }
-
-    private record Result(int exit, String out) {
-    }
-
-    private static Result run(String... args) {
-        PrintStream previous = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int exit;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = new CommandLine(new Main()).execute(args);
-        } finally {
-            System.setOut(previous);
-        }
-        String out = captured.toString(StandardCharsets.UTF_8);
-        previous.println(out);
-        return new Result(exit, out);
     }
 }
