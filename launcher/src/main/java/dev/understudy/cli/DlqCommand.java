@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.DeadLetterHeaders;
@@ -223,7 +224,7 @@ final class DlqCommand implements Runnable {
             for (Letter l : candidates) {
                 long[] newer = null;
                 for (long[] r : later.getOrDefault(keyOf(l), List.of())) {
-                    if (r[0] > l.origOffset && compareOrder(r[1], r[2], l.generation, l.version) >= 0) {
+                    if (r[0] > l.origOffset && order(r).compareTo(l.order()) >= 0) {
                         newer = r;
                         break;
                     }
@@ -342,7 +343,14 @@ final class DlqCommand implements Runnable {
         long origOffset = -1;
         Long lsn;
         Long version;
+        long joinedVersion;
         long generation;
+
+        /** The dead-lettered change's order; an unknown version is the oldest. */
+        ChangeOrder order() {
+            return new ChangeOrder(generation, version == null ? Long.MIN_VALUE : version, joinedVersion, record.value() == null);
+        }
+
         String sqlState;
         String error;
         Long failedAtMs;
@@ -353,6 +361,7 @@ final class DlqCommand implements Runnable {
             this.dlqOffset = r.offset();
             Headers h = r.headers();
             this.generation = ChangeHeaders.getLong(h, ChangeHeaders.GENERATION, 0);
+            this.joinedVersion = ChangeHeaders.getLong(h, ChangeHeaders.JOINED_VERSION, 0);
             if (h.lastHeader(DeadLetterPublisher.TOPIC) != null) {
                 stage = "writer";
                 table = text(h, DeadLetterPublisher.TABLE);
@@ -515,17 +524,17 @@ final class DlqCommand implements Runnable {
                 if (wanted.contains(k)) {
                     out.computeIfAbsent(k, x -> new ArrayList<>()).add(new long[]{r.offset(),
                             ChangeHeaders.getLong(r.headers(), ChangeHeaders.GENERATION, 0),
-                            ChangeHeaders.getLong(r.headers(), ChangeHeaders.VERSION, Long.MIN_VALUE)});
+                            ChangeHeaders.getLong(r.headers(), ChangeHeaders.VERSION, Long.MIN_VALUE),
+                            ChangeHeaders.getLong(r.headers(), ChangeHeaders.JOINED_VERSION, 0), r.value() == null ? 1 : 0});
                 }
             });
         }
         return out;
     }
 
-    /** The writer's order of changes of one key: by generation, then version. */
-    static int compareOrder(long generation, long version, long otherGeneration, Long otherVersion) {
-        int byGeneration = Long.compare(generation, otherGeneration);
-        return byGeneration != 0 ? byGeneration : Long.compare(version, otherVersion == null ? Long.MIN_VALUE : otherVersion);
+    /** The order of a later record of the original topic: {offset, generation, version, joined version, delete (1)}. */
+    private static ChangeOrder order(long[] record) {
+        return new ChangeOrder(record[1], record[2], record[3], record[4] == 1);
     }
 
     private static String keyOf(Letter l) {

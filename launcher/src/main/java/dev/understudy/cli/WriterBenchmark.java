@@ -348,10 +348,10 @@ final class WriterBenchmark implements Callable<Integer> {
             var copy = c.unwrap(PGConnection.class).getCopyAPI();
             String guard = "SELECT rv.pk FROM " + TableApplier.BOOKKEEPING_TABLE + " rv JOIN stage_users s ON s.pk = rv.pk "
                     + "WHERE rv.table_name = '" + TABLE + "' ORDER BY rv.pk FOR UPDATE OF rv";
-            String bookkeeping = "INSERT INTO " + TableApplier.BOOKKEEPING_TABLE + " AS rv (table_name, pk, generation, version, deleted) "
-                    + "SELECT '" + TABLE + "', pk, 0, version, false FROM stage_users "
+            String bookkeeping = "INSERT INTO " + TableApplier.BOOKKEEPING_TABLE + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
+                    + "SELECT '" + TABLE + "', pk, 0, version, 0, false FROM stage_users "
                     + "ON CONFLICT (table_name, pk) DO UPDATE SET version = EXCLUDED.version, deleted = false "
-                    + "WHERE (rv.generation, rv.version) < (EXCLUDED.generation, EXCLUDED.version)";
+                    + "WHERE (rv.generation, rv.version, rv.joined_version) < (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version)";
             String upsert = "INSERT INTO public.users AS t (id, full_name, email, birthdate, created_at) "
                     + "SELECT id, full_name, email, birthdate, created_at FROM stage_users "
                     + "ON CONFLICT (id) DO UPDATE SET full_name = EXCLUDED.full_name, email = EXCLUDED.email, "

@@ -2,8 +2,10 @@ package dev.understudy.schemas;
 
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Kafka headers carried by records on the new-schema topics, whose values are plain target rows
@@ -22,6 +24,16 @@ public final class ChangeHeaders {
      * unique-index wait for inserts) make a later writer of the same key wait for the earlier's commit.
      */
     public static final String VERSION = "understudy.version";
+    /**
+     * Second part of the ordering version, 8-byte big-endian long; absent means 0. Rows of a
+     * foreign-key join target are versioned by their driving row's change ({@link #VERSION}) first
+     * and by the joined row's change second: which legacy row a target key belongs to is decided
+     * by the driving table alone, in its LSN order, so a joined row's later change may only order
+     * results of one driving-row state, never outrank a later driving change of another row that
+     * took the key over. Single-table rows leave it 0. The writer orders changes by
+     * (generation, version, joined version).
+     */
+    public static final String JOINED_VERSION = "understudy.joined_version";
     /**
      * Generation of the migration spec that produced the row, 8-byte big-endian long; absent means 0.
      * Each new spec version (a new {@code migration:} name) runs as the next generation and re-reads
@@ -46,6 +58,32 @@ public final class ChangeHeaders {
     private ChangeHeaders() {
     }
 
+    /**
+     * The headers of one record of a new-schema topic: every producer of those records builds them
+     * here, so that the writer and the comparison read one vocabulary.
+     *
+     * @param txId        the source transaction id, or null when unknown
+     * @param commitOrder the source transaction's commit order, or null for snapshot rows
+     * @param op          c, u, d or r
+     */
+    public static Headers forRow(long version, long joinedVersion, long lsn, long generation, Long txId, Long commitOrder, String op) {
+        Headers headers = new RecordHeaders();
+        headers.add(VERSION, encodeLong(version));
+        if (joinedVersion != 0) {
+            headers.add(JOINED_VERSION, encodeLong(joinedVersion));
+        }
+        headers.add(LSN, encodeLong(lsn));
+        headers.add(GENERATION, encodeLong(generation));
+        if (txId != null) {
+            headers.add(TX_ID, encodeLong(txId));
+        }
+        if (commitOrder != null) {
+            headers.add(COMMIT_ORDER, encodeLong(commitOrder));
+        }
+        headers.add(OP, op.getBytes(StandardCharsets.UTF_8));
+        return headers;
+    }
+
     public static byte[] encodeLong(long value) {
         return ByteBuffer.allocate(8).putLong(value).array();
     }
@@ -61,6 +99,6 @@ public final class ChangeHeaders {
 
     public static String getString(Headers headers, String name) {
         Header h = headers.lastHeader(name);
-        return h == null || h.value() == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 }

@@ -136,8 +136,8 @@ public final class DeadLetterPublisher implements AutoCloseable {
     }
 
     /** The original change headers, as they are kept on a dead-letter record. */
-    public static final List<String> CHANGE_HEADERS = List.of(ChangeHeaders.VERSION, ChangeHeaders.LSN,
-            ChangeHeaders.GENERATION, ChangeHeaders.OP, ChangeHeaders.TX_ID);
+    public static final List<String> CHANGE_HEADERS = List.of(ChangeHeaders.VERSION, ChangeHeaders.JOINED_VERSION,
+            ChangeHeaders.LSN, ChangeHeaders.GENERATION, ChangeHeaders.OP, ChangeHeaders.TX_ID);
 
     /**
      * Gives each dead letter of {@code letters} without original headers the headers of its record

@@ -44,6 +44,7 @@ public final class RecordDecoder {
         // below every change of that generation).
         long version = ChangeHeaders.getLong(record.headers(), ChangeHeaders.VERSION, Long.MIN_VALUE);
         long lsn = ChangeHeaders.getLong(record.headers(), ChangeHeaders.LSN, -1);
+        long joinedVersion = ChangeHeaders.getLong(record.headers(), ChangeHeaders.JOINED_VERSION, 0);
         // Absent on rows of producers that predate generations, which are generation 0.
         long generation = ChangeHeaders.getLong(record.headers(), ChangeHeaders.GENERATION, 0);
         if (record.key() == null) {
@@ -82,7 +83,7 @@ public final class RecordDecoder {
                     + " (an 8-byte big-endian long): without it the change cannot be ordered against others for the same key. "
                     + "Records on new-schema topics must be written by the transform, which sets it");
         }
-        return new Decoded(new RowChange(table, key, value, version, generation, lsn, record.topic(), record.partition(),
+        return new Decoded(new RowChange(table, key, value, version, joinedVersion, generation, lsn, record.topic(), record.partition(),
                 record.offset(), record.key(), record.value()), null);
     }
 

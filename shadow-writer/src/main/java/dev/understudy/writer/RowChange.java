@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.RowValues;
 import org.apache.avro.generic.GenericRecord;
 
@@ -13,6 +14,8 @@ import java.util.Objects;
  * @param value     the target row, or null for a delete (the record was a tombstone)
  * @param version   the ordering version from header {@code understudy.version}: 0 for snapshot rows,
  *                  the source LSN for streamed changes; a change applies only over a lower version
+ * @param joinedVersion the second part of the ordering version from header {@code understudy.joined_version}
+ *                  (0 when absent): a join result's joined-row version, see {@code ChangeHeaders.JOINED_VERSION}
  * @param generation the spec generation from header {@code understudy.generation} (0 when absent); a
  *                  change of a later generation replaces any of an earlier one, whatever the versions
  * @param lsn       the source LSN from header {@code understudy.lsn}, or -1 when absent
@@ -22,23 +25,24 @@ import java.util.Objects;
  * @param rawKey    the key as read from Kafka (Confluent wire format), kept for the dead-letter topic
  * @param rawValue  the value as read from Kafka, or null for a tombstone
  */
-public record RowChange(String table, GenericRecord key, GenericRecord value, long version, long generation, long lsn,
-                        String topic, int partition, long offset, byte[] rawKey, byte[] rawValue) {
+public record RowChange(String table, GenericRecord key, GenericRecord value, long version, long joinedVersion, long generation,
+                        long lsn, String topic, int partition, long offset, byte[] rawKey, byte[] rawValue) {
 
     /** A change of generation 0. */
     public RowChange(String table, GenericRecord key, GenericRecord value, long version, long lsn,
                      String topic, int partition, long offset, byte[] rawKey, byte[] rawValue) {
-        this(table, key, value, version, 0L, lsn, topic, partition, offset, rawKey, rawValue);
+        this(table, key, value, version, 0L, 0L, lsn, topic, partition, offset, rawKey, rawValue);
     }
 
-    /**
-     * Orders two changes of one key: by generation, then version. Positive when this one is newer.
-     * A later generation re-read the legacy history with another spec, so its rows replace the
-     * earlier generation's whatever their versions (see {@code ChangeHeaders.GENERATION}).
-     */
-    public int compareOrder(long otherGeneration, long otherVersion) {
-        int byGeneration = Long.compare(generation, otherGeneration);
-        return byGeneration != 0 ? byGeneration : Long.compare(version, otherVersion);
+    /** A change with no joined version (a single-table row). */
+    public RowChange(String table, GenericRecord key, GenericRecord value, long version, long generation, long lsn,
+                     String topic, int partition, long offset, byte[] rawKey, byte[] rawValue) {
+        this(table, key, value, version, 0L, generation, lsn, topic, partition, offset, rawKey, rawValue);
+    }
+
+    /** This change's place in the order of the changes of its key ({@link ChangeOrder}). */
+    public ChangeOrder order() {
+        return new ChangeOrder(generation, version, joinedVersion, isDelete());
     }
 
     public RowChange {
@@ -65,6 +69,7 @@ public record RowChange(String table, GenericRecord key, GenericRecord value, lo
     @Override
     public String toString() {
         return "RowChange[" + table + " " + keyJson() + (isDelete() ? " delete" : " upsert") + " version " + version
+                + (joinedVersion != 0 ? "/" + joinedVersion : "")
                 + (generation != 0 ? " generation " + generation : "")
                 + " from " + coordinates() + "]";
     }

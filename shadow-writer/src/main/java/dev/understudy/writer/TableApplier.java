@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.AvroNames;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
@@ -28,8 +29,10 @@ import java.util.stream.Collectors;
  * <p>
  * Idempotence and ordering rest on a bookkeeping table, {@value #BOOKKEEPING_TABLE}, holding for
  * every key ever written the generation and version of its last applied change and whether that
- * change was a delete. A change is applied only when its (generation, version) is above the stored
- * one (a later spec generation replaces the rows of an earlier one; see {@code ChangeHeaders.GENERATION}), so
+ * change was a delete. A change is applied only when its (generation, version, joined version) is
+ * above the stored one ({@link ChangeOrder}: a later spec generation replaces the rows
+ * of an earlier one, see {@code ChangeHeaders.GENERATION}; the joined version orders a join's
+ * results of one driving-row state, see {@code ChangeHeaders.JOINED_VERSION}), so
  * <ul>
  *   <li>replaying a record changes nothing (its version equals the stored one);</li>
  *   <li>an older change never overwrites a newer row, and an older delete never removes it;</li>
@@ -56,10 +59,14 @@ public final class TableApplier {
 
     private static final String CREATE_TABLE = "CREATE TABLE IF NOT EXISTS " + BOOKKEEPING_TABLE + " ("
             + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
-            + "generation bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
-    /** Bookkeeping tables created before generations existed hold generation-0 rows only. */
+            + "generation bigint NOT NULL DEFAULT 0, joined_version bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
+    /**
+     * Bookkeeping tables created before generations (or joined versions) existed hold generation-0
+     * rows (with joined version 0) only.
+     */
     private static final String ADD_GENERATION = "ALTER TABLE " + BOOKKEEPING_TABLE
-            + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0";
+            + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0, "
+            + "ADD COLUMN IF NOT EXISTS joined_version bigint NOT NULL DEFAULT 0";
 
     /**
      * Locks the bookkeeping rows of the batch's keys, so that a second writer (for instance the new
@@ -67,7 +74,7 @@ public final class TableApplier {
      * instead of both deciding against the same stored version. Sorting takes the locks in one
      * order across writers, which keeps two writers of overlapping batches from deadlocking.
      */
-    private static final String GUARD_SQL = "SELECT pk, generation, version FROM " + BOOKKEEPING_TABLE
+    private static final String GUARD_SQL = "SELECT pk, generation, version, joined_version, deleted FROM " + BOOKKEEPING_TABLE
             + " WHERE table_name = ? AND pk = ANY(?) ORDER BY pk FOR UPDATE";
 
     /**
@@ -79,13 +86,16 @@ public final class TableApplier {
      * the changes that won and must be written to the target.
      */
     private static final String VERSION_UPSERT_SQL = "INSERT INTO " + BOOKKEEPING_TABLE
-            + " AS rv (table_name, pk, generation, version, deleted) "
-            + "SELECT ?, u.pk, u.generation, u.version, u.deleted "
-            + "FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::boolean[]) AS u(pk, generation, version, deleted) "
+            + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
+            + "SELECT ?, u.pk, u.generation, u.version, u.joined_version, u.deleted "
+            + "FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) "
+            + "AS u(pk, generation, version, joined_version, deleted) "
             + "ON CONFLICT (table_name, pk) DO UPDATE SET generation = EXCLUDED.generation, version = EXCLUDED.version, "
-            + "deleted = EXCLUDED.deleted "
-            // Row comparison: by generation, then version (PostgreSQL docs, "Row Constructor Comparison").
-            + "WHERE (rv.generation, rv.version) < (EXCLUDED.generation, EXCLUDED.version) "
+            + "joined_version = EXCLUDED.joined_version, deleted = EXCLUDED.deleted "
+            // Row comparison: by generation, then version, then joined version, then a row before a
+            // tombstone (false < true; PostgreSQL docs, "Row Constructor Comparison"): ChangeOrder.
+            + "WHERE (rv.generation, rv.version, rv.joined_version, NOT rv.deleted) "
+            + "< (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version, NOT EXCLUDED.deleted) "
             + "RETURNING rv.pk";
 
     private final String requestedTable;
@@ -177,7 +187,7 @@ public final class TableApplier {
         for (RowChange change : batch) {
             String pk = change.keyJson();
             RowChange previous = latest.get(pk);
-            if (previous == null || change.compareOrder(previous.generation(), previous.version()) >= 0) {
+            if (previous == null || change.order().compareTo(previous.order()) >= 0) {
                 latest.put(pk, change);
             }
         }
@@ -300,20 +310,20 @@ public final class TableApplier {
         for (int i = 0; i < pks.length; i++) {
             pks[i] = rows.get(i).pk;
         }
-        Map<String, long[]> stored = new HashMap<>();
+        Map<String, ChangeOrder> stored = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(GUARD_SQL)) {
             ps.setString(1, table());
             ps.setArray(2, c.createArrayOf("text", pks));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    stored.put(rs.getString(1), new long[]{rs.getLong(2), rs.getLong(3)});
+                    stored.put(rs.getString(1), new ChangeOrder(rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getBoolean(5)));
                 }
             }
         }
         List<Prepared> fresh = new ArrayList<>(rows.size());
         for (Prepared p : rows) {
-            long[] generationAndVersion = stored.get(p.pk);
-            if (generationAndVersion == null || p.change.compareOrder(generationAndVersion[0], generationAndVersion[1]) > 0) {
+            ChangeOrder order = stored.get(p.pk);
+            if (order == null || p.change.order().isAfter(order)) {
                 fresh.add(p);
             }
         }
@@ -323,12 +333,14 @@ public final class TableApplier {
 
         String[] freshPks = new String[fresh.size()];
         Long[] versions = new Long[fresh.size()];
+        Long[] joinedVersions = new Long[fresh.size()];
         Long[] generations = new Long[fresh.size()];
         Boolean[] deletes = new Boolean[fresh.size()];
         for (int i = 0; i < fresh.size(); i++) {
             Prepared p = fresh.get(i);
             freshPks[i] = p.pk;
             versions[i] = p.change.version();
+            joinedVersions[i] = p.change.joinedVersion();
             generations[i] = p.change.generation();
             deletes[i] = p.change.isDelete();
         }
@@ -338,7 +350,8 @@ public final class TableApplier {
             ps.setArray(2, c.createArrayOf("text", freshPks));
             ps.setArray(3, c.createArrayOf("bigint", generations));
             ps.setArray(4, c.createArrayOf("bigint", versions));
-            ps.setArray(5, c.createArrayOf("boolean", deletes));
+            ps.setArray(5, c.createArrayOf("bigint", joinedVersions));
+            ps.setArray(6, c.createArrayOf("boolean", deletes));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     won.add(rs.getString(1));
@@ -581,9 +594,9 @@ public final class TableApplier {
     // Bookkeeping table and catalog
 
     private static void ensureBookkeeping(Connection c) throws SQLException {
-        // Present means with the generation column: tables made before generations existed get it added.
+        // Present means with the joined_version column (the newest): older tables get the missing columns added.
         BookkeepingTables.createIfMissing(c, BOOKKEEPING_TABLE, "SELECT EXISTS (SELECT 1 FROM pg_attribute "
-                + "WHERE attrelid = to_regclass(?) AND attname = 'generation' AND NOT attisdropped)", CREATE_TABLE, ADD_GENERATION);
+                + "WHERE attrelid = to_regclass(?) AND attname = 'joined_version' AND NOT attisdropped)", CREATE_TABLE, ADD_GENERATION);
     }
 
     static String quote(String identifier) {

@@ -156,7 +156,9 @@ public final class MigrationTopology {
      * row changes (the subscription store of KIP-213), so a customer update re-emits all of its
      * orders' rows; a driving row whose foreign key changes unsubscribes from the old key and
      * subscribes to the new one, and a response computed for an older driving value is dropped by
-     * the join's hash check, so results per key follow the driving table's order.
+     * the join's hash check, so results per key follow the driving table's order, though not every
+     * driving change gets a result. The tombstone of a target key a driving row leaves therefore
+     * comes from the driving side's input, which sees every change ({@code -driving-left-keys}).
      *
      * <p>Left join, inner semantics: the left join calls the joiner even when no joined row exists
      * (or the foreign key is null, KIP-962), which lets the joiner produce a tombstone that carries
@@ -172,9 +174,9 @@ public final class MigrationTopology {
         Produced<Object, Object> deadLetters = Produced.with(widen(Serdes.ByteArray()), widen(Serdes.ByteArray()));
 
         KTable<String, byte[]> driving = table(drivingStream, JoinInputProcessor.Side.DRIVING, mapping, registry, drivingTopic,
-                deadLetterTopic, name + "-driving", Serdes.String(), deadLetters);
+                deadLetterTopic, name + "-driving", Serdes.String(), deadLetters, newTopic, generation);
         KTable<String, byte[]> joined = table(joinedStream, JoinInputProcessor.Side.JOINED, mapping, registry, joinedTopic,
-                deadLetterTopic, name + "-joined", Serdes.String(), deadLetters);
+                deadLetterTopic, name + "-joined", Serdes.String(), deadLetters, null, generation);
 
         JoinChange.Functions functions = new JoinChange.Functions(mapping, registry, drivingTopic, joinedTopic);
         Function<byte[], String> foreignKey = functions::foreignKey;
@@ -199,12 +201,19 @@ public final class MigrationTopology {
     @SuppressWarnings("unchecked")
     private static <K> KTable<K, byte[]> table(KStream<byte[], byte[]> legacy, JoinInputProcessor.Side side, JoinedTableMapping mapping,
                                                RegistryClient registry, String legacyTopic, String deadLetterTopic, String name,
-                                               Serde<K> keySerde, Produced<Object, Object> deadLetters) {
+                                               Serde<K> keySerde, Produced<Object, Object> deadLetters, String newTopic,
+                                               long generation) {
         String tableInput = name + "-rekeyed";
         String deadLetterSink = name + "-dead-letters";
+        // The driving side writes the tombstones of target keys its rows leave straight to the
+        // new-schema topic (see JoinInputProcessor); the joined side has none.
+        String leftKeySink = newTopic == null ? null : name + "-left-keys";
         KStream<Object, Object> out = legacy.process(() -> new JoinInputProcessor(mapping, side, registry, legacyTopic,
-                deadLetterTopic, tableInput, deadLetterSink), Named.as(name + "-input"));
+                deadLetterTopic, tableInput, deadLetterSink, leftKeySink, generation), Named.as(name + "-input"));
         out.to(deadLetterTopic, deadLetters.withName(deadLetterSink));
+        if (leftKeySink != null) {
+            out.to(newTopic, Produced.with(widen(AvroSerde.keys(registry)), widen(AvroSerde.values(registry))).withName(leftKeySink));
+        }
         // The key changed (legacy key as JSON, or referenced key), so toTable repartitions by it: the join
         // needs each table partitioned by its own key. Caching is off so that every change reaches
         // the join as its own update, as on the single-table path.

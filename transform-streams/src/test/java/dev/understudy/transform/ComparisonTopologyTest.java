@@ -1,12 +1,14 @@
 package dev.understudy.transform;
 
 import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
 import dev.understudy.schemas.Topics;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -110,6 +112,31 @@ class ComparisonTopologyTest {
         advance(500);
         List<Long> openCounts = drift.readValuesToList().stream().map(d -> (Long) d.get("open")).toList();
         assertEquals(List.of(0L, 1L, 0L), openCounts, "open count per drift record");
+    }
+
+    /**
+     * Two legacy rows handing a target key over send their records from two partitions, so the
+     * take-over (version 200) can reach the new-schema topic before the older release (version 100).
+     * The writer keeps the take-over, so the comparison must expect it too, or the key stays open
+     * for ever while the target is right.
+     */
+    @Test
+    void anOlderExpectedChangeArrivingLaterDoesNotReplaceTheNewerOne() {
+        expected.pipeInput(new TestRecord<>(key(1), contractRow(1, "Ada", null, null, CREATED_AT), versionHeaders(200, 0)));
+        expected.pipeInput(new TestRecord<>(key(1), null, versionHeaders(100, 0)));
+        expected.pipeInput(new TestRecord<>(key(1), null, versionHeaders(200, -1)));
+        actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ada", null, null, CREATED_AT, null), "c", 300));
+        advance(5_000);
+        assertTrue(divergences.isEmpty(), "the target holds what the writer kept");
+
+        // A newer change (the same driving version, a later joined version) still replaces it.
+        expected.pipeInput(new TestRecord<>(key(1), null, versionHeaders(200, 7)));
+        advance(2_100);
+        assertEquals("UNEXPECTED", divergences.readValue().get("kind").toString());
+    }
+
+    private static Headers versionHeaders(long version, long joinedVersion) {
+        return ChangeHeaders.forRow(version, joinedVersion, version, 0L, null, null, "u");
     }
 
     @Test

@@ -150,6 +150,15 @@ class JoinTopologyTest {
         customers.pipeInput(key(CUSTOMER_KEY, id), (GenericRecord) null);
     }
 
+    /** {@code version/joined version}, the writer's order of a join row. */
+    private static String versions(TestRecord<?, ?> r) {
+        return version(r) + "/" + joinedVersion(r);
+    }
+
+    private static long joinedVersion(TestRecord<?, ?> r) {
+        return ChangeHeaders.getLong(r.headers(), ChangeHeaders.JOINED_VERSION, 0);
+    }
+
     private static long version(TestRecord<?, ?> r) {
         return ChangeHeaders.getLong(r.headers(), ChangeHeaders.VERSION, -1);
     }
@@ -212,7 +221,7 @@ class JoinTopologyTest {
         assertEquals(2, out.size(), "one row per order of the customer, and none for the other customer's order: " + out.keySet());
         for (String po : List.of("PO-100", "PO-101")) {
             assertEquals("Ada Lovelace", text(out.get(po).value(), "customer_name"));
-            assertEquals(30L, version(out.get(po)), "the customer's change is the latest");
+            assertEquals(po.equals("PO-100") ? "20/30" : "21/30", versions(out.get(po)), "the order's version, then the customer's change");
             assertEquals(30L, ChangeHeaders.getLong(out.get(po).headers(), ChangeHeaders.LSN, -1));
             assertEquals(1030L, ChangeHeaders.getLong(out.get(po).headers(), ChangeHeaders.TX_ID, -1));
             assertEquals("u", header(out.get(po).headers(), ChangeHeaders.OP));
@@ -248,7 +257,7 @@ class JoinTopologyTest {
         order("u", 40, false, order(100, "PO-100", 2L, 1));
         TestRecord<GenericRecord, GenericRecord> moved = view.readRecord();
         assertEquals("Grace", text(moved.value(), "customer_name"));
-        assertEquals(40L, version(moved));
+        assertEquals("40/11", versions(moved));
         assertTrue(view.isEmpty());
 
         customer("u", 50, false, customer(1, "Ada Lovelace", "UK"));
@@ -256,7 +265,7 @@ class JoinTopologyTest {
         customer("u", 60, false, customer(2, "Grace Hopper", "US"));
         TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
         assertEquals("Grace Hopper", text(r.value(), "customer_name"));
-        assertEquals(60L, version(r));
+        assertEquals("40/60", versions(r));
     }
 
     @Test
@@ -290,7 +299,7 @@ class JoinTopologyTest {
         assertEquals(2, out.size());
         for (TestRecord<GenericRecord, GenericRecord> r : out.values()) {
             assertNull(r.value(), "inner join: no projection row without its customer");
-            assertEquals(70L, version(r), "the customer delete's LSN");
+            assertEquals(70L, joinedVersion(r), "the customer delete's LSN");
             assertEquals("d", header(r.headers(), ChangeHeaders.OP));
         }
 
@@ -298,7 +307,7 @@ class JoinTopologyTest {
         out = drain();
         assertEquals(2, out.size());
         assertEquals("FR", text(out.get("PO-100").value(), "customer_country"));
-        assertEquals(80L, version(out.get("PO-100")));
+        assertEquals("20/80", versions(out.get("PO-100")));
     }
 
     @Test
@@ -310,13 +319,13 @@ class JoinTopologyTest {
         customer("c", 30, false, customer(9, "Linus", "FI"));
         TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
         assertEquals("PO-100", orderNumber(r));
-        assertEquals(30L, version(r));
+        assertEquals("20/30", versions(r));
         assertTrue(view.isEmpty());
 
         order("u", 40, false, order(100, "PO-100", null, 1));
         TestRecord<GenericRecord, GenericRecord> gone = view.readRecord();
         assertNull(gone.value(), "an order whose foreign key becomes null leaves the inner join");
-        assertEquals(40L, version(gone));
+        assertEquals("40/0", versions(gone), "no joined row: joined version 0");
     }
 
     @Test
@@ -330,17 +339,17 @@ class JoinTopologyTest {
         List<TestRecord<GenericRecord, GenericRecord>> out = view.readRecordsToList();
         assertEquals(2, out.size());
         for (TestRecord<GenericRecord, GenericRecord> r : out) {
-            assertEquals(0L, version(r), "snapshot + snapshot");
+            assertEquals("0/0", versions(r), "snapshot + snapshot");
             assertEquals("r", header(r.headers(), ChangeHeaders.OP));
         }
 
         customer("u", 90, false, customer(1, "Ada Lovelace", "UK"));
         TestRecord<GenericRecord, GenericRecord> r = view.readRecord();
-        assertEquals(90L, version(r), "a streamed change on either side leaves version 0");
+        assertEquals("0/90", versions(r), "a streamed change on either side leaves version 0");
     }
 
     @Test
-    void versionsAreTheMaximumOfBothSidesAndNeverDecrease() {
+    void versionsOrderByTheDrivingRowThenTheJoinedRowAndNeverDecreasePerDrivingRow() {
         customer("c", 10, false, customer(1, "Ada", "UK"));
         order("c", 20, false, order(100, "PO-100", 1L, 1));
         // The customers topic runs ahead of the orders topic: the customer's change at LSN 50 is
@@ -348,14 +357,14 @@ class JoinTopologyTest {
         customer("u", 50, false, customer(1, "Ada Lovelace", "UK"));
         order("u", 40, false, order(100, "PO-100", 1L, 2));
         order("u", 60, false, order(100, "PO-100", 1L, 3));
-        deleteOrder(100, 55); // a delete whose LSN is below the last version emitted
+        deleteOrder(100, 65);
 
         List<TestRecord<GenericRecord, GenericRecord>> out = view.readRecordsToList();
-        assertEquals(List.of(20L, 50L, 51L, 60L, 61L), out.stream().map(JoinTopologyTest::version).toList(),
-                "max(order, customer), raised above the last version when it does not exceed it");
-        assertEquals(2L, out.get(2).value().get("amount_cents"), "the order's change at LSN 40 is not lost behind version 50");
+        assertEquals(List.of("20/10", "20/50", "40/50", "60/50", "65/0"), out.stream().map(JoinTopologyTest::versions).toList(),
+                "(order's version, customer's version)");
+        assertEquals(2L, out.get(2).value().get("amount_cents"), "the order's change at LSN 40 is not lost behind the customer's at 50");
         assertEquals(50L, ChangeHeaders.getLong(out.get(2).headers(), ChangeHeaders.LSN, -1),
-                "the LSN header is the latest change the result reflects, not the raised version");
+                "the LSN header is the latest change the result reflects");
         assertNull(out.get(4).value());
     }
 
@@ -370,6 +379,7 @@ class JoinTopologyTest {
         assertEquals(2, out.size());
         assertEquals("PO-100", orderNumber(out.get(0)));
         assertNull(out.get(0).value());
+        assertEquals("30/0", versions(out.get(0)), "the change that left the key");
         assertEquals("PO-100-A", orderNumber(out.get(1)));
         assertEquals("Ada", text(out.get(1).value(), "customer_name"));
     }

@@ -2,6 +2,8 @@ package dev.understudy.transform.internals;
 
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.Contracts;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RowValues;
@@ -13,6 +15,7 @@ import dev.understudy.transform.WriterProgress;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -26,6 +29,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -140,10 +144,20 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
             }
             checkKeySchema(where, key.get());
             if (isExpected) {
+                Source source = Source.of(context.recordMetadata().map(m -> m.offset()).orElse(-1L), record.headers(),
+                        record.value() == null);
+                byte[] previous = expectedSource.get(key);
+                if (previous != null && source.isBefore(Source.decode(previous))) {
+                    // Older than the expected row already held: the writer drops it too (its guard
+                    // applies only newer changes), so it says nothing about what the target should
+                    // hold. Records of one target key can arrive out of order when several legacy rows
+                    // hand the key over, each from its own partition.
+                    return;
+                }
                 applyExpected(where, key, record.value());
                 // For deletes too: the writer must have applied the delete before a row still in the
                 // target counts as unexpected.
-                expectedSource.put(key, Source.of(context.recordMetadata().map(m -> m.offset()).orElse(-1L), record.headers()).encode());
+                expectedSource.put(key, source.encode());
             } else {
                 applyActual(where, key, record.value());
             }
@@ -375,22 +389,46 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
         lastDriftAtMs = now;
     }
 
-    /** Where an expected change came from: its new-schema offset, its source LSN and generation (headers). */
-    record Source(long offset, long lsn, long generation) {
+    /**
+     * Where an expected change came from: its new-schema offset, its source LSN and generation, and
+     * its order for the writer ({@link ChangeOrder}, from the headers). Stored values written before
+     * the order was kept decode without one, and any change counts as newer.
+     */
+    record Source(long offset, long lsn, long generation, ChangeOrder order) {
         static final long UNKNOWN = Long.MIN_VALUE;
 
-        static Source of(long offset, org.apache.kafka.common.header.Headers headers) {
-            return new Source(offset, dev.understudy.schemas.ChangeHeaders.getLong(headers, dev.understudy.schemas.ChangeHeaders.LSN, UNKNOWN),
-                    dev.understudy.schemas.ChangeHeaders.getLong(headers, dev.understudy.schemas.ChangeHeaders.GENERATION, 0L));
+        static Source of(long offset, Headers headers, boolean delete) {
+            ChangeOrder order = ChangeOrder.of(headers, delete);
+            return new Source(offset, ChangeHeaders.getLong(headers, ChangeHeaders.LSN, UNKNOWN), order.generation(),
+                    order.version() == UNKNOWN ? null : order);
+        }
+
+        /**
+         * Whether this change is older than {@code other}, so the writer drops it after {@code other}.
+         * Without a version on either side nothing can be ordered, and the later record counts, as in
+         * the writer's collapse of a batch.
+         */
+        boolean isBefore(Source other) {
+            return order != null && other.order != null && order.compareTo(other.order) < 0;
         }
 
         byte[] encode() {
-            return java.nio.ByteBuffer.allocate(3 * Long.BYTES).putLong(offset).putLong(lsn).putLong(generation).array();
+            ByteBuffer b = ByteBuffer.allocate(3 * Long.BYTES + (order == null ? 0 : 2 * Long.BYTES + 1))
+                    .putLong(offset).putLong(lsn).putLong(generation);
+            if (order != null) {
+                b.putLong(order.version()).putLong(order.joinedVersion()).put((byte) (order.delete() ? 1 : 0));
+            }
+            return b.array();
         }
 
         static Source decode(byte[] bytes) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
-            return new Source(b.getLong(), b.getLong(), b.getLong());
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            long offset = b.getLong();
+            long lsn = b.getLong();
+            long generation = b.getLong();
+            ChangeOrder order = b.remaining() >= 2 * Long.BYTES + 1
+                    ? new ChangeOrder(generation, b.getLong(), b.getLong(), b.get() == 1) : null;
+            return new Source(offset, lsn, generation, order);
         }
     }
 }

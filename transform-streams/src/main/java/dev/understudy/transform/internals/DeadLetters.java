@@ -26,6 +26,7 @@ public final class DeadLetters {
         // Copy: the input's Headers object is shared with the record being processed, and the
         // Processor API forwards exactly the headers object it is given.
         Headers headers = new RecordHeaders(input.headers().toArray());
+        headers.remove(ToastFillProcessor.PRIOR_ROW); // internal to the topology, not part of the record
         headers.add(DeadLetterHeaders.EXCEPTION, utf8(error.getClass().getName()));
         headers.add(DeadLetterHeaders.MESSAGE, utf8(String.valueOf(error.getMessage())));
         headers.add(DeadLetterHeaders.STACKTRACE, utf8(stackTrace(error)));

@@ -12,13 +12,18 @@ import org.apache.kafka.common.serialization.Deserializer;
  * One result of a target's foreign-key join: the target row, or a tombstone, with the version and
  * change metadata its record on the new-schema topic carries.
  *
- * <p>{@code version} is {@code max(version of the driving row, version of the joined row)}, where a
- * snapshot row's version is 0 and a streamed change's is its LSN; a missing joined row counts 0.
- * PostgreSQL writes one WAL for the whole database, so whichever of the two tables changed later has
- * the higher LSN: the maximum is the LSN of the latest change this result reflects, and it is 0 only
- * when both rows come from the snapshot. {@code lsn} and {@code txId} are those of that latest change;
- * {@code commitOrder} is the higher of the two sides' commit orders (null when neither has one), so
- * the result counts as committed only once both source transactions are.
+ * <p>The result is ordered for the writer by two versions ({@link dev.understudy.schemas.ChangeHeaders#JOINED_VERSION}):
+ * {@code version} is the driving row's (0 for a snapshot row, else its change's LSN) and
+ * {@code joinedVersion} the joined row's (the same rule; 0 when there is none). Which driving row a
+ * target key belongs to changes only with driving changes, which PostgreSQL's one WAL orders by
+ * LSN; a joined row's change re-emits the rows of the driving rows subscribed to it, and only has
+ * to order those re-emissions among themselves. A single {@code max} of the two LSNs would let a
+ * joined change processed before a driving change of lower LSN (the two legacy topics are consumed
+ * independently) stamp a stale driving state with a version above the change that moved another
+ * driving row onto the same target key, and the writer would drop that row.
+ * {@code lsn} and {@code txId} are those of the latest change the result reflects (the higher LSN
+ * of the two sides); {@code commitOrder} is the higher of the two sides' commit orders (null when
+ * neither has one), so the result counts as committed only once both source transactions are.
  *
  * @param drivingEnvelope the driving row's envelope bytes, for dead-lettering
  * @param targetKey       the target key of the driving row; null when the driving row is deleted
@@ -26,8 +31,8 @@ import org.apache.kafka.common.serialization.Deserializer;
  * @param row             the target row; null for a tombstone
  * @param error           the mapping's failure, when the result could not be built (then row is null)
  */
-public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long lsn, Long txId,
-                         Long commitOrder, String op, RuntimeException error) {
+public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long joinedVersion,
+                         long lsn, Long txId, Long commitOrder, String op, RuntimeException error) {
 
     /**
      * The KIP-213 foreign-key extractor and joiner of a mapping. They run inside the join's
@@ -76,7 +81,7 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
             try {
                 return result(drivingEnvelope, joinedEnvelope);
             } catch (RuntimeException e) {
-                return new JoinChange(drivingEnvelope, null, null, 0L, 0L, null, null, ChangeEnvelope.OP_DELETE, e);
+                return new JoinChange(drivingEnvelope, null, null, 0L, 0L, 0L, null, null, ChangeEnvelope.OP_DELETE, e);
             }
         }
 
@@ -90,19 +95,19 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
             Long commitOrder = Envelopes.sourceOptionalLong(source, "commitOrder");
 
             GenericRecord joinedRow = null;
+            long joinedVersion = 0L;
             if (joinedBytes != null) {
                 GenericRecord joined = values.deserialize(joinedTopic, joinedBytes);
                 String joinedOp = Envelopes.op(joined);
                 GenericRecord joinedSource = Envelopes.source(joined);
                 long joinedLsn = Envelopes.sourceLong(joinedSource, "lsn");
-                long joinedVersion = Envelopes.sourceFlag(joinedSource, "snapshot") ? 0L : joinedLsn;
+                joinedVersion = Envelopes.sourceFlag(joinedSource, "snapshot") ? 0L : joinedLsn;
                 Long joinedCommitOrder = Envelopes.sourceOptionalLong(joinedSource, "commitOrder");
                 if (joinedCommitOrder != null && (commitOrder == null || joinedCommitOrder > commitOrder)) {
                     commitOrder = joinedCommitOrder;
                 }
                 if (joinedVersion > version) {
                     // The joined row changed last: this result is that change's consequence.
-                    version = joinedVersion;
                     lsn = joinedLsn;
                     txId = Envelopes.sourceOptionalLong(joinedSource, "txId");
                     op = ChangeEnvelope.OP_UPDATE;
@@ -125,14 +130,14 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
                     || !mapping.joinedKey(joinedRow).equals(mapping.foreignKey(drivingRow))) {
                 // Inner-join semantics: no target row without both rows. The last check guards the
                 // joiner against a joined value that the foreign key no longer names.
-                return new JoinChange(drivingBytes, targetKey, null, version, lsn, txId, commitOrder, ChangeEnvelope.OP_DELETE, null);
+                return new JoinChange(drivingBytes, targetKey, null, version, joinedVersion, lsn, txId, commitOrder, ChangeEnvelope.OP_DELETE, null);
             }
             GenericRecord row = mapping.targetRow(drivingRow, joinedRow);
             if (!row.getSchema().equals(mapping.targetValueSchema()) || !GenericData.get().validate(mapping.targetValueSchema(), row)) {
                 throw new MalformedChangeException("Mapped target row " + row + " does not conform to "
                         + mapping.targetValueSchema().getFullName() + "; the table mapping for " + mapping.targetTable() + " produced an invalid row");
             }
-            return new JoinChange(drivingBytes, targetKey, row, version, lsn, txId, commitOrder, op, null);
+            return new JoinChange(drivingBytes, targetKey, row, version, joinedVersion, lsn, txId, commitOrder, op, null);
         }
     }
 }

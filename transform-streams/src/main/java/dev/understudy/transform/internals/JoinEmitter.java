@@ -5,7 +5,6 @@ import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -23,24 +22,21 @@ import java.util.Arrays;
  * Turns the results of a foreign-key join into records of the new-schema topic, with the same
  * {@link ChangeHeaders} as the single-table path, keyed by the target key serialized for that topic.
  *
- * <p>A store keeps, per driving row (legacy key), the target key it was last emitted under, that
- * record's version and whether it was a tombstone. It runs on the join result's task: a KIP-213
- * join's response is processed in the driving table's partition of the key. The store gives:
- * <ul>
- *   <li>the target key of a driving delete, whose row image may carry only the legacy key;</li>
- *   <li>a tombstone for the old target key when a driving row's target key changes;</li>
- *   <li>no tombstone for a key that has no row (never emitted, or last emitted as a tombstone): a
- *   version-0 tombstone for an order read before its customer would otherwise make the writer drop
- *   that order's version-0 row a moment later;</li>
- *   <li>versions the writer can use. It applies a change only when its version is strictly greater
- *   than the one it applied last for the key. The join's {@code max(driving, joined)} does not always
- *   grow: the two legacy topics are consumed independently, so a driving change with a lower LSN
- *   can be joined after a joined-row change with a higher one, giving the same maximum again (or,
- *   for a driving delete, a lower one), and the writer would drop the newer state. Such a version
- *   is raised to one above the last: still monotone, and never below the LSN of any change the
- *   result reflects. Snapshot-only results (version 0) stay 0, as on the single-table path, so that
- *   a re-read snapshot stays stale for the writer.</li>
- * </ul>
+ * <p>It emits rows, and tombstones for a driving row that keeps its target key but loses its
+ * target row (its joined row is gone, its foreign key turned null, or it left the filter). The key
+ * a driving row leaves (a new target key, or a delete) is not its business: the driving side's
+ * input sends those tombstones, as only it sees every driving change ({@link JoinInputProcessor}).
+ *
+ * <p>A store keeps, per driving row (legacy key), the target key it was last emitted under and
+ * whether that was a tombstone. It runs on the join result's task: a KIP-213 join's response is
+ * processed in the driving table's partition of the key. The store gives no tombstone for a key
+ * that has no row from this driving row (never emitted, last emitted as a tombstone, or emitted
+ * under another key): a version-0 tombstone for an order read before its customer would otherwise
+ * make the writer drop that order's version-0 row a moment later.
+ *
+ * <p>Versions are the result's two ({@link JoinChange}): the driving row's, then the joined row's.
+ * Per driving row they never decrease: the join answers for the driving row's current value only,
+ * and a joined row's changes reach it in their order.
  */
 public final class JoinEmitter implements Processor<String, JoinChange, Object, Object> {
     private static final Logger log = LoggerFactory.getLogger(JoinEmitter.class);
@@ -99,43 +95,32 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
             return;
         }
         Last last = Last.of(emitted.get(record.key()));
-        long version = change.version();
-        if (last != null && version > 0 && version <= last.version) {
-            version = last.version + 1;
-        }
-        if (change.row() == null) {
-            if (last == null || last.tombstone) {
-                return;
+        if (change.targetKey() == null) {
+            // The driving row is deleted: the driving side sent the tombstone of its key.
+            if (last != null && !last.tombstone) {
+                emitted.put(record.key(), Last.encode(last.targetKey, change.version(), true));
             }
-            emit(record, last.targetKey, null, version, change, ChangeEnvelope.OP_DELETE);
-            emitted.put(record.key(), Last.encode(last.targetKey, version, true));
             return;
         }
         byte[] targetKey = keys.serialize(newTopic, change.targetKey());
-        if (last != null && !last.tombstone && !Arrays.equals(last.targetKey, targetKey)) {
-            // The driving row's target key changed: its row under the old key is gone.
-            emit(record, last.targetKey, null, version, change, ChangeEnvelope.OP_DELETE);
+        if (change.row() == null) {
+            if (last == null || last.tombstone || !Arrays.equals(last.targetKey, targetKey)) {
+                return;
+            }
+            emit(record, targetKey, null, change, ChangeEnvelope.OP_DELETE);
+            emitted.put(record.key(), Last.encode(targetKey, change.version(), true));
+            return;
         }
-        emit(record, targetKey, change.row(), version, change, change.op());
-        emitted.put(record.key(), Last.encode(targetKey, version, false));
+        emit(record, targetKey, change.row(), change, change.op());
+        emitted.put(record.key(), Last.encode(targetKey, change.version(), false));
     }
 
-    private void emit(Record<String, JoinChange> record, byte[] targetKey, GenericRecord row, long version, JoinChange change, String op) {
-        Headers headers = new RecordHeaders();
-        headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(version));
-        headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(change.lsn()));
-        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
-        if (change.txId() != null) {
-            headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(change.txId()));
-        }
-        if (change.commitOrder() != null) {
-            headers.add(ChangeHeaders.COMMIT_ORDER, ChangeHeaders.encodeLong(change.commitOrder()));
-        }
-        headers.add(ChangeHeaders.OP, op.getBytes(StandardCharsets.UTF_8));
-        context.forward(new Record<Object, Object>(targetKey, row, record.timestamp(), headers), rowSink);
+    private void emit(Record<String, JoinChange> record, byte[] targetKey, GenericRecord row, JoinChange change, String op) {
+        context.forward(new Record<Object, Object>(targetKey, row, record.timestamp(), ChangeHeaders.forRow(change.version(),
+                change.joinedVersion(), change.lsn(), generation, change.txId(), change.commitOrder(), op)), rowSink);
     }
 
-    /** What was emitted last for a driving row: {@code version (8) | tombstone (1) | target key bytes}. */
+    /** What was emitted last for a driving row: {@code driving version (8) | tombstone (1) | target key bytes}. */
     private record Last(byte[] targetKey, long version, boolean tombstone) {
         static Last of(byte[] stored) {
             if (stored == null) {

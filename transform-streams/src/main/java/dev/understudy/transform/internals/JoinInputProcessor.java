@@ -2,6 +2,7 @@ package dev.understudy.transform.internals;
 
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RowValues;
 import dev.understudy.transform.JoinedTableMapping;
@@ -33,6 +34,15 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link Side#JOINED}: key = the referenced key, as {@link JoinedTableMapping#joinedKey}.</li>
  * </ul>
  * Undecodable or unmappable records are dead-lettered with their original bytes.
+ *
+ * <p>The driving side also owns the target keys its rows leave: a driving update that maps the row
+ * to another target key, or a driving delete, sends a tombstone for the key the row leaves straight
+ * to the new-schema topic (child {@code leftKeySink}), versioned by that driving change
+ * ({@link LeftTargetKeys}). Only here is every driving change seen in LSN order: the join itself
+ * drops a response computed for a driving value that has since changed (KIP-213's hash check), so
+ * a row that takes a temporary key and moves on within a moment may reach {@link JoinEmitter}
+ * only in its last state, and a tombstone built there would carry the version of the last change
+ * instead of the one that released the key, outranking another row that took the key in between.
  */
 public final class JoinInputProcessor implements Processor<byte[], byte[], Object, Object> {
     private static final Logger log = LoggerFactory.getLogger(JoinInputProcessor.class);
@@ -48,12 +58,27 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
     private final String stage;
+    private final String leftKeySink;
+    private final long generation;
+    private final LeftTargetKeys leftKeys;
     private volatile org.apache.avro.Schema checkedKeySchema;
     private ProcessorContext<Object, Object> context;
 
+    /** The joined side, which releases no target keys. */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
                               String deadLetterTopic, String tableInput, String deadLetterSink) {
+        this(mapping, side, registry, legacyTopic, deadLetterTopic, tableInput, deadLetterSink, null, 0L);
+    }
+
+    /**
+     * @param leftKeySink the child that writes tombstones to the new-schema topic (driving side), or null
+     * @param generation  the spec generation stamped on those tombstones
+     */
+    public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
+                              String deadLetterTopic, String tableInput, String deadLetterSink, String leftKeySink, long generation) {
         this.mapping = mapping;
+        this.leftKeySink = leftKeySink;
+        this.generation = generation;
         this.side = side;
         this.legacyTopic = legacyTopic;
         this.deadLetterTopic = deadLetterTopic;
@@ -61,6 +86,7 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
         this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
+        this.leftKeys = new LeftTargetKeys(mapping, values);
         this.stage = "Join input (" + side.name().toLowerCase() + ") of " + mapping.targetTable() + " from "
                 + (side == Side.DRIVING ? mapping.sourceTable() : mapping.joinedTable());
     }
@@ -78,8 +104,12 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
             return;
         }
         Object key;
+        Record<Object, Object> left;
         try {
-            key = key(record, where.topic());
+            GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(where.topic(), record.key());
+            GenericRecord envelope = values.deserialize(where.topic(), record.value());
+            key = key(legacyKey, envelope);
+            left = side == Side.DRIVING && leftKeySink != null ? leftKey(record, where.topic(), legacyKey, envelope) : null;
         } catch (RuntimeException e) {
             if (DeadLetters.isTransient(e)) {
                 throw DeadLetters.transientFailure(stage, where, e);
@@ -88,13 +118,39 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
             context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
             return;
         }
+        if (left != null) {
+            context.forward(left, leftKeySink);
+        }
         // Fresh headers: the table stores drop them anyway, and the legacy ones must not leak.
         context.forward(new Record<Object, Object>(key, record.value(), record.timestamp()), tableInput);
     }
 
-    private Object key(Record<byte[], byte[]> record, String topic) {
-        GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(topic, record.key());
-        GenericRecord envelope = values.deserialize(topic, record.value());
+    /** The tombstone of the target key a driving change makes its row leave, or null. */
+    private Record<Object, Object> leftKey(Record<byte[], byte[]> record, String topic, GenericRecord legacyKey, GenericRecord envelope) {
+        String op = Envelopes.op(envelope);
+        GenericRecord left;
+        if (Envelopes.isUpsert(op)) {
+            GenericRecord newKey;
+            try {
+                newKey = mapping.targetKey(Envelopes.requiredAfter(envelope, op));
+            } catch (IllegalArgumentException e) {
+                newKey = null; // a key column turned null: the joiner dead-letters the change, the old key is left all the same
+            }
+            left = leftKeys.leftByUpsert(record.headers(), topic, legacyKey, newKey);
+        } else {
+            left = leftKeys.ofDelete(record.headers(), topic, Envelopes.before(envelope), legacyKey);
+        }
+        if (left == null) {
+            return null;
+        }
+        GenericRecord source = Envelopes.source(envelope);
+        long lsn = Envelopes.sourceLong(source, "lsn");
+        long version = Envelopes.sourceFlag(source, "snapshot") ? 0L : lsn;
+        return new Record<>(left, null, record.timestamp(), ChangeHeaders.forRow(version, 0L, lsn, generation,
+                Envelopes.sourceOptionalLong(source, "txId"), Envelopes.sourceOptionalLong(source, "commitOrder"), ChangeEnvelope.OP_DELETE));
+    }
+
+    private Object key(GenericRecord legacyKey, GenericRecord envelope) {
         String op = Envelopes.op(envelope);
         Envelopes.sourceLong(Envelopes.source(envelope), "lsn"); // the join needs it: fail here, not in the joiner
         GenericRecord row;

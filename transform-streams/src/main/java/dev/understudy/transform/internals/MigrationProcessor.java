@@ -8,8 +8,6 @@ import dev.understudy.transform.FatalMappingException;
 import dev.understudy.transform.TableMapping;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -18,12 +16,16 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Maps legacy change envelopes of one table to rows of the new schema: an upsert (c, u, r) becomes
  * (target key, target row), a delete becomes (target key, null), a Kafka tombstone; so does an
  * upsert of a row the mapping {@linkplain TableMapping#includes excludes} from its target.
+ *
+ * <p>A row whose target key changes with an update (the key is copied from columns other than the
+ * legacy primary key) also gets a tombstone under the key it leaves, versioned by the same change,
+ * found by {@link LeftTargetKeys}; so does a deleted row whose old image lacks the key columns.
  *
  * <p>The input is read as raw bytes and decoded here, with the same deserializer
  * {@link AvroSerde#values} uses, so that a record that cannot be decoded or mapped is
@@ -43,6 +45,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
     private final Deserializer<GenericRecord> values;
     private final String stage;
     private final long generation;
+    private final LeftTargetKeys leftKeys;
     private ProcessorContext<Object, Object> context;
 
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
@@ -61,6 +64,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
+        this.leftKeys = new LeftTargetKeys(mapping, values);
         this.stage = "Migration of " + mapping.sourceTable() + " to " + mapping.targetTable();
     }
 
@@ -77,7 +81,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
             // compaction can drop the key; the delete event already produced the target tombstone.
             return;
         }
-        Record<Object, Object> out;
+        List<Record<Object, Object>> out;
         try {
             out = migrate(record, where.topic());
         } catch (FatalMappingException e) {
@@ -96,10 +100,13 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         }
         // Outside the try: a failure in the sink (serializing, registering the schema) is not the
         // record's fault and must fail the task rather than be dead-lettered.
-        context.forward(out, rowSink);
+        for (Record<Object, Object> r : out) {
+            context.forward(r, rowSink);
+        }
     }
 
-    private Record<Object, Object> migrate(Record<byte[], byte[]> record, String topic) {
+    /** The records of one legacy change: the tombstone of a key the row left, if any, then its own. */
+    private List<Record<Object, Object>> migrate(Record<byte[], byte[]> record, String topic) {
         GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(topic, record.key());
         GenericRecord envelope = values.deserialize(topic, record.value());
         String op = Envelopes.op(envelope);
@@ -111,9 +118,11 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
 
         GenericRecord targetKey;
         GenericRecord targetRow;
+        GenericRecord leftKey = null;
         if (Envelopes.isUpsert(op)) {
             GenericRecord after = Envelopes.requiredAfter(envelope, op);
             targetKey = mapping.targetKey(after);
+            leftKey = leftKeys.leftByUpsert(record.headers(), topic, legacyKey, targetKey);
             if (mapping.includes(after)) {
                 targetRow = mapping.targetRow(after);
                 conform(targetRow, "row", mapping.targetValueSchema());
@@ -126,13 +135,14 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
         } else if (ChangeEnvelope.OP_DELETE.equals(op)) {
             // PostgreSQL logs only the replica identity of a deleted row, so 'before' may carry the
             // key columns alone, and nothing at all when the table has REPLICA IDENTITY NOTHING;
-            // the Kafka key then still names the row.
-            GenericRecord before = Envelopes.before(envelope);
-            GenericRecord keySource = before != null ? before : legacyKey;
-            if (keySource == null) {
-                throw new MalformedChangeException("Delete has neither a 'before' image nor a record key, so the deleted row cannot be named");
+            // the Kafka key then still names the row, and the prior image names a target key copied
+            // from other columns.
+            targetKey = leftKeys.ofDelete(record.headers(), topic, Envelopes.before(envelope), legacyKey);
+            if (targetKey == null) {
+                throw new MalformedChangeException("Delete names no target key: its old image and record key lack a key column of "
+                        + mapping.targetTable() + " and no earlier image of the row was read; set REPLICA IDENTITY FULL on "
+                        + mapping.sourceTable() + " so deletes carry every column");
             }
-            targetKey = mapping.targetKey(keySource);
             targetRow = null;
         } else {
             throw Envelopes.unknownOp(op);
@@ -141,18 +151,15 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
 
         // The Processor API forwards exactly the headers of the forwarded Record; building a fresh
         // set keeps the legacy record's own headers (Debezium's, say) off the new-schema topic.
-        Headers headers = new RecordHeaders();
-        headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(snapshot ? 0L : lsn));
-        headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(lsn));
-        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
-        if (txId != null) {
-            headers.add(ChangeHeaders.TX_ID, ChangeHeaders.encodeLong(txId));
+        long version = snapshot ? 0L : lsn;
+        Record<Object, Object> row = new Record<>(targetKey, targetRow, record.timestamp(),
+                ChangeHeaders.forRow(version, 0L, lsn, generation, txId, commitOrder, op));
+        if (leftKey == null) {
+            return List.of(row);
         }
-        if (commitOrder != null) {
-            headers.add(ChangeHeaders.COMMIT_ORDER, ChangeHeaders.encodeLong(commitOrder));
-        }
-        headers.add(ChangeHeaders.OP, op.getBytes(StandardCharsets.UTF_8));
-        return new Record<>(targetKey, targetRow, record.timestamp(), headers);
+        Record<Object, Object> left = new Record<>(leftKey, null, record.timestamp(),
+                ChangeHeaders.forRow(version, 0L, lsn, generation, txId, commitOrder, ChangeEnvelope.OP_DELETE));
+        return List.of(left, row);
     }
 
     private void conform(GenericRecord datum, String what, org.apache.avro.Schema schema) {

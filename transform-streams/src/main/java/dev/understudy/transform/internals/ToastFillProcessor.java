@@ -8,6 +8,8 @@ import dev.understudy.transform.ToastPlaceholders;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -40,12 +42,22 @@ import org.slf4j.LoggerFactory;
  * old key and a create of the new key (possibly in another partition, so another task's store), and
  * the create's placeholder has no prior row under the new key.
  *
+ * <p>The same store tells the readers what the row looked like before the change: every change of a
+ * row with a stored prior image is forwarded with that image's envelope bytes in the
+ * {@link #PRIOR_ROW} header. PostgreSQL logs only the replica identity in an update's or delete's
+ * old image (docs, "ALTER TABLE ... REPLICA IDENTITY"), so with the default identity an update of a
+ * non-key column that a target is keyed by does not say which target key the row had; the readers
+ * need it to delete the row under the key it leaves ({@link LeftTargetKeys}). The header exists only
+ * between processors of this sub-topology: readers build fresh headers for what they produce.
+ *
  * <p>Records that cannot be decoded or that are not well-formed changes are passed on unchanged:
  * the readers of the table dead-letter them with their own, more specific messages. Filled records
  * are re-serialized with the writer schema they were read with.
  */
 public final class ToastFillProcessor implements Processor<byte[], byte[], Object, Object> {
     private static final Logger log = LoggerFactory.getLogger(ToastFillProcessor.class);
+    /** Header holding the envelope bytes of the row's prior image, for the readers of this processor only. */
+    public static final String PRIOR_ROW = "understudy.internal.prior-row";
 
     private final String table;
     private final String storeName;
@@ -103,11 +115,12 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
             return;
         }
         String storeKey = legacyKey == null ? null : RowValues.keyJson(legacyKey);
+        byte[] priorBytes = storeKey == null ? null : store.get(storeKey);
         if (ChangeEnvelope.OP_DELETE.equals(op)) {
             if (storeKey != null) {
                 store.delete(storeKey);
             }
-            context.forward(record, filledChild);
+            context.forward(withPrior(record, priorBytes), filledChild);
             return;
         }
         GenericRecord after = Envelopes.isUpsert(op) ? Envelopes.after(envelope) : null;
@@ -118,7 +131,8 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
         Record<byte[], byte[]> out = record;
         if (hasPlaceholder(after)) {
             try {
-                out = record.withValue(valueSerializer.serialize(where.topic(), fill(envelope, after, storeKey, legacyKey, where.topic())));
+                out = record.withValue(valueSerializer.serialize(where.topic(),
+                        fill(envelope, after, priorBytes, legacyKey, where.topic())));
             } catch (RuntimeException e) {
                 if (DeadLetters.isTransient(e)) {
                     throw DeadLetters.transientFailure(stage, where, e);
@@ -131,11 +145,21 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
         if (storeKey != null) {
             store.put(storeKey, out.value());
         }
-        context.forward(out, filledChild);
+        context.forward(withPrior(out, priorBytes), filledChild);
     }
 
-    private GenericRecord fill(GenericRecord envelope, GenericRecord after, String storeKey, GenericRecord legacyKey, String topic) {
-        byte[] priorBytes = storeKey == null ? null : store.get(storeKey);
+    /** The record with the prior image in {@link #PRIOR_ROW}, on a copy of its headers (the input's are shared). */
+    private static Record<byte[], byte[]> withPrior(Record<byte[], byte[]> record, byte[] priorBytes) {
+        if (priorBytes == null) {
+            return record;
+        }
+        Headers headers = new RecordHeaders(record.headers().toArray());
+        headers.remove(PRIOR_ROW);
+        headers.add(PRIOR_ROW, priorBytes);
+        return record.withHeaders(headers);
+    }
+
+    private GenericRecord fill(GenericRecord envelope, GenericRecord after, byte[] priorBytes, GenericRecord legacyKey, String topic) {
         GenericRecord prior = priorBytes == null ? null : Envelopes.after(values.deserialize(topic, priorBytes));
         GenericData.Record filled = new GenericData.Record(after.getSchema());
         for (Schema.Field f : after.getSchema().getFields()) {
