@@ -19,7 +19,9 @@ import java.util.function.Function;
  * <p>
  * Semantic types follow the Debezium PostgreSQL connector's data type mappings
  * (https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-data-types)
- * with time.precision.mode=adaptive_time_microseconds and decimal.handling.mode=string:
+ * with time.precision.mode=adaptive_time_microseconds and decimal.handling.mode=string, except for
+ * the types {@link ExactValueConverter} converts (dates, times, timestamps, intervals, arrays and the
+ * other types whose values the connector's own conversion changes; docs/types.md):
  * timestamptz arrives as an ISO-8601 string (ZonedTimestamp) and becomes Avro timestamp-micros
  * (an instant, independent of any time zone); timestamp without zone becomes local-timestamp-micros;
  * date stays days since the epoch; numeric stays an exact decimal string.
@@ -28,14 +30,41 @@ final class AvroConversions {
     private AvroConversions() {
     }
 
-    /** Avro type and value converter for one Connect column schema. */
-    record Column(String name, Schema avroType, Function<Object, Object> convert) {
+    /**
+     * Avro type and value converter for one Connect column schema.
+     *
+     * @param column the column's name in the table
+     */
+    record Column(String name, String column, Schema avroType, Function<Object, Object> convert) {
     }
 
     static Column column(Field field) {
         org.apache.kafka.connect.data.Schema s = field.schema();
         Mapping m = mapping(s);
-        return new Column(AvroNames.sanitize(field.name()), m.type, m.convert);
+        String semantic = s.name();
+        Function<Object, Object> convert = m.convert;
+        if (semantic != null && semantic.startsWith("dev.understudy.capture.")) {
+            // ExactValueConverter marks a value it could not carry instead of stopping the connector.
+            Function<Object, Object> plain = convert;
+            convert = v -> {
+                String reason = ExactValueConverter.uncarried(semantic, v);
+                if (reason != null) {
+                    throw new UncarriedValueException(field.name(), reason);
+                }
+                return plain.apply(v);
+            };
+        }
+        return new Column(AvroNames.sanitize(field.name()), field.name(), m.type, convert);
+    }
+
+    /** A column value the capture cannot carry exactly; the change is dead-lettered (CdcCapture). */
+    static final class UncarriedValueException extends RuntimeException {
+        final String column;
+
+        UncarriedValueException(String column, String reason) {
+            super("column " + column + ": " + reason, null, false, false);
+            this.column = column;
+        }
     }
 
     static List<Column> columns(org.apache.kafka.connect.data.Schema struct) {
@@ -55,6 +84,19 @@ final class AvroConversions {
         String semantic = s.name();
         if (semantic != null) {
             switch (semantic) {
+                // ExactValueConverter's values are already the Avro values.
+                case ExactValueConverter.DATE -> {
+                    return new Mapping(LogicalTypes.date().addToSchema(Schema.create(Schema.Type.INT)), IDENTITY);
+                }
+                case ExactValueConverter.TIMESTAMP -> {
+                    return new Mapping(localTimestampMicros(), IDENTITY);
+                }
+                case ExactValueConverter.TIMESTAMPTZ -> {
+                    return new Mapping(LogicalTypes.timestampMicros().addToSchema(Schema.create(Schema.Type.LONG)), IDENTITY);
+                }
+                case ExactValueConverter.TIME -> {
+                    return new Mapping(timeMicros(), IDENTITY);
+                }
                 case "io.debezium.time.Date", "org.apache.kafka.connect.data.Date" -> {
                     Schema t = LogicalTypes.date().addToSchema(Schema.create(Schema.Type.INT));
                     if ("org.apache.kafka.connect.data.Date".equals(semantic)) {

@@ -12,8 +12,14 @@ public final class CaptureMetrics {
     final AtomicLong lastBatchAckMs = new AtomicLong();
     final AtomicLong batches = new AtomicLong();
     final AtomicLong commitsAnnounced = new AtomicLong();
+    final AtomicLong deadLettered = new AtomicLong();
     volatile boolean snapshotCompleted;
     volatile long snapshotCompletedAtMs;
+
+    /** Changes the capture could not convert, sent to the dead-letter topic instead (acknowledged by Kafka). */
+    public long deadLettered() {
+        return deadLettered.get();
+    }
 
     /** Rows read by the initial snapshot and acknowledged by Kafka. */
     public long snapshotRows() {

@@ -172,6 +172,11 @@ public record CaptureSettings(
         p.setProperty("snapshot.fetch.size", "10240");
         p.setProperty("decimal.handling.mode", "string");
         p.setProperty("time.precision.mode", "adaptive_time_microseconds");
+        // Dates, times, timestamps, intervals, arrays, bit strings, money, xml...: the connector's own
+        // conversions change or refuse some of their values (docs/types.md); this custom converter
+        // carries each exactly, as a logical-type value or as PostgreSQL's text form.
+        p.setProperty("converters", "exact");
+        p.setProperty("exact.type", ExactValueConverter.class.getName());
         p.setProperty("tombstones.on.delete", "false");
         // Unchanged TOASTed columns arrive as this placeholder; the migration fills them from the row's
         // prior image (ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER), so the value is pinned here.

@@ -68,6 +68,8 @@ public final class CdcCapture implements AutoCloseable {
     private volatile String signalUnavailable;
     private volatile boolean started;
     private volatile boolean closed;
+    /** Producer of the changes the capture cannot convert, to the dead-letter topic. */
+    private final KafkaProducer<byte[], byte[]> deadLetters;
     /** Producer of commit announcements, or null when the settings name no commits topic. */
     private final KafkaProducer<byte[], byte[]> commits;
     /** Commit order of the last streamed change handed over (engine thread only). */
@@ -94,6 +96,13 @@ public final class CdcCapture implements AutoCloseable {
                 ProducerConfig.BATCH_SIZE_CONFIG, 262_144,
                 ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4"),
                 new AvroSerializer(registry, true), new AvroSerializer(registry, false));
+        this.deadLetters = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
+                ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-dlq-" + settings.name(),
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
+                new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer());
         this.commits = settings.commitsTopic() == null ? null : new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
                 ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-commits-" + settings.name(),
@@ -134,6 +143,13 @@ public final class CdcCapture implements AutoCloseable {
                     e.getMessage());
         }
         java.util.Properties properties = settings.debeziumProperties();
+        try {
+            properties.putAll(source.snapshotOverrides());
+        } catch (java.sql.SQLException e) {
+            // Without them the snapshot reads dates through JDBC, which shifts the ten days 1582-10-05..14.
+            LOG.warn("Capture '{}': could not read the captured tables' columns for the snapshot's date overrides: {}",
+                    settings.name(), e.getMessage());
+        }
         if (signalUnavailable != null && settings.heartbeatTable() != null) {
             // No heartbeat table either (created with the signal table): Debezium would fail at its first
             // heartbeat query. The slot then only advances with changes to the captured tables.
@@ -230,6 +246,7 @@ public final class CdcCapture implements AutoCloseable {
         String signalTableName = settings.signalTable();
         String heartbeatTableName = settings.heartbeatTable();
         long streamed = 0;
+        long deadLettered = 0;
         long lastLsn = -1;
         long lastTs = -1;
         String transactionTopic = commits == null ? null : settings.transactionTopic();
@@ -266,10 +283,13 @@ public final class CdcCapture implements AutoCloseable {
             try {
                 c = converter.convert(record);
             } catch (RuntimeException e) {
-                // A row Debezium read but we cannot represent: stop rather than skip it silently; the
-                // offset is not committed, so the change is read again after the fix.
-                throw new IllegalStateException("Capture '" + settings.name() + "' cannot convert a change on topic "
-                        + record.topic() + " at source offset " + record.sourceOffset() + ": " + e.getMessage(), e);
+                // A change Debezium read but that cannot be represented (a value outside what its Avro type
+                // holds, say): that one change is dead-lettered with its coordinates, acknowledged with the
+                // batch, and every other change goes on. Types that cannot be carried at all are refused
+                // before the start (ColumnTypeCheck), so this is one value, not a whole table.
+                sends.add(deadLetter(record, e));
+                deadLettered++;
+                continue;
             }
             if (c == null) {
                 continue;
@@ -304,6 +324,7 @@ public final class CdcCapture implements AutoCloseable {
             lastLsn = Math.max(lastLsn, c.lsn());
         }
         producer.flush();
+        deadLetters.flush();
         for (Future<?> f : sends) {
             try {
                 f.get();
@@ -320,6 +341,7 @@ public final class CdcCapture implements AutoCloseable {
             announce(ended);
         }
         metrics.snapshotRows.addAndGet(snapshotRows);
+        metrics.deadLettered.addAndGet(deadLettered);
         metrics.incrementalSnapshotRows.addAndGet(incrementalRows);
         if (!incrementalByTable.isEmpty()) {
             progress.add(incrementalByTable);
@@ -349,6 +371,82 @@ public final class CdcCapture implements AutoCloseable {
         }
         metrics.batches.incrementAndGet();
         metrics.lastBatchAckMs.set(System.currentTimeMillis());
+    }
+
+    /**
+     * Sends a change that could not be converted to the pipeline's dead-letter topic
+     * ({@code Topics.deadLetter}), with the coordinates the writer's dead letters carry
+     * ({@code understudy.dlq.*} headers: the legacy topic it was bound for, table, key, LSN, error; partition
+     * and offset -1, as it never reached that topic) plus the column and the stage. Key and value are
+     * UTF-8 JSON: the primary key, and the same coordinates.
+     */
+    private Future<?> deadLetter(SourceRecord record, RuntimeException e) {
+        String table = String.valueOf(ChangeEventConverter.sourceTable(record));
+        String column = e instanceof AvroConversions.UncarriedValueException u ? u.column : null;
+        Long lsn = null;
+        if (record.value() instanceof org.apache.kafka.connect.data.Struct v && v.schema().field("source") != null) {
+            lsn = v.getStruct("source").getInt64("lsn");
+        }
+        String key = keyJson(record.key());
+        String error = e.getMessage() == null ? e.toString() : e.getMessage();
+        String topic = dev.understudy.schemas.Topics.legacy(settings.topicPrefix(), table);
+        LOG.error("Capture '{}' dead-letters a change of {} (key {}, LSN {}): {}", settings.name(), table, key, lsn, error);
+        org.apache.kafka.common.header.internals.RecordHeaders h = new org.apache.kafka.common.header.internals.RecordHeaders();
+        header(h, "understudy.dlq.topic", topic);
+        header(h, "understudy.dlq.partition", "-1");
+        header(h, "understudy.dlq.offset", "-1");
+        header(h, "understudy.dlq.lsn", lsn == null ? null : lsn.toString());
+        header(h, "understudy.dlq.table", table);
+        header(h, "understudy.dlq.key", key);
+        header(h, "understudy.dlq.column", column);
+        header(h, "understudy.dlq.stage", "capture");
+        header(h, "understudy.dlq.error", error);
+        header(h, "understudy.dlq.failed_at_ms", Long.toString(System.currentTimeMillis()));
+        String value = "{\"stage\":\"capture\",\"table\":" + json(table) + ",\"column\":" + json(column) + ",\"key\":" + key
+                + ",\"lsn\":" + lsn + ",\"topic\":" + json(topic) + ",\"error\":" + json(error) + "}";
+        return deadLetters.send(new ProducerRecord<>(dev.understudy.schemas.Topics.deadLetter(settings.topicPrefix()), null,
+                key.getBytes(java.nio.charset.StandardCharsets.UTF_8), value.getBytes(java.nio.charset.StandardCharsets.UTF_8), h));
+    }
+
+    private static void header(org.apache.kafka.common.header.internals.RecordHeaders h, String name, String value) {
+        if (value != null) {
+            h.add(name, value.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+    }
+
+    /** A Connect key struct as a JSON object in field order, e.g. {@code {"id":"42"}}; values as their text. */
+    private static String keyJson(Object key) {
+        if (!(key instanceof org.apache.kafka.connect.data.Struct k)) {
+            return "null";
+        }
+        StringBuilder sb = new StringBuilder("{");
+        for (org.apache.kafka.connect.data.Field f : k.schema().fields()) {
+            sb.append(sb.length() > 1 ? "," : "").append(json(f.name())).append(':');
+            Object v = k.get(f);
+            sb.append(v == null ? "null" : json(v.toString()));
+        }
+        return sb.append('}').toString();
+    }
+
+    private static String json(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder sb = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                default -> {
+                    if (ch < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) ch));
+                    } else {
+                        sb.append(ch);
+                    }
+                }
+            }
+        }
+        return sb.append('"').toString();
     }
 
     /**
@@ -410,6 +508,7 @@ public final class CdcCapture implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         producer.close(java.time.Duration.ofSeconds(10));
+        deadLetters.close(java.time.Duration.ofSeconds(10));
         if (commits != null) {
             commits.close(java.time.Duration.ofSeconds(10));
         }

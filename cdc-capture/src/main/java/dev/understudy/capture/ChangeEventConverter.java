@@ -163,7 +163,10 @@ final class ChangeEventConverter {
             GenericRecord out = new GenericData.Record(rowSchema);
             List<org.apache.kafka.connect.data.Field> fields = connectRowSchema.fields();
             for (int i = 0; i < rowColumns.size(); i++) {
-                Object v = row.get(fields.get(i));
+                // Without the schema's default: a column missing from an image (a delete's old image holds
+                // only the key under the default replica identity) is null, not the column's DEFAULT as
+                // Debezium derived it (for now(), say, an arbitrary instant that is no value of this row).
+                Object v = row.getWithoutDefault(fields.get(i).name());
                 out.put(i, v == null ? null : rowColumns.get(i).convert().apply(v));
             }
             return out;

@@ -183,6 +183,41 @@ final class SourceDatabase {
         return b.toString();
     }
 
+    /**
+     * Debezium {@code snapshot.select.statement.overrides} for the captured tables with a {@code date}
+     * column: the snapshot reads each such column as text ({@code "c"::text AS "c"}), every other
+     * column as it is. Debezium reads a date with JDBC getObject, and pgjdbc builds a java.sql.Date on a
+     * Julian-Gregorian calendar, on which the ten days 1582-10-05 to 1582-10-14 that PostgreSQL's
+     * proleptic Gregorian calendar has do not exist (they become 10-15 to 10-24); the text is exact, and
+     * ExactValueConverter reads it as it reads streamed dates. Debezium maps the result columns to the
+     * table's by name (ColumnUtils.toArray), so the alias keeps the column.
+     */
+    java.util.Properties snapshotOverrides() throws SQLException {
+        java.util.Properties p = new java.util.Properties();
+        List<String> overridden = new java.util.ArrayList<>();
+        try (Connection c = connect();
+             PreparedStatement ps = c.prepareStatement("SELECT string_agg(CASE WHEN a.atttypid = 'date'::regtype"
+                     + " THEN quote_ident(a.attname) || '::text AS ' || quote_ident(a.attname) ELSE quote_ident(a.attname) END, ', '"
+                     + " ORDER BY a.attnum), bool_or(a.atttypid = 'date'::regtype), quote_ident(n.nspname) || '.' || quote_ident(r.relname)"
+                     + " FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace"
+                     + " WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY n.nspname, r.relname")) {
+            for (String table : settings.tables()) {
+                ps.setString(1, table);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next() && rs.getBoolean(2)) {
+                        overridden.add(table);
+                        p.setProperty("snapshot.select.statement.overrides." + table,
+                                "SELECT " + rs.getString(1) + " FROM " + rs.getString(3));
+                    }
+                }
+            }
+        }
+        if (!overridden.isEmpty()) {
+            p.setProperty("snapshot.select.statement.overrides", String.join(",", overridden));
+        }
+        return p;
+    }
+
     private Connection connect() throws SQLException {
         return DriverManager.getConnection(settings.jdbcUrl(), settings.user(), settings.password() == null ? "" : settings.password());
     }

@@ -111,7 +111,7 @@ final class TransactionBenchmark implements Callable<Integer> {
             row("catch-up after the workload stopped", catchUp(off), catchUp(on));
             row("writer batches", String.format("%,d", off.batches), String.format("%,d", on.batches));
             row("source transactions applied whole", String.format("%,d", off.transactionsApplied), String.format("%,d", on.transactionsApplied));
-            row("boundary overflows (applied before complete)", String.format("%,d", off.boundaryOverflows), String.format("%,d", on.boundaryOverflows));
+            row("holding spills (newest held transactions read again)", String.format("%,d", off.heldSpills), String.format("%,d", on.heldSpills));
             row("peak records held for their transaction", String.format("%,d", off.peakHeld), String.format("%,d", on.peakHeld));
             System.out.printf("  ratios on / off: lag p50 %s, lag p95 %s, lag p99 %s, writer records/s %s (incl. catch-up), %s (while the workload ran)%n",
                     ratio(on.lag.p50, off.lag.p50), ratio(on.lag.p95, off.lag.p95), ratio(on.lag.p99, off.lag.p99),
@@ -155,7 +155,7 @@ final class TransactionBenchmark implements Callable<Integer> {
 
     private record Run(String name, Lag lag, long reads, long violations, List<AccountsInvariant.Read> samples, long transactions,
                        long records, long recordsDuringWorkload, double workloadSeconds, double catchUpSeconds, boolean caughtUp,
-                       long batches, long transactionsApplied, long boundaryOverflows, long peakHeld) {
+                       long batches, long transactionsApplied, long heldSpills, long peakHeld) {
         double recordsPerSecond() {
             return records / (workloadSeconds + catchUpSeconds);
         }
@@ -201,7 +201,7 @@ final class TransactionBenchmark implements Callable<Integer> {
                 long recordsAtStart = m.recordsCommitted();
                 long batchesAtStart = m.batches();
                 long transactionsAtStart = m.transactionsApplied();
-                long overflowsAtStart = m.boundaryOverflows();
+                long spillsAtStart = m.heldSpills();
                 long peakHeld = 0;
                 long workloadStart = System.nanoTime();
                 long probesFromMs = System.currentTimeMillis();
@@ -245,7 +245,7 @@ final class TransactionBenchmark implements Callable<Integer> {
                 return new Run(name, probe.lag(probesFromMs, probesToMs), reader.reads(), reader.violations(), reader.samples(),
                         workload.transactions(), m.recordsCommitted() - recordsAtStart, recordsDuringWorkload, (workloadEnd - workloadStart) / 1e9,
                         catchUpSeconds, caughtUp, m.batches() - batchesAtStart, m.transactionsApplied() - transactionsAtStart,
-                        m.boundaryOverflows() - overflowsAtStart, peakHeld);
+                        m.heldSpills() - spillsAtStart, peakHeld);
             }
         } finally {
             dropSlots(stack, name, targetUrl);

@@ -9,6 +9,7 @@ import dev.understudy.transform.ComparisonSettings;
 import dev.understudy.transform.PipelineTopology;
 import dev.understudy.transform.StreamsProperties;
 import dev.understudy.transform.TableMapping;
+import dev.understudy.writer.KillPoints;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
 import org.apache.kafka.clients.admin.Admin;
@@ -109,8 +110,10 @@ public final class Pipeline implements AutoCloseable {
 
     public Pipeline start() {
         Preflight.check(config);
-        migrateTarget();
+        // Before the target is migrated: a start refused for its legacy tables (a missing key, a column
+        // type the capture cannot carry) changes nothing.
         SourceTables.check(config, sourceTables());
+        migrateTarget();
         MigrationGenerations generations = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
                 config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD));
         generation = generations.resolve(prefix, migrationName, fingerprint, requiredFlywayVersion);
@@ -209,6 +212,7 @@ public final class Pipeline implements AutoCloseable {
             throw e;
         }
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
+        KillPoints.reach(KillPoints.PIPELINE_STARTED);
         return this;
     }
 

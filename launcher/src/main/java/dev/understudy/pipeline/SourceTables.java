@@ -8,7 +8,10 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Checks that each legacy table a mapping reads exists and has a primary key to key its changes by. */
+/**
+ * Checks that each legacy table a mapping reads exists, has a primary key to key its changes by, and
+ * has no column the capture cannot carry exactly ({@link dev.understudy.capture.ColumnTypeCheck}).
+ */
 final class SourceTables {
     private SourceTables() {
     }
@@ -34,6 +37,9 @@ final class SourceTables {
                     }
                 }
             }
+            // Columns whose values the capture cannot carry exactly (docs/types.md): refused here, before
+            // anything starts, rather than changed or stopping the capture later.
+            problems.addAll(dev.understudy.capture.ColumnTypeCheck.problems(c, tables));
         } catch (SQLException e) {
             problems.add("cannot inspect legacy tables: " + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")");
         }

@@ -7,15 +7,14 @@ import org.apache.avro.generic.GenericRecord;
 
 import java.nio.ByteBuffer;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
 import java.util.HexFormat;
 
 /**
  * Renders Avro row values as canonical text: the form used to compare expected and actual values,
  * to show them in divergence events, and to hand them to PostgreSQL as typed literals.
- * Dates render as ISO dates, timestamp-micros as ISO instants in UTC, local timestamps without zone.
+ * Dates render as ISO dates, timestamp-micros as ISO instants in UTC, local timestamps without zone;
+ * values ISO-8601 cannot spell as PostgreSQL reads them (infinities, BC, years past 9999) as
+ * {@link PgTemporal} renders them.
  */
 public final class RowValues {
     private RowValues() {
@@ -27,19 +26,18 @@ public final class RowValues {
         }
         Schema schema = nonNull(fieldSchema);
         LogicalType logical = schema.getLogicalType();
+        // Dates and timestamps, including PostgreSQL's infinities, BC and years past 9999: PgTemporal.
         if (logical instanceof LogicalTypes.Date) {
-            return LocalDate.ofEpochDay(((Number) value).longValue()).toString();
+            return PgTemporal.dateText(((Number) value).longValue());
         }
         if (logical instanceof LogicalTypes.TimestampMicros) {
-            long micros = ((Number) value).longValue();
-            return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L).toString();
+            return PgTemporal.timestampText(((Number) value).longValue());
         }
         if (logical instanceof LogicalTypes.TimestampMillis) {
             return Instant.ofEpochMilli(((Number) value).longValue()).toString();
         }
         if (logical instanceof LogicalTypes.LocalTimestampMicros) {
-            long micros = ((Number) value).longValue();
-            return LocalDateTime.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), (int) (Math.floorMod(micros, 1_000_000L) * 1000L), ZoneOffset.UTC).toString();
+            return PgTemporal.localTimestampText(((Number) value).longValue());
         }
         if (value instanceof ByteBuffer bb) {
             ByteBuffer dup = bb.duplicate();

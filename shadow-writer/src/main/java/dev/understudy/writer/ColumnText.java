@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.PgTemporal;
 import dev.understudy.schemas.RowValues;
 import org.apache.avro.Conversions;
 import org.apache.avro.LogicalType;
@@ -44,7 +45,8 @@ final class ColumnText {
             }
         }
         if (logical instanceof LogicalTypes.TimeMicros) {
-            return LocalTime.ofNanoOfDay(((Number) value).longValue() * 1000L).toString();
+            // PgTemporal, not LocalTime: PostgreSQL's time includes 24:00:00.
+            return PgTemporal.timeText(((Number) value).longValue());
         }
         if (logical instanceof LogicalTypes.TimeMillis) {
             return LocalTime.ofNanoOfDay(((Number) value).longValue() * 1_000_000L).toString();

@@ -115,6 +115,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private long controlReadAt;
     private static final long CONTROL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
     private TransactionAligner aligner;
+    private long holdWarnedAt;
+    /** How long held records wait before the writer reports a watermark that does not move. */
+    private static final long HOLD_WARN_NANOS = TimeUnit.SECONDS.toNanos(60);
     private long rateWindowStart;
     private long rateWindowRecords;
     /** The rate limit's window: long enough to smooth batches, short enough that idle time earns little credit. */
@@ -302,16 +305,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 return;
             }
             withRetry(() -> {
-                Connection c = ensureConnection();
-                if (aligner != null) {
-                    try {
-                        aligner.applied(WriterPositions.readCommitOrder(c, config.groupId()));
-                        c.commit();
-                    } catch (SQLException e) {
-                        rollbackQuietly(c);
-                        throw new StepFailure("reading the applied commit order from " + WriterPositions.TRANSACTION_TABLE, null, e);
-                    }
-                }
+                ensureConnection();
                 return null;
             });
             consumer.subscribe(config.topicTables().keySet(), new Rebalance());
@@ -359,28 +353,82 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     /** Admits a poll to the aligner and applies what it releases (see {@link TransactionAligner}). */
     private void processAligned(ConsumerRecords<byte[], byte[]> records) throws Exception {
         var ready = aligner.admit(records);
-        long candidate = aligner.releaseCandidate();
+        Set<TopicPartition> assigned = consumer.assignment();
+        long candidate = aligner.releaseCandidate(assigned);
         if (candidate != TransactionAligner.NO_ORDER) {
             try {
-                // Measured after the watermark moved: every record of its transactions lies below these ends.
-                aligner.beginRelease(candidate, consumer.endOffsets(consumer.assignment(), LAG_QUERY_TIMEOUT));
+                // Measured after the watermark moved: every record of its transactions lies below these ends,
+                // in these partitions; a partition assigned later is covered by a later release.
+                Map<TopicPartition, Long> ends = consumer.endOffsets(assigned, LAG_QUERY_TIMEOUT);
+                aligner.beginRelease(candidate, ends, coversEveryPartition(ends.keySet()));
+                KillPoints.reach(KillPoints.WRITER_RELEASE_BEGUN);
             } catch (RetriableException e) {
                 log.debug("Could not read end offsets for commit order {} yet: {}", candidate, e.getMessage());
             }
         }
         TransactionAligner.Release release = aligner.take(ready, this::positionOf);
-        if (release.overflow()) {
-            metrics.boundaryOverflow();
-            log.warn("Applying {} held records without waiting for their source transactions to complete: holding reached {} records"
-                    + " or {} s (the transaction watermark stopped moving or lags far behind; check the legacy capture's commit"
-                    + " announcements and the migration's progress). Readers of the target may see part of these transactions",
-                    release.records().values().stream().mapToInt(List::size).sum(), TransactionAligner.MAX_HELD_RECORDS,
-                    TimeUnit.NANOSECONDS.toSeconds(TransactionAligner.MAX_HOLD_NANOS));
-        }
-        metrics.held(aligner.heldCount(), aligner.applied());
+        metrics.held(aligner.heldCount(), aligner.released(), aligner.spills());
         if (!release.records().isEmpty()) {
-            process(new Batch(release.records(), release.positions(), release.commitOrder()), release.transactions());
+            process(new Batch(release.records(), release.positions(), release.coveredOrders(), release.commitOrder()),
+                    release.transactions());
         }
+        if (!release.rewind().isEmpty()) {
+            // Holding reached its bound: the batch above held the oldest transactions whole; the newer ones
+            // were let go and are read again from Kafka (TransactionAligner, bounded memory).
+            log.info("Holding reached {} records: applied source transactions up to commit order {} as one batch; reading {} again"
+                    + " for the later ones", TransactionAligner.MAX_HELD_RECORDS, aligner.released(), release.rewind());
+            for (Map.Entry<TopicPartition, Long> e : release.rewind().entrySet()) {
+                if (consumer.assignment().contains(e.getKey()) && !unpositioned.contains(e.getKey())) {
+                    consumer.seek(e.getKey(), e.getValue());
+                }
+            }
+        }
+        warnIfHoldingStalls();
+    }
+
+    /**
+     * True when {@code partitions} holds every partition of the writer's topics: a release over them
+     * completes its commit order for the whole group (recorded in {@link WriterPositions#TRANSACTION_TABLE}).
+     * False when the consumer's metadata cannot tell; the release then covers its own partitions only.
+     */
+    private boolean coversEveryPartition(Set<TopicPartition> partitions) {
+        try {
+            for (String topic : config.topicTables().keySet()) {
+                var infos = consumer.partitionsFor(topic, LAG_QUERY_TIMEOUT);
+                if (infos == null || infos.isEmpty()) {
+                    return false;
+                }
+                for (var info : infos) {
+                    if (!partitions.contains(new TopicPartition(info.topic(), info.partition()))) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        } catch (RetriableException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Held records wait for the watermark however long it takes: applying them earlier would show part
+     * of a transaction. A watermark that stops moving is therefore reported, with where to look.
+     */
+    private void warnIfHoldingStalls() {
+        long oldest = aligner.oldestHeldNanos();
+        long now = System.nanoTime();
+        if (oldest == Long.MAX_VALUE || now - oldest < HOLD_WARN_NANOS || now - holdWarnedAt < HOLD_WARN_NANOS) {
+            return;
+        }
+        holdWarnedAt = now;
+        long watermark = aligner.watermark();
+        log.warn("Holding {} records for {} s: their source transactions are past the transaction watermark (commit order {}),"
+                        + " which has not passed them. The watermark moves when the legacy capture announces commits on {}.commits"
+                        + " and the migration has committed what it produced from them: check that both run and that the migration"
+                        + " keeps up. To apply without waiting, at the cost of readers of the target seeing part of a transaction,"
+                        + " restart with writer.transaction.boundaries=false",
+                aligner.heldCount(), TimeUnit.NANOSECONDS.toSeconds(now - oldest),
+                watermark == TransactionWatermark.NONE ? "none yet" : watermark, config.prefix());
     }
 
     /**
@@ -414,6 +462,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             Totals totals = withRetry(() -> applyOnce(batch));
             // Deferred constraints keep their declared timing for the next batches.
             immediateConstraints = false;
+            KillPoints.reach(batch.isRelease() ? KillPoints.WRITER_RELEASE_COMMITTED : KillPoints.WRITER_BATCH_COMMITTED);
             commitOffsets(batch);
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             metrics.recordBatch(totals.result, totals.deadLetters, batch.size(), millis);
@@ -466,9 +515,12 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             }
             step = "recording positions in " + WriterPositions.TABLE;
             // In the same transaction as the rows: the position and the rows it covers commit together.
-            WriterPositions.record(c, config.groupId(), batch.nextOffsets());
+            WriterPositions.record(c, config.groupId(), batch.nextOffsets(), batch.coveredOrders);
             if (batch.commitOrder != null) {
                 WriterPositions.recordCommitOrder(c, config.groupId(), batch.commitOrder);
+            }
+            if (batch.isRelease()) {
+                KillPoints.reach(KillPoints.WRITER_RELEASE_APPLIED);
             }
             step = "committing";
             c.commit();
@@ -492,7 +544,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         Connection c = ensureConnection();
         Set<TopicPartition> assigned = consumer.assignment();
         unpositioned.retainAll(assigned);
-        Map<TopicPartition, Long> stored;
+        Map<TopicPartition, WriterPositions.Stored> stored;
         try {
             stored = WriterPositions.read(c, config.groupId(), unpositioned);
             c.commit();
@@ -502,10 +554,13 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
         Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
         for (TopicPartition tp : unpositioned) {
-            Long next = stored.get(tp);
+            WriterPositions.Stored next = stored.get(tp);
             if (next != null) {
-                consumer.seek(tp, next);
-                toCommit.put(tp, new OffsetAndMetadata(next));
+                consumer.seek(tp, next.nextOffset());
+                toCommit.put(tp, new OffsetAndMetadata(next.nextOffset()));
+                if (aligner != null && next.commitOrder() != null) {
+                    aligner.covered(tp, next.commitOrder());
+                }
             }
         }
         if (!toCommit.isEmpty()) {
@@ -964,8 +1019,10 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         private final Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records = new LinkedHashMap<>();
         /** Positions to store instead of "after the last record" (records held back lie before that), or null. */
         private final Map<TopicPartition, OffsetAndMetadata> positions;
-        /** The source commit order this batch completes, recorded with it, or null. */
-        private final Long commitOrder;
+        /** The source commit order this batch completes for the whole group, recorded with it, or null. */
+        private Long commitOrder;
+        /** Per partition, the commit order up to which this batch covers it (TransactionAligner), recorded with its position. */
+        private final Map<TopicPartition, Long> coveredOrders;
         private Map<String, List<RowChange>> changes;
         private List<DeadLetter> undecodable;
 
@@ -975,12 +1032,14 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             }
             this.positions = null;
             this.commitOrder = null;
+            this.coveredOrders = new HashMap<>();
         }
 
         Batch(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records, Map<TopicPartition, OffsetAndMetadata> positions,
-              Long commitOrder) {
+              Map<TopicPartition, Long> coveredOrders, Long commitOrder) {
             this.records.putAll(records);
             this.positions = new HashMap<>(positions);
+            this.coveredOrders = new HashMap<>(coveredOrders);
             this.commitOrder = commitOrder;
         }
 
@@ -1013,10 +1072,20 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             if (positions != null) {
                 positions.keySet().retainAll(owned);
             }
+            if (!owned.containsAll(coveredOrders.keySet())) {
+                // No longer every partition: the group-wide commit order is not complete through this batch.
+                commitOrder = null;
+            }
+            coveredOrders.keySet().retainAll(owned);
             if (records.keySet().retainAll(owned)) {
                 changes = null;
                 undecodable = null;
             }
+        }
+
+        /** True when the batch completes source transactions (it covers partitions up to a commit order). */
+        boolean isRelease() {
+            return !coveredOrders.isEmpty();
         }
 
         int size() {

@@ -16,66 +16,121 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.ToLongFunction;
 
 /**
  * Holds new-schema records back until their whole source transaction can be applied at once.
  * <p>
- * A record whose commit order ({@link ChangeHeaders#COMMIT_ORDER}) is above what the writer has
- * applied is held. When the {@link TransactionWatermark} passes it, the writer measures the end
- * offsets of its partitions; the watermark's records all lie below those ends, so once the consumer
- * has read that far every one of them is here, and the held records up to the watermark are released
- * into one batch, hence one target transaction. Records without a commit order (snapshot rows, sweep
- * tombstones) and records at or below the applied commit order (history re-read by a new generation,
- * replays after a restart) are not held: there is nothing left of their transaction to wait for.
+ * <b>Covered commit order, per partition.</b> For each partition the aligner knows the commit order
+ * ({@link ChangeHeaders#COMMIT_ORDER}) up to which it is <i>covered</i>: every record of every
+ * transaction up to it has been read and applied (records of those transactions that arrive later are
+ * copies, see below). A partition becomes covered up to W by a release: the {@link TransactionWatermark}
+ * completed W, the writer then measured the partition's end offset, and the consumer read that far
+ * (every record of a transaction up to W lies below an end measured after W completed). The covered
+ * order is stored with the partition's position ({@link WriterPositions}) and read back when the
+ * partition is assigned again, by this writer or another.
  * <p>
- * Positions: a partition's stored position never passes its first held record, so after a crash the
- * held records are read again; records after it that were applied are read again too, and the
+ * A record whose commit order is above its partition's covered order is held. A record at or below it
+ * is a copy of a record already applied (an at-least-once migration re-produces records after a
+ * crash, a restarted writer re-reads from its stored position) or history a new spec generation
+ * re-reads: it is applied at once, and a copy changes nothing (the writer's version guard). So is a
+ * record without a commit order (snapshot rows, sweep tombstones). Coverage is per partition because
+ * a release only proves something for the partitions whose ends were measured: a partition assigned
+ * later (after a restart the writer starts with none, and a rebalance moves partitions) has been read
+ * by nobody, and its records of the released transactions must still wait for a release covering it.
+ * <p>
+ * <b>Releases.</b> When the watermark passes the covered order of an assigned partition, the writer
+ * measures its partitions' ends ({@link #beginRelease}); once the consumer has read that far, the held
+ * records up to the watermark in those partitions go into one batch, hence one target transaction.
+ * <p>
+ * <b>Bounded memory, whole transactions.</b> At most {@link #MAX_HELD_RECORDS} records are held
+ * (more only when a single transaction is larger). Past that, the transactions with the highest commit
+ * orders are dropped from memory, whole, and records above the lowest dropped commit order are not
+ * kept until the next release; that release then applies the transactions up to just below it (a
+ * commit-order batch: whole transactions, oldest first) and the partitions that dropped records are
+ * read again from their first unapplied record. Kafka keeps the records, so a backlog of any size is
+ * applied in commit-order batches of bounded size; atomicity never depends on how far behind the
+ * writer is. Records re-read that were applied when first read are skipped.
+ * <p>
+ * Positions: a partition's stored position never passes its first held or dropped record, so after a
+ * crash those are read again; records after it that were applied are read again too, and the
  * writer's version guard skips them.
- * <p>
- * Holding is bounded: past {@link #MAX_HELD_RECORDS} records, or when the oldest held record waited
- * {@link #MAX_HOLD_NANOS}, everything held is released without alignment (counted as an overflow and
- * logged by the writer), so a stalled watermark costs atomicity, never progress or memory.
  * <p>
  * Single-threaded: only the writer's loop uses it.
  */
 final class TransactionAligner {
     static final int MAX_HELD_RECORDS = 200_000;
-    static final long MAX_HOLD_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
     static final long NO_ORDER = Long.MIN_VALUE;
 
     private final TransactionWatermark watermark;
+    private final int maxHeld;
     private final Map<TopicPartition, ArrayDeque<Held>> held = new HashMap<>();
+    /** Records held per commit order, to find the newest transactions when holding reaches its bound. */
+    private final TreeMap<Long, Integer> heldByOrder = new TreeMap<>();
     /** Next offset after the last record admitted, per partition. */
     private final Map<TopicPartition, Long> admittedTo = new HashMap<>();
+    /** Per partition, the commit order up to which its records are read and applied (see the class comment). */
+    private final Map<TopicPartition, Long> covered = new HashMap<>();
+    /** Per partition, the first record dropped from memory since it was last read again. */
+    private final Map<TopicPartition, Long> firstDropped = new HashMap<>();
+    /** Per partition read again after dropping: below this offset, records applied when first read are skipped. */
+    private final Map<TopicPartition, Long> replayBelow = new HashMap<>();
     private int heldCount;
-    private long applied = TransactionWatermark.NONE;
+    /** Records with a commit order above this are not kept (holding reached its bound); Long.MAX_VALUE when none are dropped. */
+    private long keepUpTo = Long.MAX_VALUE;
+    private long spills;
+    private long released = TransactionWatermark.NONE;
     /** The commit order being released, and the ends the consumer must reach first; null when none. */
     private long releasing = NO_ORDER;
     private Map<TopicPartition, Long> releaseEnds;
+    private boolean releaseWhole;
 
     private record Held(ConsumerRecord<byte[], byte[]> record, long commitOrder, long admittedNanos) {
     }
 
-    /** What to apply in one target transaction, with the positions to store and the commit order it completes. */
+    /**
+     * What to apply in one target transaction: the records, the positions to store, each covered
+     * partition's new covered order, and the commit order completed for the whole group ({@code null}
+     * unless the release covered every partition of the writer's topics). {@code rewind}: partitions
+     * to read again from the given offset, right after this batch, because records were dropped.
+     */
     record Release(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records, Map<TopicPartition, OffsetAndMetadata> positions,
-                   Long commitOrder, int transactions, boolean overflow) {
+                   Map<TopicPartition, Long> coveredOrders, Long commitOrder, int transactions, Map<TopicPartition, Long> rewind) {
         boolean isEmpty() {
-            return records.isEmpty() && commitOrder == null;
+            return records.isEmpty() && coveredOrders.isEmpty();
         }
     }
 
     TransactionAligner(TransactionWatermark watermark) {
+        this(watermark, MAX_HELD_RECORDS);
+    }
+
+    TransactionAligner(TransactionWatermark watermark, int maxHeld) {
+        if (maxHeld < 1) {
+            throw new IllegalArgumentException("maxHeld must be at least 1, was " + maxHeld);
+        }
         this.watermark = watermark;
+        this.maxHeld = maxHeld;
     }
 
-    /** The commit order up to which everything has been applied, as stored in the target. */
-    void applied(long commitOrder) {
-        applied = Math.max(applied, commitOrder);
+    /** The covered commit order stored for {@code tp}, read when it was assigned and positioned. */
+    void covered(TopicPartition tp, long commitOrder) {
+        covered.merge(tp, commitOrder, Math::max);
     }
 
-    long applied() {
-        return applied;
+    long covered(TopicPartition tp) {
+        return covered.getOrDefault(tp, TransactionWatermark.NONE);
+    }
+
+    /** The highest commit order released so far (for some partitions at least), or NONE. */
+    long released() {
+        return released;
+    }
+
+    /** The watermark as it reads now. */
+    long watermark() {
+        return watermark.complete();
     }
 
     /** True while records are held or a release waits for the consumer to reach its ends. */
@@ -87,76 +142,214 @@ final class TransactionAligner {
         return heldCount;
     }
 
+    /** Times holding reached its bound and the newest held transactions were dropped, to be read again. */
+    long spills() {
+        return spills;
+    }
+
+    /** When the oldest held record was admitted (System.nanoTime), or Long.MAX_VALUE when none is held. */
+    long oldestHeldNanos() {
+        long oldest = Long.MAX_VALUE;
+        for (ArrayDeque<Held> q : held.values()) {
+            if (!q.isEmpty()) {
+                oldest = Math.min(oldest, q.peekFirst().admittedNanos());
+            }
+        }
+        return oldest;
+    }
+
     /**
-     * Takes in one poll's records: returns those that can be applied now, keeps the others.
+     * Takes in one poll's records: returns those that can be applied now, keeps the others (or drops
+     * them while holding is at its bound).
      */
     Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> admit(ConsumerRecords<byte[], byte[]> polled) {
         Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> ready = new LinkedHashMap<>();
         long now = System.nanoTime();
         for (TopicPartition tp : polled.partitions()) {
             List<ConsumerRecord<byte[], byte[]>> records = polled.records(tp);
+            long coveredTo = covered(tp);
+            long replay = replayBelow.getOrDefault(tp, -1L);
             for (ConsumerRecord<byte[], byte[]> r : records) {
                 long order = ChangeHeaders.getLong(r.headers(), ChangeHeaders.COMMIT_ORDER, NO_ORDER);
-                if (order == NO_ORDER || order <= applied) {
-                    ready.computeIfAbsent(tp, k -> new ArrayList<>()).add(r);
+                boolean applicable = order == NO_ORDER || order <= coveredTo;
+                if (applicable) {
+                    // Below replay: read before, and applied then (at once, or in the release that covered it).
+                    if (r.offset() >= replay) {
+                        ready.computeIfAbsent(tp, k -> new ArrayList<>()).add(r);
+                    }
+                } else if (order > keepUpTo) {
+                    firstDropped.merge(tp, r.offset(), Math::min);
                 } else {
                     held.computeIfAbsent(tp, k -> new ArrayDeque<>()).addLast(new Held(r, order, now));
+                    heldByOrder.merge(order, 1, Integer::sum);
                     heldCount++;
                 }
             }
             if (!records.isEmpty()) {
-                admittedTo.put(tp, records.get(records.size() - 1).offset() + 1);
+                long next = records.get(records.size() - 1).offset() + 1;
+                admittedTo.put(tp, next);
+                if (next >= replay) {
+                    replayBelow.remove(tp);
+                }
             }
         }
+        bound();
         return ready;
     }
 
     /**
-     * A commit order the watermark completed beyond what is applied or being released, if the writer
-     * should now measure its partitions' ends and call {@link #beginRelease}; {@link #NO_ORDER} otherwise.
+     * Past {@link #maxHeld} records, drops the newest held transactions whole until a quarter of the
+     * bound is free, keeping at least the oldest one, and keeps no record above the oldest dropped
+     * commit order until the next release (see the class comment).
      */
-    long releaseCandidate() {
+    private void bound() {
+        if (heldCount <= maxHeld || heldByOrder.size() < 2) {
+            return;
+        }
+        int goal = maxHeld - maxHeld / 4;
+        int remaining = heldCount;
+        long keep = keepUpTo;
+        long oldest = heldByOrder.firstKey();
+        for (Map.Entry<Long, Integer> e : heldByOrder.descendingMap().entrySet()) {
+            if (remaining <= goal || e.getKey() == oldest) {
+                break;
+            }
+            remaining -= e.getValue();
+            keep = e.getKey() - 1;
+        }
+        keepUpTo = keep;
+        for (Map.Entry<TopicPartition, ArrayDeque<Held>> e : held.entrySet()) {
+            for (Iterator<Held> it = e.getValue().iterator(); it.hasNext(); ) {
+                Held h = it.next();
+                if (h.commitOrder() > keep) {
+                    firstDropped.merge(e.getKey(), h.record().offset(), Math::min);
+                    it.remove();
+                    heldCount--;
+                }
+            }
+        }
+        heldByOrder.tailMap(keep, false).clear();
+        held.values().removeIf(ArrayDeque::isEmpty);
+        spills++;
+    }
+
+    /**
+     * A commit order the watermark completed beyond the covered order of some partition in
+     * {@code assigned}, if the writer should now measure their ends and call {@link #beginRelease};
+     * {@link #NO_ORDER} otherwise (also while nothing is assigned: a release must cover partitions).
+     */
+    long releaseCandidate(Collection<TopicPartition> assigned) {
         if (releaseEnds != null) {
             return NO_ORDER;
         }
         long complete = watermark.complete();
-        return complete != TransactionWatermark.NONE && complete > applied ? complete : NO_ORDER;
-    }
-
-    /** Starts releasing {@code commitOrder} once the consumer has read every partition up to {@code ends}. */
-    void beginRelease(long commitOrder, Map<TopicPartition, Long> ends) {
-        releasing = commitOrder;
-        releaseEnds = new HashMap<>(ends);
+        if (complete == TransactionWatermark.NONE) {
+            return NO_ORDER;
+        }
+        for (TopicPartition tp : assigned) {
+            if (covered(tp) < complete) {
+                return complete;
+            }
+        }
+        return NO_ORDER;
     }
 
     /**
-     * The release batch: {@code ready} plus, when the consumer reached the ends of a pending release,
-     * the held records up to its commit order, or everything held when holding overflowed.
+     * Starts releasing {@code commitOrder} in the partitions of {@code ends}, once the consumer has read
+     * each of them up to its end.
+     *
+     * @param whole true when {@code ends} holds every partition of the writer's topics, so the release
+     *              completes {@code commitOrder} for the whole group
+     */
+    void beginRelease(long commitOrder, Map<TopicPartition, Long> ends, boolean whole) {
+        if (ends.isEmpty()) {
+            return;
+        }
+        releasing = commitOrder;
+        releaseEnds = new HashMap<>(ends);
+        releaseWhole = whole;
+    }
+
+    /**
+     * The batch to apply: {@code ready} plus, when the consumer reached the ends of a pending release,
+     * the held records of the released transactions in the partitions it covers.
      *
      * @param position the consumer's next offset of an assigned, positioned partition, or -1 when unknown
      */
     Release take(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> ready, ToLongFunction<TopicPartition> position) {
         Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> out = new LinkedHashMap<>(ready);
+        Map<TopicPartition, Long> coveredNow = new HashMap<>();
         Long completes = null;
         int transactions = 0;
-        boolean overflow = false;
+        Map<TopicPartition, Long> rewind = Map.of();
         if (releaseEnds != null && reached(position)) {
-            transactions = release(out, releasing);
-            completes = releasing;
-            // Applied from here on: the batch commits, is retried until it does, or stops the writer.
-            applied = Math.max(applied, releasing);
+            // While records above keepUpTo were dropped, only the transactions up to it are all here.
+            long upTo = Math.min(releasing, keepUpTo);
+            transactions = release(out, upTo, releaseEnds.keySet());
+            for (TopicPartition tp : releaseEnds.keySet()) {
+                covered.merge(tp, upTo, Math::max);
+                coveredNow.put(tp, covered.get(tp));
+            }
+            if (releaseWhole) {
+                completes = upTo;
+            }
+            released = Math.max(released, upTo);
             releaseEnds = null;
             releasing = NO_ORDER;
-        }
-        if (heldCount > MAX_HELD_RECORDS || (heldCount > 0 && System.nanoTime() - oldestAdmitted() > MAX_HOLD_NANOS)) {
-            transactions += release(out, Long.MAX_VALUE);
-            overflow = true;
+            if (!firstDropped.isEmpty()) {
+                rewind = rewind();
+            }
         }
         Map<TopicPartition, OffsetAndMetadata> positions = new HashMap<>();
-        for (TopicPartition tp : out.keySet()) {
-            positions.put(tp, new OffsetAndMetadata(nextPosition(tp)));
+        Set<TopicPartition> stored = new HashSet<>(out.keySet());
+        stored.addAll(coveredNow.keySet());
+        for (TopicPartition tp : stored) {
+            Long next = nextPosition(tp);
+            if (next == null) {
+                // Covered without a record read since it was positioned: everything before the consumer's
+                // position is applied, and storing it again keeps the covered order across a restart.
+                long at = position.applyAsLong(tp);
+                next = at >= 0 && at != Long.MAX_VALUE ? at : null;
+            }
+            if (next != null) {
+                positions.put(tp, new OffsetAndMetadata(next));
+            }
         }
-        return new Release(out, positions, completes, transactions, overflow);
+        coveredNow.keySet().retainAll(positions.keySet());
+        return new Release(out, positions, coveredNow, completes, transactions, rewind);
+    }
+
+    /**
+     * After a release while records were dropped: the partitions that dropped records are to be read
+     * again from their first held or dropped record (their held records are let go, they come again),
+     * and records up to the highest commit order are kept again.
+     */
+    private Map<TopicPartition, Long> rewind() {
+        Map<TopicPartition, Long> rewind = new HashMap<>();
+        for (TopicPartition tp : firstDropped.keySet()) {
+            Long to = nextPosition(tp);
+            if (to == null) {
+                continue;
+            }
+            rewind.put(tp, to);
+            long readTo = admittedTo.getOrDefault(tp, to);
+            replayBelow.merge(tp, readTo, Math::max);
+            admittedTo.put(tp, to);
+            ArrayDeque<Held> q = held.remove(tp);
+            if (q != null) {
+                for (Held h : q) {
+                    unhold(h.commitOrder());
+                }
+            }
+        }
+        firstDropped.clear();
+        keepUpTo = Long.MAX_VALUE;
+        return rewind;
+    }
+
+    private void unhold(long order) {
+        heldCount--;
+        heldByOrder.computeIfPresent(order, (k, n) -> n == 1 ? null : n - 1);
     }
 
     private boolean reached(ToLongFunction<TopicPartition> position) {
@@ -169,21 +362,25 @@ final class TransactionAligner {
         return true;
     }
 
-    /** Moves held records with a commit order up to {@code upTo} into {@code out}; returns how many transactions they were. */
-    private int release(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> out, long upTo) {
+    /** Moves held records of {@code partitions} with a commit order up to {@code upTo} into {@code out}; returns how many transactions they were. */
+    private int release(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> out, long upTo, Set<TopicPartition> partitions) {
         Set<Long> transactions = new HashSet<>();
-        for (Map.Entry<TopicPartition, ArrayDeque<Held>> e : held.entrySet()) {
+        for (TopicPartition tp : partitions) {
+            ArrayDeque<Held> q = held.get(tp);
+            if (q == null) {
+                continue;
+            }
             List<ConsumerRecord<byte[], byte[]>> released = null;
-            for (Iterator<Held> it = e.getValue().iterator(); it.hasNext(); ) {
+            for (Iterator<Held> it = q.iterator(); it.hasNext(); ) {
                 Held h = it.next();
                 if (h.commitOrder() <= upTo) {
                     if (released == null) {
-                        released = out.computeIfAbsent(e.getKey(), k -> new ArrayList<>());
+                        released = out.computeIfAbsent(tp, k -> new ArrayList<>());
                     }
                     released.add(h.record());
                     transactions.add(h.commitOrder());
                     it.remove();
-                    heldCount--;
+                    unhold(h.commitOrder());
                 }
             }
             if (released != null) {
@@ -196,27 +393,23 @@ final class TransactionAligner {
         return transactions.size();
     }
 
-    private long oldestAdmitted() {
-        long oldest = Long.MAX_VALUE;
-        for (ArrayDeque<Held> q : held.values()) {
-            if (!q.isEmpty()) {
-                oldest = Math.min(oldest, q.peekFirst().admittedNanos());
-            }
+    /**
+     * Where {@code tp} resumes after a restart: its first held or dropped record, else after the last
+     * admitted one; null when nothing was admitted from it (its stored position stays as it is).
+     */
+    private Long nextPosition(TopicPartition tp) {
+        Long next = admittedTo.get(tp);
+        if (next == null) {
+            return null;
         }
-        return oldest;
-    }
-
-    /** Where {@code tp} resumes after a restart: its first held record, else after the last admitted one. */
-    private long nextPosition(TopicPartition tp) {
         ArrayDeque<Held> q = held.get(tp);
-        if (q != null && !q.isEmpty()) {
-            long first = Long.MAX_VALUE;
+        if (q != null) {
             for (Held h : q) {
-                first = Math.min(first, h.record().offset());
+                next = Math.min(next, h.record().offset());
             }
-            return first;
         }
-        return admittedTo.getOrDefault(tp, 0L);
+        Long dropped = firstDropped.get(tp);
+        return dropped == null ? next : Math.min(next, dropped);
     }
 
     /** Drops what belongs to partitions this writer no longer owns (or re-reads from a stored position). */
@@ -224,12 +417,25 @@ final class TransactionAligner {
         for (TopicPartition tp : partitions) {
             ArrayDeque<Held> q = held.remove(tp);
             if (q != null) {
-                heldCount -= q.size();
+                for (Held h : q) {
+                    unhold(h.commitOrder());
+                }
             }
             admittedTo.remove(tp);
-            if (releaseEnds != null) {
-                releaseEnds.remove(tp);
+            covered.remove(tp);
+            firstDropped.remove(tp);
+            replayBelow.remove(tp);
+            if (releaseEnds != null && releaseEnds.remove(tp) != null) {
+                // The release no longer covers every partition of the group.
+                releaseWhole = false;
+                if (releaseEnds.isEmpty()) {
+                    releaseEnds = null;
+                    releasing = NO_ORDER;
+                }
             }
+        }
+        if (firstDropped.isEmpty()) {
+            keepUpTo = Long.MAX_VALUE;
         }
     }
 }

@@ -20,7 +20,7 @@ public final class WriterMetrics {
     private final AtomicLong throttledMillis = new AtomicLong();
     private volatile boolean paused;
     private final AtomicLong transactionsApplied = new AtomicLong();
-    private final AtomicLong boundaryOverflows = new AtomicLong();
+    private volatile long heldSpills;
     private volatile long heldRecords;
     private volatile long appliedCommitOrder = Long.MIN_VALUE;
 
@@ -29,9 +29,13 @@ public final class WriterMetrics {
         return transactionsApplied.get();
     }
 
-    /** Times held records were applied without waiting for their transactions, because holding hit its bound. */
-    public long boundaryOverflows() {
-        return boundaryOverflows.get();
+    /**
+     * Times holding reached its bound ({@code TransactionAligner.MAX_HELD_RECORDS}): the newest held
+     * transactions were let go, the older ones applied whole, and the newer ones read again from Kafka.
+     * A cost in re-reading, never in atomicity.
+     */
+    public long heldSpills() {
+        return heldSpills;
     }
 
     /** Records held until their source transaction is complete (included in {@link #lag()}). */
@@ -39,7 +43,10 @@ public final class WriterMetrics {
         return heldRecords;
     }
 
-    /** The commit order up to which every source transaction is applied; Long.MIN_VALUE when none or boundaries are off. */
+    /**
+     * The highest commit order released: the source transactions up to it were applied whole in the
+     * partitions the release covered (every partition, with one writer). Long.MIN_VALUE when none or boundaries are off.
+     */
     public long appliedCommitOrder() {
         return appliedCommitOrder;
     }
@@ -48,13 +55,10 @@ public final class WriterMetrics {
         transactionsApplied.addAndGet(n);
     }
 
-    void boundaryOverflow() {
-        boundaryOverflows.incrementAndGet();
-    }
-
-    void held(long records, long commitOrder) {
+    void held(long records, long commitOrder, long spills) {
         heldRecords = records;
         appliedCommitOrder = commitOrder;
+        heldSpills = spills;
     }
 
     /** Milliseconds the writer held back on purpose (rate limit or pause): the backpressure it applied. */

@@ -27,25 +27,39 @@ import java.util.Map;
 final class WriterPositions {
     static final String TABLE = "understudy.writer_position";
 
+    /**
+     * {@code commit_order}: with transaction boundaries, the commit order up to which the partition is
+     * covered ({@link TransactionAligner}): every record of a source transaction up to it that the
+     * partition holds below {@code next_offset} is applied. Null when no release covered it yet.
+     */
     private static final String CREATE = "CREATE TABLE IF NOT EXISTS " + TABLE + " (group_id text NOT NULL, topic text NOT NULL, "
-            + "partition int NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+            + "partition int NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), commit_order bigint, "
             + "PRIMARY KEY (group_id, topic, partition))";
-    private static final String READ = "SELECT topic, partition, next_offset FROM " + TABLE
+    /** Tables made by earlier versions lack the column. */
+    private static final String ADD_COMMIT_ORDER = "ALTER TABLE " + TABLE + " ADD COLUMN IF NOT EXISTS commit_order bigint";
+    private static final String COMMIT_ORDER_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(?) "
+            + "AND attname = 'commit_order' AND NOT attisdropped)";
+    private static final String READ = "SELECT topic, partition, next_offset, commit_order FROM " + TABLE
             + " WHERE group_id = ? AND topic = ANY(?)";
-    private static final String RECORD = "INSERT INTO " + TABLE + " AS p (group_id, topic, partition, next_offset) "
-            + "SELECT ?, u.topic, u.partition, u.next_offset FROM unnest(?::text[], ?::int[], ?::bigint[]) AS u(topic, partition, next_offset) "
+    /** GREATEST ignores nulls (PostgreSQL, "GREATEST and LEAST"): a batch that covers nothing new keeps the stored order. */
+    private static final String RECORD = "INSERT INTO " + TABLE + " AS p (group_id, topic, partition, next_offset, commit_order) "
+            + "SELECT ?, u.topic, u.partition, u.next_offset, u.commit_order "
+            + "FROM unnest(?::text[], ?::int[], ?::bigint[], ?::bigint[]) AS u(topic, partition, next_offset, commit_order) "
             + "ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), "
-            + "updated_at = now()";
+            + "commit_order = GREATEST(p.commit_order, EXCLUDED.commit_order), updated_at = now()";
+
+    /** A partition's stored position, and the commit order it is covered up to (null when none). */
+    record Stored(long nextOffset, Long commitOrder) {
+    }
 
     /**
-     * The commit order up to which the group applied every source transaction ({@link TransactionAligner}),
-     * written with the rows that completed it: after a restart, or while a new generation re-reads history,
-     * records at or below it are applied at once instead of being held for a watermark.
+     * The commit order up to which the group applied every source transaction, in every partition of its
+     * topics ({@link TransactionAligner}), written with the rows that completed it; verify's catch-up reads
+     * it. The writer itself goes by each partition's covered order in {@value #TABLE}.
      */
     static final String TRANSACTION_TABLE = "understudy.writer_transaction";
     private static final String CREATE_TRANSACTION = "CREATE TABLE IF NOT EXISTS " + TRANSACTION_TABLE + " (group_id text PRIMARY KEY, "
             + "commit_order bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())";
-    private static final String READ_TRANSACTION = "SELECT commit_order FROM " + TRANSACTION_TABLE + " WHERE group_id = ?";
     private static final String RECORD_TRANSACTION = "INSERT INTO " + TRANSACTION_TABLE + " AS t (group_id, commit_order) VALUES (?, ?) "
             + "ON CONFLICT (group_id) DO UPDATE SET commit_order = GREATEST(t.commit_order, EXCLUDED.commit_order), updated_at = now()";
 
@@ -54,18 +68,8 @@ final class WriterPositions {
 
     /** Creates the table when missing; like the bookkeeping table, skips the DDL when it exists. */
     static void ensureTable(Connection c) throws SQLException {
-        BookkeepingTables.createIfMissing(c, TABLE, BookkeepingTables.TABLE_EXISTS, CREATE);
+        BookkeepingTables.createIfMissing(c, TABLE, COMMIT_ORDER_EXISTS, CREATE, ADD_COMMIT_ORDER);
         BookkeepingTables.createIfMissing(c, TRANSACTION_TABLE, BookkeepingTables.TABLE_EXISTS, CREATE_TRANSACTION);
-    }
-
-    /** The group's stored applied commit order, or {@link TransactionWatermark#NONE}. */
-    static long readCommitOrder(Connection c, String groupId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(READ_TRANSACTION)) {
-            ps.setString(1, groupId);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : TransactionWatermark.NONE;
-            }
-        }
     }
 
     /** Records the applied commit order in the caller's transaction; it only moves forward. */
@@ -77,9 +81,9 @@ final class WriterPositions {
         }
     }
 
-    /** Stored next offsets of {@code partitions}; partitions never written are absent. */
-    static Map<TopicPartition, Long> read(Connection c, String groupId, Collection<TopicPartition> partitions) throws SQLException {
-        Map<TopicPartition, Long> out = new HashMap<>();
+    /** Stored positions of {@code partitions}; partitions never written are absent. */
+    static Map<TopicPartition, Stored> read(Connection c, String groupId, Collection<TopicPartition> partitions) throws SQLException {
+        Map<TopicPartition, Stored> out = new HashMap<>();
         if (partitions.isEmpty()) {
             return out;
         }
@@ -91,7 +95,8 @@ final class WriterPositions {
                 while (rs.next()) {
                     TopicPartition tp = new TopicPartition(rs.getString(1), rs.getInt(2));
                     if (partitions.contains(tp)) {
-                        out.put(tp, rs.getLong(3));
+                        long order = rs.getLong(4);
+                        out.put(tp, new Stored(rs.getLong(3), rs.wasNull() ? null : order));
                     }
                 }
             }
@@ -99,19 +104,22 @@ final class WriterPositions {
         return out;
     }
 
-    /** Records {@code next} in the caller's transaction. */
-    static void record(Connection c, String groupId, Map<TopicPartition, OffsetAndMetadata> next) throws SQLException {
+    /** Records {@code next}, with the covered commit orders of {@code covered} (partitions absent there keep theirs), in the caller's transaction. */
+    static void record(Connection c, String groupId, Map<TopicPartition, OffsetAndMetadata> next, Map<TopicPartition, Long> covered)
+            throws SQLException {
         if (next.isEmpty()) {
             return;
         }
         String[] topics = new String[next.size()];
         Integer[] partitions = new Integer[next.size()];
         Long[] offsets = new Long[next.size()];
+        Long[] orders = new Long[next.size()];
         int i = 0;
         for (Map.Entry<TopicPartition, OffsetAndMetadata> e : next.entrySet()) {
             topics[i] = e.getKey().topic();
             partitions[i] = e.getKey().partition();
             offsets[i] = e.getValue().offset();
+            orders[i] = covered.get(e.getKey());
             i++;
         }
         try (PreparedStatement ps = c.prepareStatement(RECORD)) {
@@ -119,6 +127,7 @@ final class WriterPositions {
             ps.setArray(2, c.createArrayOf("text", topics));
             ps.setArray(3, c.createArrayOf("int4", partitions));
             ps.setArray(4, c.createArrayOf("bigint", offsets));
+            ps.setArray(5, c.createArrayOf("bigint", orders));
             ps.executeUpdate();
         }
     }

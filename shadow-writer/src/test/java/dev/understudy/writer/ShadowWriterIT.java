@@ -492,7 +492,7 @@ class ShadowWriterIT {
                 await("every transaction", Duration.ofSeconds(30), () -> queryLong(applied) == 5L * transactions && m.heldRecords() == 0,
                         m::toString);
                 assertTrue(writer.failure().isEmpty(), () -> "writer failed: " + writer.failure().get());
-                assertEquals(0, m.boundaryOverflows());
+                assertEquals(0, m.heldSpills());
             }
         } finally {
             reading.set(false);
