@@ -1,8 +1,12 @@
 package dev.understudy.capture;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.understudy.schemas.AvroSerializer;
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.SerdeConfig;
+import dev.understudy.schemas.Topics;
 import io.debezium.embedded.Connect;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
@@ -11,10 +15,15 @@ import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.connect.data.Field;
+import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +63,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class CdcCapture implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CdcCapture.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final CaptureSettings settings;
     private final KafkaProducer<GenericRecord, GenericRecord> producer;
@@ -101,16 +111,14 @@ public final class CdcCapture implements AutoCloseable {
                 ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-dlq-" + settings.name(),
                 ProducerConfig.ACKS_CONFIG, "all",
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
-                new org.apache.kafka.common.serialization.ByteArraySerializer(),
-                new org.apache.kafka.common.serialization.ByteArraySerializer());
+                new ByteArraySerializer(), new ByteArraySerializer());
         this.commits = settings.commitsTopic() == null ? null : new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
                 ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-commits-" + settings.name(),
                 ProducerConfig.ACKS_CONFIG, "all",
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 0),
-                new org.apache.kafka.common.serialization.ByteArraySerializer(),
-                new org.apache.kafka.common.serialization.ByteArraySerializer());
+                new ByteArraySerializer(), new ByteArraySerializer());
 
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "understudy-capture-" + settings.name());
@@ -375,8 +383,8 @@ public final class CdcCapture implements AutoCloseable {
 
     /**
      * Sends a change that could not be converted to the pipeline's dead-letter topic
-     * ({@code Topics.deadLetter}), with the coordinates the writer's dead letters carry
-     * ({@code understudy.dlq.*} headers: the legacy topic it was bound for, table, key, LSN, error; partition
+     * ({@link Topics#deadLetter}), with the coordinates the writer's dead letters carry
+     * ({@link DeadLetterFields}: the legacy topic it was bound for, table, key, LSN, error; partition
      * and offset -1, as it never reached that topic) plus the column and the stage. Key and value are
      * UTF-8 JSON: the primary key, and the same coordinates.
      */
@@ -384,69 +392,52 @@ public final class CdcCapture implements AutoCloseable {
         String table = String.valueOf(ChangeEventConverter.sourceTable(record));
         String column = e instanceof AvroConversions.UncarriedValueException u ? u.column : null;
         Long lsn = null;
-        if (record.value() instanceof org.apache.kafka.connect.data.Struct v && v.schema().field("source") != null) {
+        if (record.value() instanceof Struct v && v.schema().field("source") != null) {
             lsn = v.getStruct("source").getInt64("lsn");
         }
         String key = keyJson(record.key());
         String error = e.getMessage() == null ? e.toString() : e.getMessage();
-        String topic = dev.understudy.schemas.Topics.legacy(settings.topicPrefix(), table);
-        LOG.error("Capture '{}' dead-letters a change of {} (key {}, LSN {}): {}", settings.name(), table, key, lsn, error);
-        org.apache.kafka.common.header.internals.RecordHeaders h = new org.apache.kafka.common.header.internals.RecordHeaders();
-        header(h, "understudy.dlq.topic", topic);
-        header(h, "understudy.dlq.partition", "-1");
-        header(h, "understudy.dlq.offset", "-1");
-        header(h, "understudy.dlq.lsn", lsn == null ? null : lsn.toString());
-        header(h, "understudy.dlq.table", table);
-        header(h, "understudy.dlq.key", key);
-        header(h, "understudy.dlq.column", column);
-        header(h, "understudy.dlq.stage", "capture");
-        header(h, "understudy.dlq.error", error);
-        header(h, "understudy.dlq.failed_at_ms", Long.toString(System.currentTimeMillis()));
-        String value = "{\"stage\":\"capture\",\"table\":" + json(table) + ",\"column\":" + json(column) + ",\"key\":" + key
-                + ",\"lsn\":" + lsn + ",\"topic\":" + json(topic) + ",\"error\":" + json(error) + "}";
-        return deadLetters.send(new ProducerRecord<>(dev.understudy.schemas.Topics.deadLetter(settings.topicPrefix()), null,
-                key.getBytes(java.nio.charset.StandardCharsets.UTF_8), value.getBytes(java.nio.charset.StandardCharsets.UTF_8), h));
+        String topic = Topics.legacy(settings.topicPrefix(), table);
+        LOG.error("Capture '{}' dead-letters a change of {} (key {}, LSN {}) to {}; the other changes go on. Cause: {}", settings.name(),
+                table, key, lsn, Topics.deadLetter(settings.topicPrefix()), error);
+        RecordHeaders h = new RecordHeaders();
+        header(h, DeadLetterFields.TOPIC, topic);
+        header(h, DeadLetterFields.PARTITION, "-1");
+        header(h, DeadLetterFields.OFFSET, "-1");
+        header(h, DeadLetterFields.LSN, lsn == null ? null : lsn.toString());
+        header(h, DeadLetterFields.TABLE, table);
+        header(h, DeadLetterFields.KEY, key);
+        header(h, DeadLetterFields.COLUMN, column);
+        header(h, DeadLetterFields.STAGE, "capture");
+        header(h, DeadLetterFields.ERROR, error);
+        header(h, DeadLetterFields.FAILED_AT_MS, Long.toString(System.currentTimeMillis()));
+        ObjectNode value = JSON.createObjectNode().put("stage", "capture").put("table", table).put("column", column)
+                .put("lsn", lsn).put("topic", topic).put("error", error);
+        value.set("key", keyNode(record.key()));
+        return deadLetters.send(new ProducerRecord<>(Topics.deadLetter(settings.topicPrefix()), null,
+                key.getBytes(StandardCharsets.UTF_8), value.toString().getBytes(StandardCharsets.UTF_8), h));
     }
 
-    private static void header(org.apache.kafka.common.header.internals.RecordHeaders h, String name, String value) {
+    private static void header(RecordHeaders h, String name, String value) {
         if (value != null) {
-            h.add(name, value.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            h.add(name, value.getBytes(StandardCharsets.UTF_8));
         }
     }
 
-    /** A Connect key struct as a JSON object in field order, e.g. {@code {"id":"42"}}; values as their text. */
-    private static String keyJson(Object key) {
-        if (!(key instanceof org.apache.kafka.connect.data.Struct k)) {
-            return "null";
-        }
-        StringBuilder sb = new StringBuilder("{");
-        for (org.apache.kafka.connect.data.Field f : k.schema().fields()) {
-            sb.append(sb.length() > 1 ? "," : "").append(json(f.name())).append(':');
-            Object v = k.get(f);
-            sb.append(v == null ? "null" : json(v.toString()));
-        }
-        return sb.append('}').toString();
-    }
-
-    private static String json(String s) {
-        if (s == null) {
-            return "null";
-        }
-        StringBuilder sb = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                default -> {
-                    if (ch < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        sb.append(ch);
-                    }
-                }
+    /** A Connect key struct as a JSON object in field order, values as their text, e.g. {@code {"id":"42"}}. */
+    private static ObjectNode keyNode(Object key) {
+        ObjectNode node = JSON.createObjectNode();
+        if (key instanceof Struct k) {
+            for (Field f : k.schema().fields()) {
+                Object v = k.get(f);
+                node.put(f.name(), v == null ? null : v.toString());
             }
         }
-        return sb.append('"').toString();
+        return node;
+    }
+
+    private static String keyJson(Object key) {
+        return key instanceof Struct ? keyNode(key).toString() : "null";
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.understudy.capture;
 
+import dev.understudy.schemas.SqlNames;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -46,7 +47,7 @@ public final class ColumnTypeCheck {
         List<String> problems = new ArrayList<>();
         try (PreparedStatement ps = legacy.prepareStatement(COLUMNS)) {
             for (String table : tables) {
-                ps.setString(1, table);
+                ps.setString(1, SqlNames.qualified(table));
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         String problem = problem(table, rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(5),

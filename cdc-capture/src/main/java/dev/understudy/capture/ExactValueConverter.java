@@ -22,6 +22,7 @@ import java.util.Calendar;
 import java.util.GregorianCalendar;
 import java.util.Properties;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * A Debezium custom converter ({@code converters=exact}, see {@link CaptureSettings#debeziumProperties()})
@@ -138,7 +139,7 @@ public final class ExactValueConverter implements CustomConverter<SchemaBuilder,
      * {@link #UNCARRIED_TEXT} and the reason). The marker is returned also when a finite value converts
      * to the marker itself or an infinity sentinel, which would otherwise read as another value.
      */
-    private static Object convert(Object value, java.util.function.Function<Object, Object> conversion, Object marker) {
+    private static Object convert(Object value, Function<Object, Object> conversion, Object marker) {
         if (value == null) {
             return null;
         }

@@ -1,5 +1,6 @@
 package dev.understudy.capture;
 
+import dev.understudy.schemas.SqlNames;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -89,14 +90,14 @@ final class SourceDatabase {
                     if (published.contains(t)) {
                         continue;
                     }
-                    exists.setString(1, t);
+                    exists.setString(1, SqlNames.qualified(t));
                     try (ResultSet rs = exists.executeQuery()) {
                         rs.next();
                         if (!rs.getBoolean(1)) {
                             continue; // Debezium does not publish a table that does not exist either.
                         }
                     }
-                    s.execute("ALTER PUBLICATION " + settings.publication() + " ADD TABLE " + t);
+                    s.execute("ALTER PUBLICATION " + settings.publication() + " ADD TABLE " + SqlNames.qualified(t));
                     added.add(t);
                 }
             }
@@ -140,7 +141,7 @@ final class SourceDatabase {
              PreparedStatement ps = c.prepareStatement("SELECT c.reltuples::bigint, s.n_live_tup FROM pg_class c"
                      + " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(?)")) {
             for (String t : tables) {
-                ps.setString(1, t);
+                ps.setString(1, SqlNames.qualified(t));
                 long estimate = -1;
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
@@ -202,7 +203,7 @@ final class SourceDatabase {
                      + " FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace"
                      + " WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY n.nspname, r.relname")) {
             for (String table : settings.tables()) {
-                ps.setString(1, table);
+                ps.setString(1, SqlNames.qualified(table));
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next() && rs.getBoolean(2)) {
                         overridden.add(table);

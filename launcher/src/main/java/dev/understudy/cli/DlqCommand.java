@@ -6,6 +6,7 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ChangeOrder;
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.DeadLetterHeaders;
@@ -316,6 +317,11 @@ final class DlqCommand implements Runnable {
 
     /** Why {@code l} cannot be replayed, or null when it can. */
     static String unreplayable(Letter l, String prefix) {
+        if ("capture".equals(l.stage)) {
+            return "the capture could not convert the legacy change (see its column and error); it never reached Kafka, so there is "
+                    + "nothing to replay: fix the value in the legacy row (or the table's type, see docs/types.md) and the next change "
+                    + "of the row carries it, or re-capture the row with `understudy repair --table`";
+        }
         if (!"writer".equals(l.stage)) {
             return "streams".equals(l.stage) ? STREAMS_REASON : "not written by understudy (no dead-letter headers)";
         }
@@ -363,7 +369,8 @@ final class DlqCommand implements Runnable {
             this.generation = ChangeHeaders.getLong(h, ChangeHeaders.GENERATION, 0);
             this.joinedVersion = ChangeHeaders.getLong(h, ChangeHeaders.JOINED_VERSION, 0);
             if (h.lastHeader(DeadLetterPublisher.TOPIC) != null) {
-                stage = "writer";
+                String named = text(h, DeadLetterFields.STAGE);
+                stage = named == null ? "writer" : named;
                 table = text(h, DeadLetterPublisher.TABLE);
                 key = text(h, DeadLetterPublisher.KEY);
                 origTopic = text(h, DeadLetterPublisher.TOPIC);

@@ -4,6 +4,7 @@ import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.SqlNames;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.ComparisonSettings;
 import dev.understudy.transform.PipelineTopology;
@@ -347,7 +348,7 @@ public final class Pipeline implements AutoCloseable {
                 config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD));
              java.sql.PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
                      + "FROM pg_class c WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest(?::text[]) t)")) {
-            ps.setArray(1, c.createArrayOf("text", tables.toArray()));
+            ps.setArray(1, c.createArrayOf("text", tables.stream().map(SqlNames::qualified).toArray()));
             try (java.sql.ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? rs.getLong(1) : 0;
             }

@@ -1,5 +1,8 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.capture.ColumnTypeCheck;
+
+import dev.understudy.schemas.SqlNames;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -25,7 +28,7 @@ final class SourceTables {
                             EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS has_pk
                      FROM (SELECT to_regclass(?) AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid""")) {
             for (String table : tables) {
-                ps.setString(1, table);
+                ps.setString(1, SqlNames.qualified(table));
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     if (!rs.getBoolean(1)) {
@@ -39,7 +42,7 @@ final class SourceTables {
             }
             // Columns whose values the capture cannot carry exactly (docs/types.md): refused here, before
             // anything starts, rather than changed or stopping the capture later.
-            problems.addAll(dev.understudy.capture.ColumnTypeCheck.problems(c, tables));
+            problems.addAll(ColumnTypeCheck.problems(c, tables));
         } catch (SQLException e) {
             problems.add("cannot inspect legacy tables: " + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")");
         }

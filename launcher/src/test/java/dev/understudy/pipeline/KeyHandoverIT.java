@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A projection written from the docs on names and types of its own (uuid keys, schemas other than
- * public, a numeric total), keyed by an order number that is not the legacy primary key and joined
+ * public, mixed-case names, a numeric total), keyed by an order number that is not the legacy primary key and joined
  * to the client through a uuid foreign key. Order numbers are handed from one order to another
  * (A takes a temporary number, B takes A's, A takes B's) in one transaction and in three, also
  * while either order moves to another client, and with B deleted and re-inserted under A's number,
@@ -37,17 +37,17 @@ class KeyHandoverIT {
     private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
     private static final String LEGACY = """
             CREATE SCHEMA crm;
-            CREATE SCHEMA sales;
+            CREATE SCHEMA "Sales";
             CREATE TABLE crm.clients (
                 client_id    uuid PRIMARY KEY,
                 display_name text NOT NULL,
                 country_code char(2),
                 updated_at   timestamptz NOT NULL DEFAULT now()
             );
-            CREATE TABLE sales.orders (
+            CREATE TABLE "Sales"."Orders" (
                 order_id   bigint PRIMARY KEY,
                 client_ref uuid REFERENCES crm.clients,
-                order_no   text UNIQUE,
+                "OrderNo"  text UNIQUE,
                 placed_at  timestamptz NOT NULL DEFAULT now(),
                 total      numeric(12,2)
             );
@@ -56,7 +56,7 @@ class KeyHandoverIT {
             migration: v1_order_table
             flyway: "1"
             sources:
-              orders: { table: sales.orders }
+              orders: { table: Sales.Orders }
               clients: { table: crm.clients }
             targets:
               order_table:
@@ -67,7 +67,7 @@ class KeyHandoverIT {
                 join:
                   client: { source: clients, on: { client_ref: client_id } }
                 columns:
-                  order_no: { column: order_no }
+                  order_no: { column: OrderNo }
                   client_name: { column: client.display_name }
                   placed_at: { column: placed_at }
                   total: { column: total }
@@ -84,8 +84,9 @@ class KeyHandoverIT {
             CREATE TABLE order_table (order_no text PRIMARY KEY, client_name text, placed_at timestamptz, total numeric(12,2));
             """;
     private static final String EXPECTED = """
-            SELECT o.order_no, c.display_name, (extract(epoch FROM o.placed_at) * 1000000)::bigint, o.total::text
-            FROM sales.orders o JOIN crm.clients c ON c.client_id = o.client_ref WHERE o.order_no IS NOT NULL ORDER BY o.order_no""";
+            SELECT o."OrderNo", c.display_name, (extract(epoch FROM o.placed_at) * 1000000)::bigint, o.total::text
+            FROM "Sales"."Orders" o JOIN crm.clients c ON c.client_id = o.client_ref WHERE o."OrderNo" IS NOT NULL ORDER BY o."OrderNo"
+            """;
     private static final String ACTUAL = """
             SELECT order_no, client_name, (extract(epoch FROM placed_at) * 1000000)::bigint, total::text
             FROM public.order_table ORDER BY order_no""";
@@ -105,7 +106,7 @@ class KeyHandoverIT {
                 s.execute(LEGACY);
                 s.execute("INSERT INTO crm.clients (client_id, display_name, country_code) "
                         + "SELECT md5('client' || g)::uuid, 'Client ' || g, chr(65 + g % 26) || chr(65 + g % 7) FROM generate_series(1, " + CLIENTS + ") g");
-                s.execute("INSERT INTO sales.orders (order_id, client_ref, order_no, total) "
+                s.execute("INSERT INTO \"Sales\".\"Orders\" (order_id, client_ref, \"OrderNo\", total) "
                         + "SELECT g, md5('client' || (1 + g % " + CLIENTS + "))::uuid, 'N-' || g, g * 1.25 FROM generate_series(1, " + ORDERS + ") g");
             }
             PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"),
@@ -158,29 +159,29 @@ class KeyHandoverIT {
         String nb = number(c, b);
         String otherClient = "md5('client' || " + (1 + ThreadLocalRandom.current().nextInt(CLIENTS)) + ")::uuid";
         try (Statement s = c.createStatement()) {
-            s.executeUpdate("UPDATE sales.orders SET order_no = 'TMP-" + a + "'"
+            s.executeUpdate("UPDATE \"Sales\".\"Orders\" SET \"OrderNo\" = 'TMP-" + a + "'"
                     + (variant == Variant.A_MOVES_CLIENT ? ", client_ref = " + otherClient : "") + " WHERE order_id = " + a);
             if (!oneTransaction) {
                 c.commit();
             }
             if (variant == Variant.B_DELETED_AND_REINSERTED) {
-                s.executeUpdate("DELETE FROM sales.orders WHERE order_id = " + b);
-                s.executeUpdate("INSERT INTO sales.orders (order_id, client_ref, order_no, total) VALUES (" + b + ", "
+                s.executeUpdate("DELETE FROM \"Sales\".\"Orders\" WHERE order_id = " + b);
+                s.executeUpdate("INSERT INTO \"Sales\".\"Orders\" (order_id, client_ref, \"OrderNo\", total) VALUES (" + b + ", "
                         + otherClient + ", '" + na + "', 99.99)");
             } else {
-                s.executeUpdate("UPDATE sales.orders SET order_no = '" + na + "'"
+                s.executeUpdate("UPDATE \"Sales\".\"Orders\" SET \"OrderNo\" = '" + na + "'"
                         + (variant == Variant.B_MOVES_CLIENT ? ", client_ref = " + otherClient : "") + " WHERE order_id = " + b);
             }
             if (!oneTransaction) {
                 c.commit();
             }
-            s.executeUpdate("UPDATE sales.orders SET order_no = '" + nb + "', total = total + 1 WHERE order_id = " + a);
+            s.executeUpdate("UPDATE \"Sales\".\"Orders\" SET \"OrderNo\" = '" + nb + "', total = total + 1 WHERE order_id = " + a);
             c.commit();
         }
     }
 
     private static String number(Connection c, long order) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT order_no FROM sales.orders WHERE order_id = ?")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT \"OrderNo\" FROM \"Sales\".\"Orders\" WHERE order_id = ?")) {
             ps.setLong(1, order);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();

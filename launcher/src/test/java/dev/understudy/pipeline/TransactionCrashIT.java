@@ -1,6 +1,8 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.cli.Main;
+import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.writer.KillPoints;
 import org.apache.kafka.clients.admin.Admin;
@@ -12,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -234,8 +237,8 @@ class TransactionCrashIT {
     private static void assertOneCommitOrderPerTransaction(String bootstrap) {
         Map<Long, java.util.Set<Long>> ordersByTx = new java.util.HashMap<>();
         Map<Long, java.util.Set<Long>> txByOrder = new java.util.HashMap<>();
-        List<String> topics = List.of(dev.understudy.schemas.Topics.newSchema("understudy", "public.accounts"),
-                dev.understudy.schemas.Topics.newSchema("understudy", "public.transfers"));
+        List<String> topics = List.of(Topics.newSchema("understudy", "public.accounts"),
+                Topics.newSchema("understudy", "public.transfers"));
         try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(Map.of(
                 org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
@@ -250,9 +253,9 @@ class TransactionCrashIT {
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while (partitions.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp)) && System.nanoTime() < deadline) {
                 for (var r : consumer.poll(Duration.ofMillis(500))) {
-                    long order = dev.understudy.schemas.ChangeHeaders.getLong(r.headers(), dev.understudy.schemas.ChangeHeaders.COMMIT_ORDER,
+                    long order = ChangeHeaders.getLong(r.headers(), ChangeHeaders.COMMIT_ORDER,
                             Long.MIN_VALUE);
-                    long tx = dev.understudy.schemas.ChangeHeaders.getLong(r.headers(), dev.understudy.schemas.ChangeHeaders.TX_ID, Long.MIN_VALUE);
+                    long tx = ChangeHeaders.getLong(r.headers(), ChangeHeaders.TX_ID, Long.MIN_VALUE);
                     if (order != Long.MIN_VALUE && tx != Long.MIN_VALUE) {
                         ordersByTx.computeIfAbsent(tx, k -> new java.util.TreeSet<>()).add(order);
                         txByOrder.computeIfAbsent(order, k -> new java.util.TreeSet<>()).add(tx);

@@ -1,6 +1,7 @@
 package dev.understudy.writer;
 
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -48,16 +49,17 @@ import java.util.concurrent.Future;
  * Takes any {@link Producer}, so a caller can share or configure its own.
  */
 public final class DeadLetterPublisher implements AutoCloseable {
-    public static final String TOPIC = "understudy.dlq.topic";
-    public static final String PARTITION = "understudy.dlq.partition";
-    public static final String OFFSET = "understudy.dlq.offset";
-    public static final String LSN = "understudy.dlq.lsn";
-    public static final String VERSION = "understudy.dlq.version";
-    public static final String TABLE = "understudy.dlq.table";
-    public static final String KEY = "understudy.dlq.key";
-    public static final String SQLSTATE = "understudy.dlq.sqlstate";
-    public static final String ERROR = "understudy.dlq.error";
-    public static final String FAILED_AT_MS = "understudy.dlq.failed_at_ms";
+    // The header vocabulary is DeadLetterFields', shared with the capture's dead letters.
+    public static final String TOPIC = DeadLetterFields.TOPIC;
+    public static final String PARTITION = DeadLetterFields.PARTITION;
+    public static final String OFFSET = DeadLetterFields.OFFSET;
+    public static final String LSN = DeadLetterFields.LSN;
+    public static final String VERSION = DeadLetterFields.VERSION;
+    public static final String TABLE = DeadLetterFields.TABLE;
+    public static final String KEY = DeadLetterFields.KEY;
+    public static final String SQLSTATE = DeadLetterFields.SQLSTATE;
+    public static final String ERROR = DeadLetterFields.ERROR;
+    public static final String FAILED_AT_MS = DeadLetterFields.FAILED_AT_MS;
     public static final int MAX_ERROR_CHARS = 2000;
 
     private final Producer<byte[], byte[]> producer;

@@ -1,5 +1,6 @@
 package dev.understudy.transform.spec;
 
+import dev.understudy.schemas.SqlNames;
 import dev.understudy.transform.spec.internals.Casts;
 import dev.understudy.transform.spec.internals.SpecModel;
 import org.apache.avro.LogicalType;
@@ -25,7 +26,8 @@ import java.util.regex.Pattern;
  * translated only where a failing cast cannot occur.
  */
 public final class SpecSql {
-    private static final Pattern REFERENCE = Pattern.compile("[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?");
+    /** A CEL identifier, optionally qualified by a join alias (CEL spec, "Syntax": {@code [_a-zA-Z][_a-zA-Z0-9]*}). */
+    private static final Pattern REFERENCE = Pattern.compile("[_a-zA-Z][_a-zA-Z0-9]*(\\.[_a-zA-Z][_a-zA-Z0-9]*)?");
 
     /**
      * The legacy side of a target.
@@ -170,11 +172,10 @@ public final class SpecSql {
 
     /** {@code schema.table} quoted part by part. */
     public static String qualified(String table) {
-        String[] parts = table.split("\\.", 2);
-        return quote(parts[0]) + "." + quote(parts[1]);
+        return SqlNames.qualified(table);
     }
 
     public static String quote(String identifier) {
-        return '"' + identifier.replace("\"", "\"\"") + '"';
+        return SqlNames.quote(identifier);
     }
 }
