@@ -2,6 +2,7 @@ package dev.understudy.transform.internals;
 
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
+import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RowValues;
 import dev.understudy.transform.ToastPlaceholders;
@@ -19,6 +20,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.ByteBuffer;
+
 /**
  * Replaces Debezium's placeholders for unchanged TOASTed values with the row's prior values, for
  * one legacy table, before any reader of the table sees the change.
@@ -33,7 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>How: the store {@code storeName} holds, per legacy key (as {@link RowValues#keyJson}), the last
  * complete envelope of the row (after filling): written on every create, update and snapshot read,
- * removed on delete. The store is persistent and changelogged, so it survives restarts and
+ * replaced by a marker on delete; and the highest LSN of a streamed change of the row, so that a
+ * change the capture delivers again after a restart, older than one already handled, is dropped
+ * here rather than passed on as the row's newest state. The store is persistent and changelogged, so it survives restarts and
  * rebalances; legacy topics are partitioned by the legacy key, so a key's history is always in the
  * same task's store. An update whose placeholders cannot be filled (no prior row for the key, e.g.
  * the row was captured before the store existed, or the prior row has no value for the column) is
@@ -103,10 +108,14 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
         GenericRecord legacyKey;
         GenericRecord envelope;
         String op;
+        Long lsn;
+        boolean snapshot;
         try {
             legacyKey = record.key() == null ? null : keys.deserialize(where.topic(), record.key());
             envelope = values.deserialize(where.topic(), record.value());
             op = Envelopes.op(envelope);
+            lsn = Envelopes.sourceOptionalLong(Envelopes.source(envelope), "lsn");
+            snapshot = Envelopes.sourceFlag(Envelopes.source(envelope), "snapshot");
         } catch (RuntimeException e) {
             if (DeadLetters.isTransient(e)) {
                 throw DeadLetters.transientFailure(stage, where, e);
@@ -115,10 +124,24 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
             return;
         }
         String storeKey = legacyKey == null ? null : RowValues.keyJson(legacyKey);
-        byte[] priorBytes = storeKey == null ? null : store.get(storeKey);
+        Stored stored = storeKey == null ? null : Stored.decode(store.get(storeKey));
+        byte[] priorBytes = stored == null ? null : stored.row();
+        if (!snapshot && lsn != null && stored != null && lsn < stored.streamedLsn()) {
+            // A streamed change older than one already seen for this row: the capture delivers at
+            // least once, and after a restart Debezium re-sends from its last flushed offset, so a
+            // row's update can arrive again after the row's delete. For one row, streamed LSNs grow
+            // in commit order (ChangeHeaders.VERSION), so it is a replay whose original was handled;
+            // passing it on would bring a deleted row's image back as the prior row, or dead-letter
+            // an update whose unchanged TOAST value has no prior row any more.
+            log.debug("{}: skipped the replayed change at {} (LSN {}, a change at LSN {} was seen for key {})", stage, where, lsn,
+                    stored.streamedLsn(), storeKey);
+            return;
+        }
+        long streamedLsn = Math.max(stored == null ? -1L : stored.streamedLsn(), snapshot || lsn == null ? -1L : lsn);
         if (ChangeEnvelope.OP_DELETE.equals(op)) {
             if (storeKey != null) {
-                store.delete(storeKey);
+                // A marker, not a removal: it remembers the delete's LSN for the check above.
+                store.put(storeKey, new Stored(streamedLsn, null).encode());
             }
             context.forward(withPrior(record, priorBytes), filledChild);
             return;
@@ -143,9 +166,41 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
             }
         }
         if (storeKey != null) {
-            store.put(storeKey, out.value());
+            store.put(storeKey, new Stored(streamedLsn, out.value()).encode());
         }
         context.forward(withPrior(out, priorBytes), filledChild);
+    }
+
+    /**
+     * What the store keeps per legacy row: the highest LSN of a streamed change seen for it (-1 when
+     * none: snapshot reads do not count, see {@link ChangeHeaders#VERSION}), and its last complete
+     * envelope, or null after a delete. Encoded as {@code 0x01 | lsn (8) | envelope}; a value written
+     * before the LSN was kept is the bare envelope, in the Confluent wire format (first byte 0).
+     */
+    private record Stored(long streamedLsn, byte[] row) {
+        private static final byte FORMAT = 1;
+
+        static Stored decode(byte[] bytes) {
+            if (bytes == null) {
+                return null;
+            }
+            if (bytes[0] != FORMAT) {
+                return new Stored(-1L, bytes);
+            }
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            b.get();
+            long lsn = b.getLong();
+            byte[] row = b.hasRemaining() ? new byte[b.remaining()] : null;
+            if (row != null) {
+                b.get(row);
+            }
+            return new Stored(lsn, row);
+        }
+
+        byte[] encode() {
+            return ByteBuffer.allocate(1 + Long.BYTES + (row == null ? 0 : row.length)).put(FORMAT).putLong(streamedLsn)
+                    .put(row == null ? new byte[0] : row).array();
+        }
     }
 
     /** The record with the prior image in {@link #PRIOR_ROW}, on a copy of its headers (the input's are shared). */
