@@ -1,7 +1,10 @@
 package dev.understudy.cli;
 
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.pipeline.SourceTables;
 import dev.understudy.schemas.SubjectNameStrategy;
 import dev.understudy.schemas.Topics;
+import dev.understudy.transform.MigrationTopology;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.transform.spec.SpecException;
 import dev.understudy.transform.spec.SpecTableMapping;
@@ -10,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -25,6 +29,11 @@ final class PlanCommand implements Callable<Integer> {
 
     @Option(names = "--subject-strategy", defaultValue = "topic", description = "topic, record or topic_record (default: ${DEFAULT-VALUE}).")
     String subjectStrategy;
+
+    @Option(names = "--config", description = "Pipeline config (properties, see README, Configuration): also check the spec's legacy "
+            + "tables on the legacy database it names, as run does before it starts (existence, primary key, column types the "
+            + "capture cannot carry exactly, see docs/types.md). Exit 1 when one is refused.")
+    Path config;
 
     @Override
     public Integer call() {
@@ -60,7 +69,23 @@ final class PlanCommand implements Callable<Integer> {
         System.out.printf("Comparison events: topic %s (subject %s), drift: topic %s, dead letters: topic %s%n",
                 Topics.divergence(pipelineName), Topics.divergence(pipelineName) + "-value", Topics.drift(pipelineName),
                 Topics.deadLetter(pipelineName));
-        System.out.println("Source columns are checked against the live legacy tables when the pipeline starts reading them.");
-        return 0;
+        if (config == null) {
+            System.out.println("Legacy tables are checked (existence, primary key, column types) by `plan --config F` and when `run` starts;"
+                    + " source columns against the spec when the pipeline starts reading them.");
+            return 0;
+        }
+        PipelineConfig cfg = PipelineConfig.load(config);
+        List<String> tables = MigrationTopology.legacyTables(List.copyOf(loaded.mappings()));
+        List<String> problems = SourceTables.problems(cfg, tables);
+        System.out.println();
+        if (problems.isEmpty()) {
+            System.out.printf("Legacy tables %s on %s: every one exists, has a primary key and only columns the capture carries exactly.%n",
+                    tables, cfg.get(PipelineConfig.LEGACY_JDBC_URL));
+            return 0;
+        }
+        System.out.printf("Legacy tables on %s: %d problem(s); run refuses to start until they are fixed:%n",
+                cfg.get(PipelineConfig.LEGACY_JDBC_URL), problems.size());
+        problems.forEach(p -> System.out.println("  - " + p));
+        return 1;
     }
 }

@@ -15,11 +15,24 @@ import java.util.List;
  * Checks that each legacy table a mapping reads exists, has a primary key to key its changes by, and
  * has no column the capture cannot carry exactly ({@link dev.understudy.capture.ColumnTypeCheck}).
  */
-final class SourceTables {
+public final class SourceTables {
     private SourceTables() {
     }
 
+    /** Refuses the start, listing every problem at once, when {@link #problems} finds any. */
     static void check(PipelineConfig config, List<String> tables) {
+        List<String> problems = problems(config, tables);
+        if (!problems.isEmpty()) {
+            throw new IllegalStateException("Cannot start the pipeline:\n  - " + String.join("\n  - ", problems));
+        }
+    }
+
+    /**
+     * What keeps the pipeline from reading {@code tables} (schema-qualified) on the legacy database of
+     * {@code config}, one line each naming the table (and column and type) and the fix: a missing
+     * table, no primary key, a column type the capture cannot carry exactly. Empty when none.
+     */
+    public static List<String> problems(PipelineConfig config, List<String> tables) {
         List<String> problems = new ArrayList<>();
         try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL),
                 config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD));
@@ -46,8 +59,6 @@ final class SourceTables {
         } catch (SQLException e) {
             problems.add("cannot inspect legacy tables: " + e.getMessage() + " (SQLSTATE " + e.getSQLState() + ")");
         }
-        if (!problems.isEmpty()) {
-            throw new IllegalStateException("Cannot start the pipeline:\n  - " + String.join("\n  - ", problems));
-        }
+        return problems;
     }
 }

@@ -19,13 +19,16 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@code understudy verify}: the whole target against the legacy database, through the migration
@@ -124,8 +127,10 @@ public final class Verifier {
                                     SpecTableMapping mapping) throws Exception {
         long start = System.nanoTime();
         String table = mapping.targetTable();
-        SpecSql.Projection expected = SpecSql.legacy(mapping, targetTypes(target, table));
-        SpecSql.Projection actual = SpecSql.target(mapping);
+        Map<String, String> types = targetTypes(target, table);
+        Set<String> unhashable = unhashableTypes(target, new HashSet<>(types.values()));
+        SpecSql.Projection expected = hashable(SpecSql.legacy(mapping, types), types, unhashable);
+        SpecSql.Projection actual = hashable(SpecSql.target(mapping), types, unhashable);
         boolean[] numericKeys = new boolean[expected.keyFields().size()];
         for (int i = 0; i < numericKeys.length; i++) {
             org.apache.avro.Schema f = dev.understudy.schemas.RowValues.nonNull(mapping.targetKeySchema().getField(expected.keyFields().get(i)).schema());
@@ -231,6 +236,48 @@ public final class Verifier {
         }
         c.setAutoCommit(false);
         return c;
+    }
+
+    /**
+     * The types among {@code types} that have no extended hash function, which the chunk checksums
+     * ({@code hash_record_extended}) need for every field: json, xml, geometric types, money, bit
+     * strings. PostgreSQL looks the function up for every column of the row, NULL or not, so one typed
+     * NULL per type tells; each probe runs in a savepoint, as its failure aborts the statement.
+     */
+    static Set<String> unhashableTypes(Connection target, Set<String> types) throws SQLException {
+        Set<String> out = new HashSet<>();
+        boolean autoCommit = target.getAutoCommit();
+        target.setAutoCommit(false);
+        try (Statement s = target.createStatement()) {
+            for (String type : types) {
+                Savepoint sp = target.setSavepoint();
+                try {
+                    s.executeQuery("SELECT hash_record_extended(ROW(NULL::" + type + "), 0)").close();
+                    target.releaseSavepoint(sp);
+                } catch (SQLException e) {
+                    target.rollback(sp);
+                    out.add(type);
+                }
+            }
+            target.commit();
+        } finally {
+            target.setAutoCommit(autoCommit);
+        }
+        return out;
+    }
+
+    /** The projection with each field of a type in {@code unhashable} hashed as its text, exact for those types. */
+    static SpecSql.Projection hashable(SpecSql.Projection p, Map<String, String> types, Set<String> unhashable) {
+        if (unhashable.isEmpty()) {
+            return p;
+        }
+        List<String> values = new ArrayList<>(p.values());
+        for (int i = 0; i < values.size(); i++) {
+            if (unhashable.contains(types.get(p.fields().get(i)))) {
+                values.set(i, "(" + values.get(i) + ")::text");
+            }
+        }
+        return new SpecSql.Projection(p.from(), p.keyFields(), p.keys(), p.rawKeys(), p.fields(), List.copyOf(values));
     }
 
     /** The target table's column types as PostgreSQL writes them ({@code format_type}), by column name; commits the read. */
