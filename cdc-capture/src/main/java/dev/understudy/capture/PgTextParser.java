@@ -37,22 +37,15 @@ final class PgTextParser {
 
     /** Microseconds since 1970-01-01 00:00 of a timestamp (without time zone)'s text. */
     static long localTimestamp(String text) {
-        if ("infinity".equals(text)) {
-            return PgTemporal.TIMESTAMP_POSITIVE_INFINITY;
-        }
-        if ("-infinity".equals(text)) {
-            return PgTemporal.TIMESTAMP_NEGATIVE_INFINITY;
-        }
-        Cursor c = new Cursor(text);
-        LocalDate d = c.date();
-        c.expect(' ');
-        long micros = c.time();
-        c.expectEnd();
-        return Math.addExact(Math.multiplyExact(d.toEpochDay(), 86_400_000_000L), micros);
+        return timestamp(text, false);
     }
 
     /** Microseconds since 1970-01-01 00:00 UTC of a timestamptz's text, which carries its offset. */
     static long timestamptz(String text) {
+        return timestamp(text, true);
+    }
+
+    private static long timestamp(String text, boolean withOffset) {
         if ("infinity".equals(text)) {
             return PgTemporal.TIMESTAMP_POSITIVE_INFINITY;
         }
@@ -63,7 +56,7 @@ final class PgTextParser {
         LocalDate d = c.date();
         c.expect(' ');
         long micros = c.time();
-        int offsetSeconds = c.offset();
+        int offsetSeconds = withOffset ? c.offset() : 0;
         c.expectEnd();
         // The offset first: near the top of the range the local time can lie past what a long holds
         // while the instant does not.

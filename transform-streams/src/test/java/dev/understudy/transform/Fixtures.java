@@ -50,6 +50,26 @@ final class Fixtures {
     private Fixtures() {
     }
 
+    /** Legacy purchase orders and customers, as the capture of specs/purchase_orders.yaml's sources produces them. */
+    static final Schema ORDER_ROW = SchemaBuilder.record("Value").namespace("understudy.public.purchase_orders").fields()
+            .name("id").type().optional().longType()
+            .name("order_number").type().optional().stringType()
+            .name("customer_id").type().optional().longType()
+            .name("amount").type().optional().longType()
+            .endRecord();
+    static final Schema ORDER_ENVELOPE = ChangeEnvelope.of("public", "purchase_orders", ORDER_ROW);
+    static final Schema ORDER_KEY = KeySchemas.of("public", "purchase_orders",
+            List.of(new KeySchemas.KeyField("id", Schema.create(Schema.Type.LONG))));
+
+    static final Schema CUSTOMER_ROW = SchemaBuilder.record("Value").namespace("understudy.public.customers").fields()
+            .name("id").type().optional().longType()
+            .name("name").type().optional().stringType()
+            .name("country").type().optional().stringType()
+            .endRecord();
+    static final Schema CUSTOMER_ENVELOPE = ChangeEnvelope.of("public", "customers", CUSTOMER_ROW);
+    static final Schema CUSTOMER_KEY = KeySchemas.of("public", "customers",
+            List.of(new KeySchemas.KeyField("id", Schema.create(Schema.Type.LONG))));
+
     static Schema nullable(Schema s) {
         return Schema.createUnion(Schema.create(Schema.Type.NULL), s);
     }

@@ -1,13 +1,11 @@
 package dev.understudy.transform;
 
 import dev.understudy.schemas.AvroSerde;
-import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
 import dev.understudy.schemas.KeySchemas;
 import dev.understudy.schemas.Topics;
 import org.apache.avro.Schema;
-import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.header.Headers;
@@ -31,6 +29,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.understudy.transform.Fixtures.CUSTOMER_ENVELOPE;
+import static dev.understudy.transform.Fixtures.CUSTOMER_KEY;
+import static dev.understudy.transform.Fixtures.CUSTOMER_ROW;
+import static dev.understudy.transform.Fixtures.ORDER_ENVELOPE;
+import static dev.understudy.transform.Fixtures.ORDER_KEY;
+import static dev.understudy.transform.Fixtures.ORDER_ROW;
 import static dev.understudy.transform.Fixtures.PREFIX;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -44,25 +48,6 @@ class JoinTopologyTest {
     private static final String ORDERS = "public.purchase_orders";
     private static final String CUSTOMERS = "public.customers";
     private static final String VIEW = "public.purchase_order_view";
-
-    private static final Schema ORDER_ROW = SchemaBuilder.record("Value").namespace("understudy.public.purchase_orders").fields()
-            .name("id").type().optional().longType()
-            .name("order_number").type().optional().stringType()
-            .name("customer_id").type().optional().longType()
-            .name("amount").type().optional().longType()
-            .endRecord();
-    private static final Schema ORDER_ENVELOPE = ChangeEnvelope.of("public", "purchase_orders", ORDER_ROW);
-    private static final Schema ORDER_KEY = KeySchemas.of("public", "purchase_orders",
-            List.of(new KeySchemas.KeyField("id", Schema.create(Schema.Type.LONG))));
-
-    private static final Schema CUSTOMER_ROW = SchemaBuilder.record("Value").namespace("understudy.public.customers").fields()
-            .name("id").type().optional().longType()
-            .name("name").type().optional().stringType()
-            .name("country").type().optional().stringType()
-            .endRecord();
-    private static final Schema CUSTOMER_ENVELOPE = ChangeEnvelope.of("public", "customers", CUSTOMER_ROW);
-    private static final Schema CUSTOMER_KEY = KeySchemas.of("public", "customers",
-            List.of(new KeySchemas.KeyField("id", Schema.create(Schema.Type.LONG))));
 
     @TempDir
     Path dir;
