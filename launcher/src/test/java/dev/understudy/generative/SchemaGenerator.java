@@ -120,7 +120,11 @@ final class SchemaGenerator {
         private static String create(Table t) {
             StringBuilder sb = new StringBuilder("CREATE TABLE " + t.qualified() + " (");
             for (Column c : t.columns()) {
-                sb.append(c.quoted()).append(' ').append(c.ddl()).append(c.nullable() ? "" : " NOT NULL").append(", ");
+                sb.append(c.quoted()).append(' ').append(c.ddl()).append(c.nullable() ? "" : " NOT NULL");
+                if (c.type() != null && c.type().legacyCheck() != null) {
+                    sb.append(' ').append(c.type().legacyCheck().formatted(c.quoted()));
+                }
+                sb.append(", ");
                 if (c.role() == Role.NUM) {
                     sb.setLength(sb.length() - 2);
                     sb.append(" UNIQUE, ");
