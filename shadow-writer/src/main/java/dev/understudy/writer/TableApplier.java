@@ -64,7 +64,7 @@ public final class TableApplier {
      * Bookkeeping tables created before generations (or joined versions) existed hold generation-0
      * rows (with joined version 0) only.
      */
-    private static final String ADD_GENERATION = "ALTER TABLE " + BOOKKEEPING_TABLE
+    private static final String ADD_LATER_COLUMNS = "ALTER TABLE " + BOOKKEEPING_TABLE
             + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0, "
             + "ADD COLUMN IF NOT EXISTS joined_version bigint NOT NULL DEFAULT 0";
 
@@ -596,7 +596,7 @@ public final class TableApplier {
     private static void ensureBookkeeping(Connection c) throws SQLException {
         // Present means with the joined_version column (the newest): older tables get the missing columns added.
         BookkeepingTables.createIfMissing(c, BOOKKEEPING_TABLE, "SELECT EXISTS (SELECT 1 FROM pg_attribute "
-                + "WHERE attrelid = to_regclass(?) AND attname = 'joined_version' AND NOT attisdropped)", CREATE_TABLE, ADD_GENERATION);
+                + "WHERE attrelid = to_regclass(?) AND attname = 'joined_version' AND NOT attisdropped)", CREATE_TABLE, ADD_LATER_COLUMNS);
     }
 
     static String quote(String identifier) {

@@ -98,7 +98,7 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
         if (change.targetKey() == null) {
             // The driving row is deleted: the driving side sent the tombstone of its key.
             if (last != null && !last.tombstone) {
-                emitted.put(record.key(), Last.encode(last.targetKey, change.version(), true));
+                emitted.put(record.key(), Last.encode(last.targetKey, true));
             }
             return;
         }
@@ -108,11 +108,11 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
                 return;
             }
             emit(record, targetKey, null, change, ChangeEnvelope.OP_DELETE);
-            emitted.put(record.key(), Last.encode(targetKey, change.version(), true));
+            emitted.put(record.key(), Last.encode(targetKey, true));
             return;
         }
         emit(record, targetKey, change.row(), change, change.op());
-        emitted.put(record.key(), Last.encode(targetKey, change.version(), false));
+        emitted.put(record.key(), Last.encode(targetKey, false));
     }
 
     private void emit(Record<String, JoinChange> record, byte[] targetKey, GenericRecord row, JoinChange change, String op) {
@@ -120,22 +120,25 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
                 change.joinedVersion(), change.lsn(), generation, change.txId(), change.commitOrder(), op)), rowSink);
     }
 
-    /** What was emitted last for a driving row: {@code driving version (8) | tombstone (1) | target key bytes}. */
-    private record Last(byte[] targetKey, long version, boolean tombstone) {
+    /**
+     * What was emitted last for a driving row: {@code 8 unused bytes | tombstone (1) | target key bytes}.
+     * The first eight bytes once held a version that ordered the emitter's own tombstones; they stay
+     * so that stores written then still read.
+     */
+    private record Last(byte[] targetKey, boolean tombstone) {
         static Last of(byte[] stored) {
             if (stored == null) {
                 return null;
             }
-            ByteBuffer b = ByteBuffer.wrap(stored);
-            long version = b.getLong();
+            ByteBuffer b = ByteBuffer.wrap(stored, Long.BYTES, stored.length - Long.BYTES);
             boolean tombstone = b.get() == 1;
             byte[] key = new byte[b.remaining()];
             b.get(key);
-            return new Last(key, version, tombstone);
+            return new Last(key, tombstone);
         }
 
-        static byte[] encode(byte[] targetKey, long version, boolean tombstone) {
-            return ByteBuffer.allocate(Long.BYTES + 1 + targetKey.length).putLong(version).put((byte) (tombstone ? 1 : 0)).put(targetKey).array();
+        static byte[] encode(byte[] targetKey, boolean tombstone) {
+            return ByteBuffer.allocate(Long.BYTES + 1 + targetKey.length).putLong(0L).put((byte) (tombstone ? 1 : 0)).put(targetKey).array();
         }
     }
 }
