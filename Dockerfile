@@ -1,4 +1,5 @@
-# Builds the understudy launcher and runs it; used by docker-compose.yml.
+# The product only (the launcher and the stages under it; no embedded stack, demo, workloads or
+# benchmarks): built and run; used by docker-compose.yml.
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY . .

@@ -55,23 +55,9 @@ final class CutoverCommand implements Runnable {
                     : Duration.ofMillis(cfg.get(PipelineConfig.CUTOVER_DRIFT_WINDOW_MS));
             Duration lag = Duration.ofMillis(maxLagMs != null ? maxLagMs : cfg.get(PipelineConfig.CUTOVER_MAX_LAG_MS));
             CutoverGate.Decision d = new CutoverGate(cfg, mappings, window, lag, parseLsn(verifySinceLsn)).decide();
-            print(d, Topics.cutover(cfg.get(PipelineConfig.PIPELINE_NAME)));
+            System.out.print(d.describe(Topics.cutover(cfg.get(PipelineConfig.PIPELINE_NAME))));
             return d.ready() ? 0 : 1;
         }
-    }
-
-    static void print(CutoverGate.Decision d, String topic) {
-        System.out.println(d.ready() ? "READY" : "NOT READY");
-        System.out.printf("  drift: zero required for %d s; observed %d s; most open on one task: %d%n", d.driftWindowMs() / 1000,
-                d.driftObservedMs() / 1000, d.driftOpenMax());
-        System.out.printf("  end-to-end lag: %s (at most %d ms)%n", d.lagMs() == null ? "over the limit" : d.lagMs() + " ms", d.maxLagMs());
-        System.out.printf("  verify: %s%n", d.verify() == null ? "none"
-                : d.verify().runId() + " at LSN " + CutoverGate.lsn(d.verify().snapshotLsn()) + ", " + (d.verify().clean() ? "clean" : d.verify().differences()
-                + " difference(s)") + " (required at or after " + CutoverGate.lsn(d.requiredVerifyLsn()) + ")");
-        for (String r : d.reasons()) {
-            System.out.println("  blocked: " + r);
-        }
-        System.out.println("  decision recorded on " + topic);
     }
 
     /** {@code X/Y} hexadecimal, as PostgreSQL writes an LSN. */

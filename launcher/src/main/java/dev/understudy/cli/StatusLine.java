@@ -4,7 +4,7 @@ import dev.understudy.pipeline.DriftMonitor;
 import dev.understudy.pipeline.Pipeline;
 
 /** One line of progress: capture, writer throughput and lag, drift. */
-final class StatusLine {
+public final class StatusLine {
     private final Pipeline pipeline;
     private final long snapshotTotal;
     private final long startNanos = System.nanoTime();
@@ -12,12 +12,12 @@ final class StatusLine {
     private long lastNanos = System.nanoTime();
 
     /** @param snapshotTotal rows the initial snapshot will read (an estimate is fine), or 0 if unknown */
-    StatusLine(Pipeline pipeline, long snapshotTotal) {
+    public StatusLine(Pipeline pipeline, long snapshotTotal) {
         this.pipeline = pipeline;
         this.snapshotTotal = snapshotTotal;
     }
 
-    String next(String extra) {
+    public String next(String extra) {
         long now = System.nanoTime();
         long applied = pipeline.writer() == null ? 0 : pipeline.writer().metrics().rowsApplied();
         double rate = (applied - lastApplied) / Math.max(1e-9, (now - lastNanos) / 1e9);

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
-import dev.understudy.pipeline.UsersWorkload;
+import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ConfluentRegistryClient;

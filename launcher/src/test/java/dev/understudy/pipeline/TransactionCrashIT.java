@@ -1,5 +1,7 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.testkit.AccountsWorkload;
+import dev.understudy.testkit.AccountsInvariant;
 import dev.understudy.cli.Main;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.Topics;

@@ -4,6 +4,8 @@ import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.internals.ComparisonProcessorSupplier;
+import dev.understudy.transform.internals.ComparisonProcessor;
+import dev.understudy.transform.internals.ComparisonStoreNames;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -12,7 +14,6 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 
-import java.time.Duration;
 import java.util.List;
 
 import static dev.understudy.transform.internals.Sinks.widen;
@@ -51,11 +52,9 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * <p><b>Outputs.</b> A {@code DivergenceEvent} when a key is first reported (MISSING, UNEXPECTED or
  * MISMATCH with the differing fields), when a reported key's kind or differing fields change, and
  * RESOLVED as soon as the two sides agree again. A {@code Drift} record per task with its open and
- * pending counts, whenever they changed and at least every {@link #DRIFT_HEARTBEAT}.
+ * pending counts, whenever they changed and at least every {@link ComparisonProcessor#DRIFT_HEARTBEAT}.
  */
 public final class ComparisonTopology {
-    /** The longest a task goes without publishing its drift counts. */
-    public static final Duration DRIFT_HEARTBEAT = Duration.ofSeconds(5);
 
     private ComparisonTopology() {
     }
@@ -87,7 +86,7 @@ public final class ComparisonTopology {
         // partition number across both topics. Within a task, records of the two partitions are
         // interleaved by timestamp; the order between the sides does not matter, since every record
         // re-evaluates the key against the latest state of both.
-        ComparisonProcessorSupplier supplier = new ComparisonProcessorSupplier(mapping, registry, settings, storeNames(mapping),
+        ComparisonProcessorSupplier supplier = new ComparisonProcessorSupplier(mapping, registry, settings, ComparisonStoreNames.of(nodeName(mapping)),
                 expectedTopic, actualTopic, Topics.deadLetter(prefix), divergenceSink, driftSink, deadLetterSink);
         KStream<Object, Object> out = expected.merge(actual, Named.as(name + "-merge")).process(supplier, Named.as(name));
 
@@ -110,24 +109,5 @@ public final class ComparisonTopology {
     /** Processor name of a table's comparison. */
     public static String nodeName(TableMapping mapping) {
         return "compare-" + mapping.targetTable();
-    }
-
-    /** The persistent stores of a table's comparison; their changelogs are {@code <application.id>-<store>-changelog}. */
-    public static StoreNames storeNames(TableMapping mapping) {
-        String base = nodeName(mapping);
-        return new StoreNames(base + "-expected", base + "-actual", base + "-pending", base + "-open", base + "-expected-source");
-    }
-
-    /**
-     * Store names of one table's comparison. All are keyed by the target key's serialized bytes.
-     *
-     * @param expected key → the expected row, as on the new-schema topic (wire-format Avro); absent once deleted
-     * @param actual   key → the latest target change envelope holding the row (wire-format Avro); absent once deleted
-     * @param pending  key → wall-clock ms when the key started to disagree, while inside the settle window
-     * @param open     key → the divergence last reported for the key and since when it has been open
-     * @param expectedSource key → where the latest expected change came from: its new-schema offset, source LSN
-     *                 and generation (kept for deletes too), for LSN alignment and the events
-     */
-    public record StoreNames(String expected, String actual, String pending, String open, String expectedSource) {
     }
 }

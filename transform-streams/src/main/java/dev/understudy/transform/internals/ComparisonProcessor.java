@@ -29,6 +29,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -49,6 +50,8 @@ import java.util.Set;
  * (which the topology test driver mocks), so records and punctuations agree on the clock.
  */
 public final class ComparisonProcessor implements Processor<Bytes, byte[], Object, Object> {
+    /** The longest a task goes without publishing its drift counts. */
+    public static final Duration DRIFT_HEARTBEAT = Duration.ofSeconds(5);
     private static final Logger log = LoggerFactory.getLogger(ComparisonProcessor.class);
     private static final Schema EVENT = Contracts.DIVERGENCE_EVENT;
     private static final Schema KIND = EVENT.getField("kind").schema();
@@ -57,7 +60,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
 
     private final TableMapping mapping;
     private final ComparisonSettings settings;
-    private final ComparisonTopology.StoreNames storeNames;
+    private final ComparisonStoreNames storeNames;
     private final String expectedTopic;
     private final String actualTopic;
     private final String deadLetterTopic;
@@ -87,7 +90,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
     private long lastDriftAtMs; // the first punctuation always publishes: lastDriftOpen starts at -1
 
     ComparisonProcessor(TableMapping mapping, RegistryClient registry, ComparisonSettings settings,
-                        ComparisonTopology.StoreNames storeNames, String expectedTopic, String actualTopic,
+                        ComparisonStoreNames storeNames, String expectedTopic, String actualTopic,
                         String deadLetterTopic, String divergenceSink, String driftSink, String deadLetterSink) {
         this.mapping = mapping;
         this.settings = settings;
@@ -275,7 +278,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
             }
         }
         boolean changed = openCount != lastDriftOpen || pendingCount != lastDriftPending;
-        if (changed || now - lastDriftAtMs >= ComparisonTopology.DRIFT_HEARTBEAT.toMillis()) {
+        if (changed || now - lastDriftAtMs >= DRIFT_HEARTBEAT.toMillis()) {
             emitDrift(now);
         }
     }

@@ -2,7 +2,6 @@ package dev.understudy.transform.internals;
 
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.transform.ComparisonSettings;
-import dev.understudy.transform.ComparisonTopology;
 import dev.understudy.transform.TableMapping;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
@@ -22,7 +21,7 @@ public final class ComparisonProcessorSupplier implements ProcessorSupplier<Byte
     private final TableMapping mapping;
     private final RegistryClient registry;
     private final ComparisonSettings settings;
-    private final ComparisonTopology.StoreNames stores;
+    private final ComparisonStoreNames stores;
     private final String expectedTopic;
     private final String actualTopic;
     private final String deadLetterTopic;
@@ -31,7 +30,7 @@ public final class ComparisonProcessorSupplier implements ProcessorSupplier<Byte
     private final String deadLetterSink;
 
     public ComparisonProcessorSupplier(TableMapping mapping, RegistryClient registry, ComparisonSettings settings,
-                                       ComparisonTopology.StoreNames stores, String expectedTopic, String actualTopic,
+                                       ComparisonStoreNames stores, String expectedTopic, String actualTopic,
                                        String deadLetterTopic, String divergenceSink, String driftSink, String deadLetterSink) {
         this.mapping = mapping;
         this.registry = registry;
