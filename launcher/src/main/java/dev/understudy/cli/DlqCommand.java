@@ -9,7 +9,6 @@ import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
-import dev.understudy.transform.DeadLetterHeaders;
 import dev.understudy.writer.DeadLetterPublisher;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -102,7 +101,7 @@ final class DlqCommand implements Runnable {
 
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = {"Print every record of the dead-letter topic, from its start to its current end: dlq partition@offset, "
-                    + "failure time, stage (writer or streams), table, key, original topic[partition]@offset, LSN, version, "
+                    + "failure time, stage (capture, transform or writer), table, key, original topic[partition]@offset, LSN, version, "
                     + "SQLSTATE and the first line of the error; then counts per table and per SQLSTATE.",
                     "Reads without a consumer group: nothing is committed and nothing is changed."})
     static final class ListLetters extends Common implements Callable<Integer> {
@@ -177,7 +176,7 @@ final class DlqCommand implements Runnable {
                     + "already applied or that a later change of the same row superseded. A dead letter whose row has a later "
                     + "record on its topic (a newer change, or an earlier replay) is skipped, so that the comparison does not "
                     + "take the old change for the row's latest state.",
-                    "Dead letters of the Kafka Streams stages (__streams.errors.* headers) are not replayed: they need their legacy "
+                    "Dead letters of the transform (stage transform) are not replayed: they need their legacy "
                     + "record re-processed by the transform, which this command does not do; they are counted and listed as skipped.",
                     "The output ends with the dead-letter offsets covered and the --from-offset that continues after them, "
                     + "so a range is replayed once."})
@@ -257,9 +256,9 @@ final class DlqCommand implements Runnable {
             if (skippedTotal > 0) {
                 out.printf("Skipped %d: %s%n", skippedTotal, counts(skipped));
             }
-            if (skipped.containsKey(STREAMS_REASON)) {
-                out.println("  Streams-stage dead letters are not replayed: they need their legacy record re-processed by the "
-                        + "transform (fix the record or the mapping, then re-produce it to the topic in __streams.errors.topic).");
+            if (skipped.containsKey(TRANSFORM_REASON)) {
+                out.println("  Transform-stage dead letters are not replayed: they need their legacy record re-processed by the "
+                        + "transform (fix the record or the mapping, then re-produce it to the topic in " + DeadLetterFields.TOPIC + ").");
             }
             out.println("Dead-letter offsets covered: " + describeCovered(covered));
             out.println("To replay only later dead letters next time: --from-offset " + nextFromOffset(covered));
@@ -308,22 +307,22 @@ final class DlqCommand implements Runnable {
         }
     }
 
-    /** By failure time (the record time for the Streams stages), then dead-letter partition and offset. */
+    /** By failure time (the record time for letters without one), then dead-letter partition and offset. */
     static final java.util.Comparator<Letter> CHRONOLOGICAL = java.util.Comparator
             .comparingLong((Letter l) -> l.failedAtMs != null ? l.failedAtMs : l.record.timestamp())
             .thenComparingInt(l -> l.dlqPartition).thenComparingLong(l -> l.dlqOffset);
 
-    static final String STREAMS_REASON = "streams stage, not replayable";
+    static final String TRANSFORM_REASON = "transform stage, not replayable";
 
     /** Why {@code l} cannot be replayed, or null when it can. */
     static String unreplayable(Letter l, String prefix) {
-        if ("capture".equals(l.stage)) {
+        if (DeadLetterFields.CAPTURE.equals(l.stage)) {
             return "the capture could not convert the legacy change (see its column and error); it never reached Kafka, so there is "
                     + "nothing to replay: fix the value in the legacy row (or the table's type, see docs/types.md) and the next change "
                     + "of the row carries it, or re-capture the row with `understudy repair --table`";
         }
-        if (!"writer".equals(l.stage)) {
-            return "streams".equals(l.stage) ? STREAMS_REASON : "not written by understudy (no dead-letter headers)";
+        if (!DeadLetterFields.WRITER.equals(l.stage)) {
+            return DeadLetterFields.TRANSFORM.equals(l.stage) ? TRANSFORM_REASON : "not written by understudy (no dead-letter headers)";
         }
         if (l.origTopic == null || !l.origTopic.startsWith(prefix + ".new.") || l.origPartition < 0 || l.origOffset < 0) {
             return "original topic is not a new-schema topic of pipeline " + prefix;
@@ -368,32 +367,36 @@ final class DlqCommand implements Runnable {
             Headers h = r.headers();
             this.generation = ChangeHeaders.getLong(h, ChangeHeaders.GENERATION, 0);
             this.joinedVersion = ChangeHeaders.getLong(h, ChangeHeaders.JOINED_VERSION, 0);
-            if (h.lastHeader(DeadLetterPublisher.TOPIC) != null) {
+            if (h.lastHeader(DeadLetterFields.TOPIC) != null) {
                 String named = text(h, DeadLetterFields.STAGE);
-                stage = named == null ? "writer" : named;
-                table = text(h, DeadLetterPublisher.TABLE);
-                key = text(h, DeadLetterPublisher.KEY);
-                origTopic = text(h, DeadLetterPublisher.TOPIC);
-                origPartition = (int) number(h, DeadLetterPublisher.PARTITION, -1);
-                origOffset = number(h, DeadLetterPublisher.OFFSET, -1);
-                lsn = optional(h, DeadLetterPublisher.LSN);
-                version = optional(h, DeadLetterPublisher.VERSION);
-                sqlState = text(h, DeadLetterPublisher.SQLSTATE);
-                error = text(h, DeadLetterPublisher.ERROR);
-                failedAtMs = optional(h, DeadLetterPublisher.FAILED_AT_MS);
-            } else if (h.lastHeader(DeadLetterHeaders.TOPIC) != null) {
-                stage = "streams";
-                origTopic = text(h, DeadLetterHeaders.TOPIC);
-                origPartition = (int) number(h, DeadLetterHeaders.PARTITION, -1);
-                origOffset = number(h, DeadLetterHeaders.OFFSET, -1);
-                table = tableOf(origTopic, prefix);
-                String exception = text(h, DeadLetterHeaders.EXCEPTION);
-                String message = text(h, DeadLetterHeaders.MESSAGE);
-                error = (exception == null ? "" : exception.substring(exception.lastIndexOf('.') + 1) + ": ") + message;
-                long v = ChangeHeaders.getLong(h, ChangeHeaders.VERSION, Long.MIN_VALUE);
-                version = v == Long.MIN_VALUE ? null : v;
-                long lsnValue = ChangeHeaders.getLong(h, ChangeHeaders.LSN, -1);
-                lsn = lsnValue < 0 ? null : lsnValue;
+                stage = named == null ? DeadLetterFields.WRITER : named;
+                table = text(h, DeadLetterFields.TABLE);
+                key = text(h, DeadLetterFields.KEY);
+                origTopic = text(h, DeadLetterFields.TOPIC);
+                origPartition = (int) number(h, DeadLetterFields.PARTITION, -1);
+                origOffset = number(h, DeadLetterFields.OFFSET, -1);
+                lsn = optional(h, DeadLetterFields.LSN);
+                version = optional(h, DeadLetterFields.VERSION);
+                sqlState = text(h, DeadLetterFields.SQLSTATE);
+                error = text(h, DeadLetterFields.ERROR);
+                failedAtMs = optional(h, DeadLetterFields.FAILED_AT_MS);
+                String exception = text(h, DeadLetterFields.EXCEPTION);
+                if (exception != null) {
+                    error = exception.substring(exception.lastIndexOf('.') + 1) + ": " + error;
+                }
+                if (DeadLetterFields.TRANSFORM.equals(stage)) {
+                    // The transform keeps the record as it was: its table is the topic's, and its
+                    // position is in the change headers it carried.
+                    table = table == null ? tableOf(origTopic, prefix) : table;
+                    long v = ChangeHeaders.getLong(h, ChangeHeaders.VERSION, Long.MIN_VALUE);
+                    if (version == null && v != Long.MIN_VALUE) {
+                        version = v;
+                    }
+                    long lsnValue = ChangeHeaders.getLong(h, ChangeHeaders.LSN, -1);
+                    if (lsn == null && lsnValue >= 0) {
+                        lsn = lsnValue;
+                    }
+                }
             } else {
                 stage = "unknown";
             }
@@ -446,7 +449,7 @@ final class DlqCommand implements Runnable {
         return dot < 0 || rest.indexOf('.', dot + 1) < 0 ? null : rest.substring(dot + 1);
     }
 
-    /** Keys of dead letters the writer could not decode, and of streams-stage ones, decoded for display if possible. */
+    /** Keys of dead letters the writer could not decode, and of transform ones, decoded for display if possible. */
     static final class KeyDecoder {
         private final AvroDeserializer deserializer;
 

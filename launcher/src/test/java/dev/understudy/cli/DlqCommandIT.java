@@ -8,7 +8,7 @@ import dev.understudy.testkit.UsersChecksum;
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
-import dev.understudy.transform.DeadLetterHeaders;
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.transform.Migrations;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -139,8 +139,8 @@ class DlqCommandIT {
         assertEquals(3, summary.get("dead_letters").asLong());
         assertEquals(3, summary.get("by_sqlstate").get("23514").asLong());
 
-        // A dead letter of the Streams stages is listed but not replayed.
-        produceStreamsDeadLetter();
+        // A dead letter of the transform is listed but not replayed.
+        produceTransformDeadLetter();
 
         CliRun.Result dry = CliRun.run("dlq", "replay", "--config", configFile.toString(), "--dry-run");
         assertEquals(0, dry.exit(), dry.out());
@@ -153,8 +153,8 @@ class DlqCommandIT {
         CliRun.Result replay = CliRun.run("dlq", "replay", "--config", configFile.toString());
         assertEquals(0, replay.exit(), replay.out());
         assertTrue(replay.out().contains("Replayed 3 dead letter(s) (public.users 3)"), replay.out());
-        assertTrue(replay.out().contains("Skipped 1: " + DlqCommand.STREAMS_REASON + " 1"), replay.out());
-        assertTrue(replay.out().contains("Streams-stage dead letters are not replayed"), replay.out());
+        assertTrue(replay.out().contains("Skipped 1: " + DlqCommand.TRANSFORM_REASON + " 1"), replay.out());
+        assertTrue(replay.out().contains("Transform-stage dead letters are not replayed"), replay.out());
         assertTrue(replay.out().contains("Dead-letter offsets covered: partition "), replay.out());
         assertTrue(replay.out().contains("--from-offset "), replay.out());
 
@@ -189,22 +189,23 @@ class DlqCommandIT {
         assertTrue(converged());
     }
 
-    private static void produceStreamsDeadLetter() throws Exception {
+    private static void produceTransformDeadLetter() throws Exception {
         RecordHeaders headers = new RecordHeaders();
-        headers.add(DeadLetterHeaders.EXCEPTION, "dev.understudy.transform.internals.MalformedChangeException".getBytes(StandardCharsets.UTF_8));
-        headers.add(DeadLetterHeaders.MESSAGE, "envelope has no 'after'\nsecond line".getBytes(StandardCharsets.UTF_8));
-        headers.add(DeadLetterHeaders.TOPIC, "understudy.legacy.public.users".getBytes(StandardCharsets.UTF_8));
-        headers.add(DeadLetterHeaders.PARTITION, "0".getBytes(StandardCharsets.UTF_8));
-        headers.add(DeadLetterHeaders.OFFSET, "7".getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.STAGE, DeadLetterFields.TRANSFORM.getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.EXCEPTION, "dev.understudy.transform.internals.MalformedChangeException".getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.ERROR, "envelope has no 'after'\nsecond line".getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.TOPIC, "understudy.legacy.public.users".getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.PARTITION, "0".getBytes(StandardCharsets.UTF_8));
+        headers.add(DeadLetterFields.OFFSET, "7".getBytes(StandardCharsets.UTF_8));
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 stack.kafka().bootstrapServers()), new ByteArraySerializer(), new ByteArraySerializer())) {
             p.send(new ProducerRecord<>(Topics.deadLetter("understudy"), null, new byte[]{1}, new byte[]{2}, headers)).get();
         }
         CliRun.Result list = CliRun.run("dlq", "list", "--config", configFile.toString());
-        String line = list.out().lines().filter(s -> s.contains(" streams ")).findFirst().orElseThrow(() -> new AssertionError(list.out()));
+        String line = list.out().lines().filter(s -> s.contains(" transform ")).findFirst().orElseThrow(() -> new AssertionError(list.out()));
         assertTrue(line.contains("public.users") && line.contains("from understudy.legacy.public.users[0]@7")
                 && line.endsWith("MalformedChangeException: envelope has no 'after'"), line);
-        assertTrue(list.out().contains("by stage:    streams 1, writer 3"), list.out());
+        assertTrue(list.out().contains("by stage:    transform 1, writer 3"), list.out());
     }
 
     private static boolean converged() {

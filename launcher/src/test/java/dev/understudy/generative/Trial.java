@@ -7,6 +7,7 @@ import dev.understudy.generative.SpecGenerator.Spec;
 import dev.understudy.generative.SpecGenerator.Target;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.transform.spec.SpecSql;
@@ -519,15 +520,16 @@ final class Trial {
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (parts.stream().anyMatch(p -> consumer.position(p) < ends.get(p)) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
-                    String exception = header(rec, "__streams.errors.exception");
-                    String message = header(rec, "__streams.errors.message");
-                    boolean cast = exception != null && exception.contains("CastFailed")
-                            || message != null && message.contains("cannot convert");
+                    String stage = header(rec, DeadLetterFields.STAGE);
+                    String exception = header(rec, DeadLetterFields.EXCEPTION);
+                    String message = header(rec, DeadLetterFields.ERROR);
+                    boolean cast = DeadLetterFields.TRANSFORM.equals(stage) && (exception != null && exception.contains("CastFailed")
+                            || message != null && message.contains("cannot convert"));
                     if (cast && v1.targets().stream().anyMatch(Target::deadLetters)) {
                         castFailures++;
                     } else if (unexpected.size() < 5) {
-                        unexpected.add("exception " + exception + ": " + message + "; writer table " + header(rec, "understudy.dlq.table")
-                                + " SQLSTATE " + header(rec, "understudy.dlq.sqlstate") + " error " + header(rec, "understudy.dlq.error"));
+                        unexpected.add(stage + " stage: exception " + exception + ": " + message + "; table " + header(rec, DeadLetterFields.TABLE)
+                                + " SQLSTATE " + header(rec, DeadLetterFields.SQLSTATE));
                         unexpected.addAll(legacyHistory(rec));
                     } else {
                         unexpected.add("...");
@@ -559,7 +561,7 @@ final class Trial {
 
     /** Every record of a dead-lettered legacy change's key on its legacy topic, to show what came before it. */
     private List<String> legacyHistory(ConsumerRecord<byte[], byte[]> deadLetter) {
-        String topic = header(deadLetter, "__streams.errors.topic");
+        String topic = header(deadLetter, DeadLetterFields.TOPIC);
         if (topic == null || !topic.startsWith(name + ".legacy.") || deadLetter.key() == null) {
             return List.of();
         }

@@ -1,11 +1,11 @@
 package dev.understudy.schemas;
 
 /**
- * Header names of the pipeline's own dead letters ({@link Topics#deadLetter}), written by the writer
- * for changes the target refused and by the capture for changes it could not convert, so that one
- * reader ({@code understudy dlq}) lists both. Values are UTF-8 text. The migration's Kafka Streams
- * stages use Kafka Streams' {@code __streams.errors.*} names instead (transform's
- * {@code DeadLetterHeaders}).
+ * The one vocabulary of dead-letter headers ({@link Topics#deadLetter}), whichever stage wrote the
+ * letter: the capture for changes it could not convert, the transform for records it could not
+ * migrate or compare, the writer for changes the target refused; one reader ({@code understudy dlq})
+ * lists them all. Values are UTF-8 text. The record's key and value are the original bytes and its
+ * original headers come first, so that once the cause is fixed it can be re-produced as it was.
  */
 public final class DeadLetterFields {
     /** The topic the change was read from, or (capture) the legacy topic it was bound for. */
@@ -24,14 +24,25 @@ public final class DeadLetterFields {
     public static final String KEY = "understudy.dlq.key";
     /** The column whose value could not be carried, when one is to blame (capture). */
     public static final String COLUMN = "understudy.dlq.column";
-    /** The stage that dead-lettered the change: {@code capture} or {@code writer} (absent on older writer letters). */
+    /** The stage that dead-lettered the change: {@link #CAPTURE}, {@link #TRANSFORM} or {@link #WRITER} (absent on older writer letters). */
     public static final String STAGE = "understudy.dlq.stage";
+    /** Class name of the exception that stopped the record (transform). */
+    public static final String EXCEPTION = "understudy.dlq.exception";
+    /** Its stack trace (transform). */
+    public static final String STACKTRACE = "understudy.dlq.stacktrace";
     /** The SQLSTATE of the target's refusal (writer). */
     public static final String SQLSTATE = "understudy.dlq.sqlstate";
     /** The error, with what to do about it. */
     public static final String ERROR = "understudy.dlq.error";
     /** When it was dead-lettered, epoch milliseconds. */
     public static final String FAILED_AT_MS = "understudy.dlq.failed_at_ms";
+
+    /** {@link #STAGE} of letters written by the capture. */
+    public static final String CAPTURE = "capture";
+    /** {@link #STAGE} of letters written by the transform's topologies. */
+    public static final String TRANSFORM = "transform";
+    /** {@link #STAGE} of letters written by the writer. */
+    public static final String WRITER = "writer";
 
     private DeadLetterFields() {
     }

@@ -20,4 +20,29 @@ public class RegistryException extends RuntimeException {
     public int errorCode() {
         return errorCode;
     }
+
+    /**
+     * The one rule, for every stage, of whether a registry failure is the registry's trouble rather
+     * than the record's. Only 404 is the record's: it names a schema id or subject that does not exist
+     * (Confluent error codes 40401-40403), and asking again will not change that, so the record is
+     * dead-lettered. Anything else (no answer, 429 throttling, 5xx, and 401/403 credentials) fails the
+     * same way for every record until the registry or its configuration is fixed: the stage must stop
+     * or retry without committing, instead of dead-lettering every record that arrives meanwhile.
+     */
+    public boolean isTransient() {
+        return httpStatus != 404;
+    }
+
+    /** The transient registry failure among {@code error} and its causes, or null when there is none. */
+    public static RegistryException transientCause(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof RegistryException r) {
+                return r.isTransient() ? r : null;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return null;
+    }
 }

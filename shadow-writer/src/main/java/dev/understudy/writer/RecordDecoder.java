@@ -88,19 +88,10 @@ public final class RecordDecoder {
     }
 
     private static void rethrowIfTransient(RuntimeException e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof RegistryException r && isTransient(r)) {
-                throw r;
-            }
-            if (t.getCause() == t) {
-                break;
-            }
+        RegistryException r = RegistryException.transientCause(e);
+        if (r != null) {
+            throw r;
         }
-    }
-
-    /** No answer (-1), a server error (5xx) or throttling (429): the same request may work later. */
-    static boolean isTransient(RegistryException e) {
-        return e.httpStatus() == -1 || e.httpStatus() == 429 || e.httpStatus() >= 500;
     }
 
     private static Decoded dead(ConsumerRecord<byte[], byte[]> record, String table, long version, long lsn,

@@ -642,7 +642,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                                 cause);
                     }
                     dropBrokenConnection(state);
-                } else if (cause instanceof RegistryException r && RecordDecoder.isTransient(r)) {
+                } else if (cause instanceof RegistryException r && r.isTransient()) {
                     what = "schema registry unavailable: " + r.getMessage();
                 } else if (SqlErrorClassifier.hasCause(cause, RetriableException.class)) {
                     what = cause.getMessage();

@@ -1,5 +1,6 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
@@ -316,8 +317,8 @@ class ComparisonTopologyTest {
         actualRaw.pipeInput(keyBytes, garbage);
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        assertEquals(Topics.target(PREFIX, TABLE), header(dead, DeadLetterHeaders.TOPIC));
-        assertTrue(header(dead, DeadLetterHeaders.MESSAGE).contains("magic byte"), header(dead, DeadLetterHeaders.MESSAGE));
+        assertEquals(Topics.target(PREFIX, TABLE), header(dead, DeadLetterFields.TOPIC));
+        assertTrue(header(dead, DeadLetterFields.ERROR).contains("magic byte"), header(dead, DeadLetterFields.ERROR));
         assertTrue(java.util.Arrays.equals(garbage, dead.value()));
 
         expected.pipeInput(key(2), contractRow(2, "Grace", null, null, null));
@@ -335,7 +336,7 @@ class ComparisonTopologyTest {
         actual.pipeInput(k, targetChange(null, targetRow(1, "Ada", null, null, null, null), "c", 100));
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        String message = header(dead, DeadLetterHeaders.MESSAGE);
+        String message = header(dead, DeadLetterFields.ERROR);
         assertTrue(message.contains("KeySchemas.of"), message);
         advance(2500);
         assertTrue(divergences.isEmpty());

@@ -1,5 +1,6 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
@@ -425,7 +426,7 @@ class JoinTopologyTest {
 
         assertTrue(view.isEmpty());
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(dead.headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains("purchase_orders.yaml:19: targets.purchase_order_view.columns.label.expression"), message);
         GenericRecord original = AvroSerde.values(registry).deserializer().deserialize(Topics.legacy(PREFIX, ORDERS), dead.value());
         assertEquals("PO-100", ((GenericRecord) original.get("after")).get("order_number").toString());
@@ -476,7 +477,7 @@ class JoinTopologyTest {
         wrong.pipeInput(k, Fixtures.envelope(CUSTOMER_ENVELOPE, null, customer(1, "Ada", "UK"), "c", Fixtures.source("legacy", 10, 1L, false)));
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(dead.headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains("purchase_orders.yaml:13: targets.purchase_order_view.join.customer.on.customer_id"), message);
         assertTrue(message.contains("is not the primary key of legacy table public.customers, whose key is [name]"), message);
         assertTrue(view.isEmpty());
@@ -518,10 +519,10 @@ class JoinTopologyTest {
         customer("u", 30, false, customer(7, ToastPlaceholders.PLACEHOLDER, "FR"));
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(dead.headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains(CUSTOMERS) && message.contains("{\"id\":7}") && message.contains("'name'")
                 && message.contains("REPLICA IDENTITY FULL"), message);
-        assertEquals(Topics.legacy(PREFIX, CUSTOMERS), header(dead.headers(), DeadLetterHeaders.TOPIC));
+        assertEquals(Topics.legacy(PREFIX, CUSTOMERS), header(dead.headers(), DeadLetterFields.TOPIC));
         assertTrue(view.isEmpty());
     }
 }

@@ -1,5 +1,6 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
@@ -220,11 +221,11 @@ class MigrationTopologyTest {
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
         assertArrayEquals(badKey, dead.key());
         assertArrayEquals(badValue, dead.value());
-        assertEquals(topic, header(dead.headers(), DeadLetterHeaders.TOPIC));
-        assertEquals("0", header(dead.headers(), DeadLetterHeaders.PARTITION));
-        assertEquals("0", header(dead.headers(), DeadLetterHeaders.OFFSET));
-        assertTrue(header(dead.headers(), DeadLetterHeaders.MESSAGE).contains("no 'after'"), header(dead.headers(), DeadLetterHeaders.MESSAGE));
-        assertNotNull(header(dead.headers(), DeadLetterHeaders.EXCEPTION));
+        assertEquals(topic, header(dead.headers(), DeadLetterFields.TOPIC));
+        assertEquals("0", header(dead.headers(), DeadLetterFields.PARTITION));
+        assertEquals("0", header(dead.headers(), DeadLetterFields.OFFSET));
+        assertTrue(header(dead.headers(), DeadLetterFields.ERROR).contains("no 'after'"), header(dead.headers(), DeadLetterFields.ERROR));
+        assertNotNull(header(dead.headers(), DeadLetterFields.EXCEPTION));
         assertTrue(deadLetters.isEmpty());
 
         TestRecord<GenericRecord, GenericRecord> next = rows.readRecord();
@@ -239,7 +240,7 @@ class MigrationTopologyTest {
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
         assertArrayEquals(garbage, dead.value());
-        assertTrue(header(dead.headers(), DeadLetterHeaders.MESSAGE).contains("magic byte"), header(dead.headers(), DeadLetterHeaders.MESSAGE));
+        assertTrue(header(dead.headers(), DeadLetterFields.ERROR).contains("magic byte"), header(dead.headers(), DeadLetterFields.ERROR));
         assertTrue(rowsRaw.isEmpty());
     }
 
@@ -248,7 +249,7 @@ class MigrationTopologyTest {
         legacy.pipeInput(key(3), legacyChange(null, legacyRow(3L, "X", null, null), "t", 5000L, 1L, false));
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        assertTrue(header(dead.headers(), DeadLetterHeaders.MESSAGE).contains("op 't'"));
+        assertTrue(header(dead.headers(), DeadLetterFields.ERROR).contains("op 't'"));
         assertTrue(rowsRaw.isEmpty());
     }
 

@@ -1,5 +1,6 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
@@ -179,10 +180,10 @@ class SpecMappingTopologyTest {
         pipe(2, null, row(2L, "Grace", null, "40"), "c", 101);
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
-        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(dead.headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains("column 'age_text' of public.people: cannot convert 'thirty-six' to int"), message);
         assertTrue(message.contains("people.yaml:17: targets.people.columns.age.cast"), message);
-        assertEquals(CastFailedException.class.getName(), header(dead.headers(), DeadLetterHeaders.EXCEPTION));
+        assertEquals(CastFailedException.class.getName(), header(dead.headers(), DeadLetterFields.EXCEPTION));
         GenericRecord next = rows.readValue();
         assertEquals(2L, next.get("id"));
         assertEquals(40, next.get("age"));
@@ -261,7 +262,7 @@ class SpecMappingTopologyTest {
         List<TestRecord<byte[], byte[]>> dead = deadLetters.readRecordsToList();
         assertEquals(2, dead.size(), "each record of the mismatched schema, with the same message");
         for (TestRecord<byte[], byte[]> d : dead) {
-            String message = header(d.headers(), DeadLetterHeaders.MESSAGE);
+            String message = header(d.headers(), DeadLetterFields.ERROR);
             assertTrue(message.contains(expected), message);
         }
         assertTrue(rows(SOURCE).isEmpty());

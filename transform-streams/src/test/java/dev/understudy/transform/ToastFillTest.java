@@ -1,5 +1,6 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.InMemoryRegistryClient;
@@ -160,15 +161,15 @@ class ToastFillTest {
 
         TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
         assertArrayEquals(original, dead.value(), "the original bytes, placeholder and all");
-        String message = header(dead.headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(dead.headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains(TABLE), message);
         assertTrue(message.contains("{\"id\":9}"), message);
         assertTrue(message.contains("'name'"), message);
         assertTrue(message.contains("REPLICA IDENTITY FULL"), message);
         assertTrue(message.contains("re-snapshot"), message);
-        assertEquals(topic, header(dead.headers(), DeadLetterHeaders.TOPIC));
-        assertEquals("0", header(dead.headers(), DeadLetterHeaders.PARTITION));
-        assertEquals("0", header(dead.headers(), DeadLetterHeaders.OFFSET));
+        assertEquals(topic, header(dead.headers(), DeadLetterFields.TOPIC));
+        assertEquals("0", header(dead.headers(), DeadLetterFields.PARTITION));
+        assertEquals("0", header(dead.headers(), DeadLetterFields.OFFSET));
         assertTrue(deadLetters.isEmpty());
 
         List<TestRecord<GenericRecord, GenericRecord>> out = rows.readRecordsToList();
@@ -182,7 +183,7 @@ class ToastFillTest {
         legacy.pipeInput(key(3), legacyChange(null, legacyRow(3L, P, "b@example.com", 5L), "u", 200L, 7L, false));
 
         assertEquals(1, rows.readRecordsToList().size());
-        String message = header(deadLetters.readRecord().headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(deadLetters.readRecord().headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains("'name'") && message.contains("prior row has no value"), message);
     }
 
@@ -194,7 +195,7 @@ class ToastFillTest {
         legacy.pipeInput(key(5), legacyChange(legacyRow(5L, null, null, null), null, "d", 200L, 7L, false));
         legacy.pipeInput(key(6), legacyChange(null, legacyRow(6L, P, "a@example.com", 5L), "c", 200L, 7L, false));
 
-        String message = header(deadLetters.readRecord().headers(), DeadLetterHeaders.MESSAGE);
+        String message = header(deadLetters.readRecord().headers(), DeadLetterFields.ERROR);
         assertTrue(message.contains("{\"id\":6}") && message.contains("primary-key change") && message.contains("REPLICA IDENTITY FULL"),
                 message);
         assertEquals(2, rows.readRecordsToList().size(), "the snapshot row and the delete's tombstone");

@@ -21,7 +21,6 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
-import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
@@ -49,7 +48,7 @@ import java.util.Set;
  * <p>"Now" is {@link ProcessorContext#currentSystemTimeMs()}, the task's cached wall-clock time
  * (which the topology test driver mocks), so records and punctuations agree on the clock.
  */
-public final class ComparisonProcessor implements Processor<Bytes, byte[], Object, Object> {
+public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byte[]> {
     /** The longest a task goes without publishing its drift counts. */
     public static final Duration DRIFT_HEARTBEAT = Duration.ofSeconds(5);
     private static final Logger log = LoggerFactory.getLogger(ComparisonProcessor.class);
@@ -63,17 +62,13 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
     private final ComparisonStoreNames storeNames;
     private final String expectedTopic;
     private final String actualTopic;
-    private final String deadLetterTopic;
     private final String divergenceSink;
     private final String driftSink;
-    private final String deadLetterSink;
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
-    private final String stage;
     // Key schema ids already checked against the mapping's key schema.
     private final Set<Integer> checkedKeySchemaIds = new HashSet<>();
 
-    private ProcessorContext<Object, Object> context;
     private KeyValueStore<Bytes, byte[]> expected;
     private KeyValueStore<Bytes, byte[]> actual;
     private KeyValueStore<Bytes, Long> pending;
@@ -92,23 +87,21 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
     ComparisonProcessor(TableMapping mapping, RegistryClient registry, ComparisonSettings settings,
                         ComparisonStoreNames storeNames, String expectedTopic, String actualTopic,
                         String deadLetterTopic, String divergenceSink, String driftSink, String deadLetterSink) {
+        super("Comparison of " + mapping.targetTable(), deadLetterTopic, deadLetterSink);
         this.mapping = mapping;
         this.settings = settings;
         this.storeNames = storeNames;
         this.expectedTopic = expectedTopic;
         this.actualTopic = actualTopic;
-        this.deadLetterTopic = deadLetterTopic;
         this.divergenceSink = divergenceSink;
         this.driftSink = driftSink;
-        this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
-        this.stage = "Comparison of " + mapping.targetTable();
     }
 
     @Override
     public void init(ProcessorContext<Object, Object> context) {
-        this.context = context;
+        super.init(context);
         this.expected = context.getStateStore(storeNames.expected());
         this.actual = context.getStateStore(storeNames.actual());
         this.pending = context.getStateStore(storeNames.pending());
@@ -165,11 +158,7 @@ public final class ComparisonProcessor implements Processor<Bytes, byte[], Objec
                 applyActual(where, key, record.value());
             }
         } catch (RuntimeException e) {
-            if (DeadLetters.isTransient(e)) {
-                throw DeadLetters.transientFailure(stage, where, e);
-            }
-            DeadLetters.log(log, stage, where, deadLetterTopic, e);
-            context.forward(DeadLetters.record(record, key == null ? null : key.get(), where, e), deadLetterSink);
+            deadLetter(record, key == null ? null : key.get(), where, e);
             return;
         }
         evaluate(key, context.currentSystemTimeMs());

@@ -1,7 +1,7 @@
 package dev.understudy.transform.internals;
 
 import dev.understudy.schemas.RegistryException;
-import dev.understudy.transform.DeadLetterHeaders;
+import dev.understudy.schemas.DeadLetterFields;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.errors.StreamsException;
@@ -20,43 +20,39 @@ public final class DeadLetters {
 
     /**
      * The record to write to the dead-letter topic: the original key and value bytes and headers,
-     * plus {@link DeadLetterHeaders} naming where it came from and why it was stopped.
+     * plus {@link DeadLetterFields} naming the stage, where it came from and why it was stopped.
      */
     public static Record<Object, Object> record(Record<?, byte[]> input, byte[] rawKey, Where where, Exception error) {
         // Copy: the input's Headers object is shared with the record being processed, and the
         // Processor API forwards exactly the headers object it is given.
         Headers headers = new RecordHeaders(input.headers().toArray());
         headers.remove(ToastFillProcessor.PRIOR_ROW); // internal to the topology, not part of the record
-        headers.add(DeadLetterHeaders.EXCEPTION, utf8(error.getClass().getName()));
-        headers.add(DeadLetterHeaders.MESSAGE, utf8(String.valueOf(error.getMessage())));
-        headers.add(DeadLetterHeaders.STACKTRACE, utf8(stackTrace(error)));
-        headers.add(DeadLetterHeaders.TOPIC, utf8(where.topic()));
-        headers.add(DeadLetterHeaders.PARTITION, utf8(String.valueOf(where.partition())));
-        headers.add(DeadLetterHeaders.OFFSET, utf8(String.valueOf(where.offset())));
+        headers.add(DeadLetterFields.STAGE, utf8(DeadLetterFields.TRANSFORM));
+        headers.add(DeadLetterFields.TOPIC, utf8(where.topic()));
+        headers.add(DeadLetterFields.PARTITION, utf8(String.valueOf(where.partition())));
+        headers.add(DeadLetterFields.OFFSET, utf8(String.valueOf(where.offset())));
+        headers.add(DeadLetterFields.EXCEPTION, utf8(error.getClass().getName()));
+        headers.add(DeadLetterFields.ERROR, utf8(String.valueOf(error.getMessage())));
+        headers.add(DeadLetterFields.STACKTRACE, utf8(stackTrace(error)));
+        headers.add(DeadLetterFields.FAILED_AT_MS, utf8(String.valueOf(System.currentTimeMillis())));
         return new Record<>(rawKey, input.value(), input.timestamp(), headers);
     }
 
     /** Logs a dead-lettered record with its coordinates and what to do about it. */
     public static void log(Logger log, String stage, Where where, String deadLetterTopic, Exception error) {
-        log.error("{}: record at {} was written to dead-letter topic '{}' with its original bytes (headers __streams.errors.* "
-                        + "name the cause); fix the record's producer or the table mapping, then re-produce it to '{}'. Cause: {}",
+        log.error("{}: record at {} was written to dead-letter topic '{}' with its original bytes (its "
+                        + "understudy.dlq.* headers name the cause); fix the record's producer or the table mapping, then re-produce it to '{}'. Cause: {}",
                 stage, where, deadLetterTopic, where.topic(), error.getMessage(), error);
     }
 
     /**
-     * Whether a failure is transient infrastructure trouble rather than a bad record: the schema
-     * registry unreachable or erroring. Such a failure must fail the task (so its offsets are not
-     * committed and the record is reprocessed after a restart) instead of dead-lettering every record
-     * that arrives during an outage. An unknown schema id (404) is the record's fault: it references
-     * a schema that does not exist.
+     * Whether a failure is transient infrastructure trouble rather than a bad record
+     * ({@link RegistryException#isTransient()}, the rule every stage shares). Such a failure must fail
+     * the task (so its offsets are not committed and the record is reprocessed after a restart) instead
+     * of dead-lettering every record that arrives during an outage.
      */
     public static boolean isTransient(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof RegistryException re) {
-                return re.httpStatus() != 404;
-            }
-        }
-        return false;
+        return RegistryException.transientCause(error) != null;
     }
 
     /** A transient failure, rethrown with the record's coordinates and the fix. */

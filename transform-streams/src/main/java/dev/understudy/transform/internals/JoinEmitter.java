@@ -7,12 +7,9 @@ import dev.understudy.schemas.RegistryClient;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -38,19 +35,13 @@ import java.util.Arrays;
  * Per driving row they never decrease: the join answers for the driving row's current value only,
  * and a joined row's changes reach it in their order.
  */
-public final class JoinEmitter implements Processor<String, JoinChange, Object, Object> {
-    private static final Logger log = LoggerFactory.getLogger(JoinEmitter.class);
-
+public final class JoinEmitter extends DeadLetteringProcessor<String, JoinChange> {
     private final String storeName;
     private final String drivingTopic;
     private final String newTopic;
-    private final String deadLetterTopic;
     private final String rowSink;
-    private final String deadLetterSink;
     private final Serializer<GenericRecord> keys;
-    private final String stage;
     private final long generation;
-    private ProcessorContext<Object, Object> context;
     private KeyValueStore<String, byte[]> emitted;
 
     public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
@@ -61,20 +52,18 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
     /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
     public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
                        String deadLetterTopic, String rowSink, String deadLetterSink, long generation) {
+        super("Join of " + targetTable, deadLetterTopic, deadLetterSink);
         this.generation = generation;
         this.storeName = storeName;
         this.drivingTopic = drivingTopic;
         this.newTopic = newTopic;
-        this.deadLetterTopic = deadLetterTopic;
         this.rowSink = rowSink;
-        this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).serializer();
-        this.stage = "Join of " + targetTable;
     }
 
     @Override
     public void init(ProcessorContext<Object, Object> context) {
-        this.context = context;
+        super.init(context);
         this.emitted = context.getStateStore(storeName);
     }
 
@@ -88,10 +77,9 @@ public final class JoinEmitter implements Processor<String, JoinChange, Object, 
         }
         if (change.error() != null) {
             DeadLetters.Where where = new DeadLetters.Where(drivingTopic, -1, -1L);
-            DeadLetters.log(log, stage, where, deadLetterTopic, change.error());
             byte[] key = record.key().getBytes(StandardCharsets.UTF_8);
             Record<byte[], byte[]> original = new Record<>(key, change.drivingEnvelope(), record.timestamp(), new RecordHeaders());
-            context.forward(DeadLetters.record(original, key, where, change.error()), deadLetterSink);
+            deadLetterRecord(original, key, where, change.error());
             return;
         }
         Last last = Last.of(emitted.get(record.key()));

@@ -8,11 +8,7 @@ import dev.understudy.schemas.RowValues;
 import dev.understudy.transform.JoinedTableMapping;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.streams.processor.api.Processor;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Re-keys one legacy change topic of a joined target into the input of one side of its foreign-key
@@ -44,25 +40,19 @@ import org.slf4j.LoggerFactory;
  * only in its last state, and a tombstone built there would carry the version of the last change
  * instead of the one that released the key, outranking another row that took the key in between.
  */
-public final class JoinInputProcessor implements Processor<byte[], byte[], Object, Object> {
-    private static final Logger log = LoggerFactory.getLogger(JoinInputProcessor.class);
-
+public final class JoinInputProcessor extends DeadLetteringProcessor<byte[], byte[]> {
     public enum Side { DRIVING, JOINED }
 
     private final JoinedTableMapping mapping;
     private final Side side;
     private final String legacyTopic;
-    private final String deadLetterTopic;
     private final String tableInput;
-    private final String deadLetterSink;
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
-    private final String stage;
     private final String leftKeySink;
     private final long generation;
     private final LeftTargetKeys leftKeys;
     private volatile org.apache.avro.Schema checkedKeySchema;
-    private ProcessorContext<Object, Object> context;
 
     /** The joined side, which releases no target keys. */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
@@ -76,24 +66,17 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
      */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
                               String deadLetterTopic, String tableInput, String deadLetterSink, String leftKeySink, long generation) {
+        super("Join input (" + side.name().toLowerCase() + ") of " + mapping.targetTable() + " from "
+                + (side == Side.DRIVING ? mapping.sourceTable() : mapping.joinedTable()), deadLetterTopic, deadLetterSink);
         this.mapping = mapping;
         this.leftKeySink = leftKeySink;
         this.generation = generation;
         this.side = side;
         this.legacyTopic = legacyTopic;
-        this.deadLetterTopic = deadLetterTopic;
         this.tableInput = tableInput;
-        this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
         this.leftKeys = new LeftTargetKeys(mapping, values);
-        this.stage = "Join input (" + side.name().toLowerCase() + ") of " + mapping.targetTable() + " from "
-                + (side == Side.DRIVING ? mapping.sourceTable() : mapping.joinedTable());
-    }
-
-    @Override
-    public void init(ProcessorContext<Object, Object> context) {
-        this.context = context;
     }
 
     @Override
@@ -111,11 +94,7 @@ public final class JoinInputProcessor implements Processor<byte[], byte[], Objec
             key = key(legacyKey, envelope);
             left = side == Side.DRIVING && leftKeySink != null ? leftKey(record, where.topic(), legacyKey, envelope) : null;
         } catch (RuntimeException e) {
-            if (DeadLetters.isTransient(e)) {
-                throw DeadLetters.transientFailure(stage, where, e);
-            }
-            DeadLetters.log(log, stage, where, deadLetterTopic, e);
-            context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+            deadLetter(record, record.key(), where, e);
             return;
         }
         if (left != null) {

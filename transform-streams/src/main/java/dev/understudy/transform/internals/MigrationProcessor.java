@@ -10,11 +10,7 @@ import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.errors.StreamsException;
-import org.apache.kafka.streams.processor.api.Processor;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.util.List;
 
@@ -33,20 +29,14 @@ import java.util.List;
  * deserializer. Output goes to one of two named children, which the topology wires as sinks:
  * rows to {@code rowSink} (Avro serde) and failures to {@code deadLetterSink} (byte serde).
  */
-public final class MigrationProcessor implements Processor<byte[], byte[], Object, Object> {
-    private static final Logger log = LoggerFactory.getLogger(MigrationProcessor.class);
-
+public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byte[]> {
     private final TableMapping mapping;
     private final String legacyTopic;
-    private final String deadLetterTopic;
     private final String rowSink;
-    private final String deadLetterSink;
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
-    private final String stage;
     private final long generation;
     private final LeftTargetKeys leftKeys;
-    private ProcessorContext<Object, Object> context;
 
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
                               String rowSink, String deadLetterSink) {
@@ -56,21 +46,14 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
     /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
                               String rowSink, String deadLetterSink, long generation) {
+        super("Migration of " + mapping.sourceTable() + " to " + mapping.targetTable(), deadLetterTopic, deadLetterSink);
         this.generation = generation;
         this.mapping = mapping;
         this.legacyTopic = legacyTopic;
-        this.deadLetterTopic = deadLetterTopic;
         this.rowSink = rowSink;
-        this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
         this.leftKeys = new LeftTargetKeys(mapping, values);
-        this.stage = "Migration of " + mapping.sourceTable() + " to " + mapping.targetTable();
-    }
-
-    @Override
-    public void init(ProcessorContext<Object, Object> context) {
-        this.context = context;
     }
 
     @Override
@@ -91,11 +74,7 @@ public final class MigrationProcessor implements Processor<byte[], byte[], Objec
             throw new StreamsException(stage + ": stopped at the record at " + where + ": " + e.getMessage()
                     + ". Fix the mapping or the legacy row, then restart; processing resumes at this record.", e);
         } catch (RuntimeException e) {
-            if (DeadLetters.isTransient(e)) {
-                throw DeadLetters.transientFailure(stage, where, e);
-            }
-            DeadLetters.log(log, stage, where, deadLetterTopic, e);
-            context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+            deadLetter(record, record.key(), where, e);
             return;
         }
         // Outside the try: a failure in the sink (serializing, registering the schema) is not the

@@ -13,7 +13,6 @@ import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -59,7 +58,7 @@ import java.nio.ByteBuffer;
  * the readers of the table dead-letter them with their own, more specific messages. Filled records
  * are re-serialized with the writer schema they were read with.
  */
-public final class ToastFillProcessor implements Processor<byte[], byte[], Object, Object> {
+public final class ToastFillProcessor extends DeadLetteringProcessor<byte[], byte[]> {
     private static final Logger log = LoggerFactory.getLogger(ToastFillProcessor.class);
     /** Header holding the envelope bytes of the row's prior image, for the readers of this processor only. */
     public static final String PRIOR_ROW = "understudy.internal.prior-row";
@@ -67,33 +66,27 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
     private final String table;
     private final String storeName;
     private final String legacyTopic;
-    private final String deadLetterTopic;
     private final String filledChild;
-    private final String deadLetterSink;
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
     private final Serializer<GenericRecord> valueSerializer;
-    private final String stage;
-    private ProcessorContext<Object, Object> context;
     private KeyValueStore<String, byte[]> store;
 
     public ToastFillProcessor(String table, String storeName, RegistryClient registry, String legacyTopic, String deadLetterTopic,
                               String filledChild, String deadLetterSink) {
+        super("Filling unchanged TOAST values of " + table, deadLetterTopic, deadLetterSink);
         this.table = table;
         this.storeName = storeName;
         this.legacyTopic = legacyTopic;
-        this.deadLetterTopic = deadLetterTopic;
         this.filledChild = filledChild;
-        this.deadLetterSink = deadLetterSink;
         this.keys = AvroSerde.keys(registry).deserializer();
         this.values = AvroSerde.values(registry).deserializer();
         this.valueSerializer = AvroSerde.values(registry).serializer();
-        this.stage = "Filling unchanged TOAST values of " + table;
     }
 
     @Override
     public void init(ProcessorContext<Object, Object> context) {
-        this.context = context;
+        super.init(context);
         this.store = context.getStateStore(storeName);
     }
 
@@ -117,9 +110,7 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
             lsn = Envelopes.sourceOptionalLong(Envelopes.source(envelope), "lsn");
             snapshot = Envelopes.sourceFlag(Envelopes.source(envelope), "snapshot");
         } catch (RuntimeException e) {
-            if (DeadLetters.isTransient(e)) {
-                throw DeadLetters.transientFailure(stage, where, e);
-            }
+            failIfTransient(where, e);
             context.forward(record, filledChild); // the readers dead-letter it
             return;
         }
@@ -157,11 +148,7 @@ public final class ToastFillProcessor implements Processor<byte[], byte[], Objec
                 out = record.withValue(valueSerializer.serialize(where.topic(),
                         fill(envelope, after, priorBytes, legacyKey, where.topic())));
             } catch (RuntimeException e) {
-                if (DeadLetters.isTransient(e)) {
-                    throw DeadLetters.transientFailure(stage, where, e);
-                }
-                DeadLetters.log(log, stage, where, deadLetterTopic, e);
-                context.forward(DeadLetters.record(record, record.key(), where, e), deadLetterSink);
+                deadLetter(record, record.key(), where, e);
                 return;
             }
         }
