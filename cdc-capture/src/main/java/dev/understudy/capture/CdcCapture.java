@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.understudy.schemas.AvroSerializer;
 import dev.understudy.schemas.DeadLetterFields;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.SerdeConfig;
 import dev.understudy.schemas.Topics;
@@ -341,10 +342,12 @@ public final class CdcCapture implements AutoCloseable {
                         + settings.name() + "': " + e.getCause() + ". Capture stops here; its offsets stay at the last acknowledged batch.", e.getCause());
             }
         }
+        PausePoints.reach(PausePoints.CAPTURE_BATCH_ACKNOWLEDGED);
         for (RecordChangeEvent<SourceRecord> event : batch) {
             committer.markProcessed(event);
         }
         committer.markBatchFinished();
+        PausePoints.reach(PausePoints.CAPTURE_BATCH_MARKED);
         if (ended > announced) {
             announce(ended);
         }
@@ -365,6 +368,9 @@ public final class CdcCapture implements AutoCloseable {
                 Map<String, Long> rows = (Map<String, Long>) p;
                 incrementalSnapshot.rowsEmitted(rows);
             }
+        }
+        if (!progress.isEmpty()) {
+            PausePoints.reach(PausePoints.CAPTURE_SNAPSHOT_CHUNK);
         }
         metrics.streamedChanges.addAndGet(streamed);
         if (streamed > 0) {

@@ -6,7 +6,7 @@ import dev.understudy.cli.Main;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
-import dev.understudy.writer.KillPoints;
+import dev.understudy.schemas.PausePoints;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * crash, restart and the final catch-up, that the balances agree with the transfers ledger and the
  * money is conserved: a read that disagrees saw part of a legacy transaction.
  * <p>
- * Most crashes are at named points ({@link KillPoints}): the process halts itself right after the
+ * Most crashes are at named points ({@link PausePoints}): the process halts itself right after the
  * transaction watermark moved, after the writer measured its ends for a release, between a release
  * batch's rows and its commit, between its database commit and its Kafka offset commit, right after
  * the pipeline started; the first is a SIGKILL at a random time. Hits and timing are random (the seed
@@ -66,8 +66,8 @@ class TransactionCrashIT {
      * The named points the crashes cycle through, after a first SIGKILL at a random time: each is passed
      * within seconds of a start under this workload, so a run that does not halt there is itself a finding.
      */
-    private static final List<String> POINTS = List.of(KillPoints.WATERMARK_ADVANCED, KillPoints.WRITER_RELEASE_COMMITTED,
-            KillPoints.PIPELINE_STARTED, KillPoints.WRITER_RELEASE_APPLIED, KillPoints.WRITER_RELEASE_BEGUN);
+    private static final List<String> POINTS = List.of(PausePoints.WATERMARK_ADVANCED, PausePoints.WRITER_RELEASE_COMMITTED,
+            PausePoints.PIPELINE_STARTED, PausePoints.WRITER_RELEASE_APPLIED, PausePoints.WRITER_RELEASE_BEGUN);
     /**
      * A run given a named point that does not halt within this long is stopped with SIGKILL instead, and
      * reported. Generous: on a loaded machine the start alone (Flyway, topics, Streams) took over a minute.
@@ -124,7 +124,7 @@ class TransactionCrashIT {
                         if (!run.waitFor(POINT_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
                             run.destroyForcibly().waitFor();
                             outcomes.add("run " + (i - 1) + ": did not reach its kill point within " + POINT_TIMEOUT + "; SIGKILL");
-                        } else if (run.exitValue() == KillPoints.EXIT_CODE) {
+                        } else if (run.exitValue() == PausePoints.EXIT_CODE) {
                             outcomes.add("run " + (i - 1) + ": halted at its kill point");
                         } else {
                             fail("run " + (i - 1) + " exited with code " + run.exitValue() + " instead of halting at its kill point; see "
@@ -137,7 +137,7 @@ class TransactionCrashIT {
                     removeDeadMembers(admin, i % 2 == 0);
                     String point = POINTS.get((i - 1) % POINTS.size());
                     // The pipeline starts once per process; the other points pass again and again.
-                    int hit = point.equals(KillPoints.PIPELINE_STARTED) ? 1 : 1 + random.nextInt(4);
+                    int hit = point.equals(PausePoints.PIPELINE_STARTED) ? 1 : 1 + random.nextInt(4);
                     String killAt = i < KILLS ? point + ":" + hit : null;
                     run = startRun(settings, killAt, logs, i);
                     if (killAt != null) {
@@ -185,7 +185,7 @@ class TransactionCrashIT {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(java, "-Xmx512m"));
         if (killAt != null) {
-            command.add("-D" + KillPoints.PROPERTY + "=" + killAt);
+            command.add("-D" + PausePoints.PROPERTY + "=" + killAt);
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", settings.toString(),
                 "--spec", EXAMPLE.resolve("v1_accounts.yaml").toString(), "--status-interval", "1"));

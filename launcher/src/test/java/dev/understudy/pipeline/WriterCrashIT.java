@@ -6,9 +6,11 @@ import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Contracts;
 import dev.understudy.schemas.KeySchemas;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.SerdeConfig;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
+
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
@@ -41,6 +43,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -50,8 +53,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The shadow writer as two separate processes sharing the topic's partitions (one consumer group,
- * static members), one of them killed with SIGKILL at random points under a steady stream of
- * changes and restarted with its member id, many times; it takes its partitions back and resumes
+ * static members), one of them killed with SIGKILL at random times under a steady stream of
+ * changes and restarted with its member id, many times; every other restart runs until the writer
+ * halts itself at a named point ({@link PausePoints}: after decoding, before and after the database
+ * commit, after the offset commit), then restarts again; it takes its partitions back and resumes
  * them from the positions stored in the target. The target must end equal to the last change per
  * key, and an audit trigger on the target table proves that no row's version ever went backwards
  * and that no change was applied twice. Then the writer group's offsets are rewound by 10,000: the
@@ -64,9 +69,11 @@ class WriterCrashIT {
     private static final Schema VALUE = Contracts.load("users.avsc");
     private static final int KEYS = 2_000;
     private static final int KILLS = 8;
+    private static final List<String> POINTS = List.of(PausePoints.WRITER_BATCH_COMMITTED, PausePoints.WRITER_BATCH_APPLIED,
+            PausePoints.WRITER_DECODED, PausePoints.WRITER_OFFSETS_COMMITTED);
 
     @Test
-    void killedAtRandomPointsTheWriterNeitherLosesNorRepeatsNorRegressesAndIgnoresARewind(@TempDir Path work) throws Exception {
+    void killedAtRandomTimesAndNamedPointsTheWriterNeitherLosesNorRepeatsNorRegressesAndIgnoresARewind(@TempDir Path work) throws Exception {
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), PG_TIME_ZONE)) {
             try (Connection c = stack.target().connect(); Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE public.users (id bigint PRIMARY KEY, full_name text, email text NOT NULL, birthdate date, created_at timestamptz)");
@@ -110,14 +117,24 @@ class WriterCrashIT {
             Thread producer = new Thread(() -> produce(bootstrap, registry, expected, stop, producerFailure), "changes");
             producer.start();
 
-            Process[] writers = {startWriter(settings, "a", 0), startWriter(settings, "b", 0)};
+            Process[] writers = {startWriter(settings, "a", 0, null), startWriter(settings, "b", 0, null)};
             try {
                 ThreadLocalRandom r = ThreadLocalRandom.current();
                 for (int i = 1; i <= KILLS; i++) {
                     Thread.sleep(1_000 + r.nextInt(2_500));
                     int victim = r.nextInt(2);
+                    String member = victim == 0 ? "a" : "b";
                     writers[victim].destroyForcibly().waitFor();
-                    writers[victim] = startWriter(settings, victim == 0 ? "a" : "b", i);
+                    if (i % 2 == 1) {
+                        // This run halts itself at a named point, where a crash is most dangerous.
+                        String point = POINTS.get((i / 2) % POINTS.size());
+                        writers[victim] = startWriter(settings, member, i, point + ":" + (1 + r.nextInt(3)));
+                        assertTrue(writers[victim].waitFor(90, TimeUnit.SECONDS), "writer-" + member + " never reached " + point
+                                + "; see target/writer-crash/writer-" + member + "-" + i + "-halt.log");
+                        assertEquals(PausePoints.EXIT_CODE, writers[victim].exitValue(), "writer-" + member + " stopped, but not at "
+                                + point + "; see target/writer-crash/writer-" + member + "-" + i + "-halt.log");
+                    }
+                    writers[victim] = startWriter(settings, member, i, null);
                 }
                 stop.set(true);
                 producer.join();
@@ -152,7 +169,7 @@ class WriterCrashIT {
                         back += committed.get(tp).offset() - rewound.get(tp).offset();
                     }
                     assertTrue(back >= 10_000, "rewound by " + back);
-                    writers[0] = startWriter(settings, "a", KILLS + 1);
+                    writers[0] = startWriter(settings, "a", KILLS + 1, null);
                     awaitGroupAtEnd(admin, bootstrap, Duration.ofSeconds(60));
                 }
                 assertEquals(audited, count(stack, "SELECT count(*) FROM public.audit"), "the rewind changed the target");
@@ -167,13 +184,18 @@ class WriterCrashIT {
         }
     }
 
-    private static Process startWriter(Path settings, String member, int n) throws IOException {
+    /** {@code haltAt}: the {@link PausePoints#PROPERTY} of the run ({@code point:hit}), or null. */
+    private static Process startWriter(Path settings, String member, int n, String haltAt) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"), WriterCommand.class.getName(),
-                "--config", settings.toString(), "--status-interval", "1", "--instance-id", "writer-" + member);
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m"));
+        if (haltAt != null) {
+            command.add("-D" + PausePoints.PROPERTY + "=" + haltAt);
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), WriterCommand.class.getName(),
+                "--config", settings.toString(), "--status-interval", "1", "--instance-id", "writer-" + member));
         // Kept under target/ so that a failure can be read after the temporary directory is gone.
         Path dir = Files.createDirectories(Path.of("target", "writer-crash"));
-        File log = dir.resolve("writer-" + member + "-" + n + ".log").toFile();
+        File log = dir.resolve("writer-" + member + "-" + n + (haltAt == null ? "" : "-halt") + ".log").toFile();
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
     }
 

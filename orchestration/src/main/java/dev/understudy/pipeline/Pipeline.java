@@ -10,7 +10,7 @@ import dev.understudy.transform.ComparisonSettings;
 import dev.understudy.transform.PipelineTopology;
 import dev.understudy.transform.StreamsProperties;
 import dev.understudy.transform.TableMapping;
-import dev.understudy.writer.KillPoints;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
 import org.apache.kafka.clients.admin.Admin;
@@ -213,7 +213,7 @@ public final class Pipeline implements AutoCloseable {
             throw e;
         }
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
-        KillPoints.reach(KillPoints.PIPELINE_STARTED);
+        PausePoints.reach(PausePoints.PIPELINE_STARTED);
         return this;
     }
 

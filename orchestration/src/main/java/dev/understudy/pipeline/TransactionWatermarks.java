@@ -1,6 +1,6 @@
 package dev.understudy.pipeline;
 
-import dev.understudy.writer.KillPoints;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.writer.TransactionWatermark;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -200,7 +200,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
             complete = Math.max(complete, probe.commitOrder);
             probesDone++;
             lastProbeMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - probe.startNanos);
-            KillPoints.reach(KillPoints.WATERMARK_ADVANCED);
+            PausePoints.reach(PausePoints.WATERMARK_ADVANCED);
         }
         // Younger probes move through their rounds meanwhile, so they are ready when their turn comes.
         for (Probe probe : probes) {

@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RegistryException;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -361,7 +362,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 // in these partitions; a partition assigned later is covered by a later release.
                 Map<TopicPartition, Long> ends = consumer.endOffsets(assigned, LAG_QUERY_TIMEOUT);
                 aligner.beginRelease(candidate, ends, coversEveryPartition(ends.keySet()));
-                KillPoints.reach(KillPoints.WRITER_RELEASE_BEGUN);
+                PausePoints.reach(PausePoints.WRITER_RELEASE_BEGUN);
             } catch (RetriableException e) {
                 log.debug("Could not read end offsets for commit order {} yet: {}", candidate, e.getMessage());
             }
@@ -462,8 +463,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             Totals totals = withRetry(() -> applyOnce(batch));
             // Deferred constraints keep their declared timing for the next batches.
             immediateConstraints = false;
-            KillPoints.reach(batch.isRelease() ? KillPoints.WRITER_RELEASE_COMMITTED : KillPoints.WRITER_BATCH_COMMITTED);
+            PausePoints.reach(batch.isRelease() ? PausePoints.WRITER_RELEASE_COMMITTED : PausePoints.WRITER_BATCH_COMMITTED);
             commitOffsets(batch);
+            PausePoints.reach(PausePoints.WRITER_OFFSETS_COMMITTED);
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             metrics.recordBatch(totals.result, totals.deadLetters, batch.size(), millis);
             metrics.transactionsApplied(transactions);
@@ -484,6 +486,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         boolean committed = false;
         try {
             batch.decode(decoder, tableOrder);
+            PausePoints.reach(PausePoints.WRITER_DECODED);
             step = "connecting to the target database";
             c = ensureConnection();
             step = "starting a transaction";
@@ -519,9 +522,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             if (batch.commitOrder != null) {
                 WriterPositions.recordCommitOrder(c, config.groupId(), batch.commitOrder);
             }
-            if (batch.isRelease()) {
-                KillPoints.reach(KillPoints.WRITER_RELEASE_APPLIED);
-            }
+            PausePoints.reach(batch.isRelease() ? PausePoints.WRITER_RELEASE_APPLIED : PausePoints.WRITER_BATCH_APPLIED);
             step = "committing";
             c.commit();
             committed = true;
