@@ -176,7 +176,7 @@ public final class EmbeddedStack implements AutoCloseable {
         try {
             try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
                 out.write("# Connection settings of the embedded Understudy stack (legacy and target PostgreSQL, Kafka,\n");
-                out.write("# schema registry); valid while that stack runs. Usable as is with: understudy run --config <this file>\n");
+                out.write("# schema registry); valid while that stack runs. Usable as is with: understudy run --config <this file> --spec <spec>\n");
                 out.write("# Work directory: " + workDir + "; PostgreSQL time zone: " + pgTimeZone + "\n");
                 for (Map.Entry<String, String> setting : connectionSettings().entrySet()) {
                     out.write(setting.getKey() + "=" + escapePropertyValue(setting.getValue()) + "\n");

@@ -3,7 +3,6 @@ package dev.understudy.cli;
 import dev.understudy.cutover.CutoverGate;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.Topics;
-import dev.understudy.transform.Migrations;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.transform.spec.MigrationSpec;
 import picocli.CommandLine.Command;
@@ -34,7 +33,7 @@ final class CutoverCommand implements Runnable {
         @Option(names = "--config", required = true, description = "Properties file with the pipeline settings (see README, Configuration).")
         Path config;
 
-        @Option(names = "--spec", description = "The migration spec the pipeline runs; without it, the shipped users migration.")
+        @Option(names = "--spec", required = true, description = "The migration spec the pipeline runs (YAML, see docs/spec-format.md).")
         Path spec;
 
         @Option(names = "--drift-window", description = "Seconds drift must have been zero (default: cutover.drift.window.ms).")
@@ -50,7 +49,7 @@ final class CutoverCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PipelineConfig cfg = PipelineConfig.load(config);
-            List<? extends TableMapping> mappings = spec == null ? Migrations.defaultMappings() : MigrationSpec.load(spec).mappings();
+            List<? extends TableMapping> mappings = MigrationSpec.load(spec).mappings();
             Duration window = driftWindowSeconds != null ? Duration.ofSeconds(driftWindowSeconds)
                     : Duration.ofMillis(cfg.get(PipelineConfig.CUTOVER_DRIFT_WINDOW_MS));
             Duration lag = Duration.ofMillis(maxLagMs != null ? maxLagMs : cfg.get(PipelineConfig.CUTOVER_MAX_LAG_MS));

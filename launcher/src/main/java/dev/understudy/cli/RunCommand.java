@@ -2,7 +2,8 @@ package dev.understudy.cli;
 
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
-import dev.understudy.transform.Migrations;
+import dev.understudy.transform.spec.MigrationSpec;
+import dev.understudy.transform.spec.SpecException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -18,7 +19,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "Properties file with the pipeline settings (see README, Configuration).")
     Path config;
 
-    @Option(names = "--spec", description = "Migration spec (YAML, see docs/spec-format.md); without it, the shipped users migration runs.")
+    @Option(names = "--spec", required = true, description = "Migration spec (YAML, see docs/spec-format.md).")
     Path spec;
 
     @Option(names = "--status-interval", defaultValue = "5", description = "Seconds between progress lines (default: ${DEFAULT-VALUE}).")
@@ -42,21 +43,16 @@ final class RunCommand implements Callable<Integer> {
             }
         }, "understudy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        Pipeline configured;
-        if (spec != null) {
-            dev.understudy.transform.spec.MigrationSpec loaded;
-            try {
-                loaded = dev.understudy.transform.spec.MigrationSpec.load(spec);
-            } catch (dev.understudy.transform.spec.SpecException e) {
-                System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
-                e.problems().forEach(p -> System.err.println("  " + p));
-                return 2;
-            }
-            System.out.println("Migration " + loaded.migration() + " from " + spec);
-            configured = new Pipeline(cfg, loaded);
-        } else {
-            configured = new Pipeline(cfg, Migrations.defaultMappings());
+        MigrationSpec loaded;
+        try {
+            loaded = MigrationSpec.load(spec);
+        } catch (SpecException e) {
+            System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
+            e.problems().forEach(p -> System.err.println("  " + p));
+            return 2;
         }
+        System.out.println("Migration " + loaded.migration() + " from " + spec);
+        Pipeline configured = new Pipeline(cfg, loaded);
         try (Pipeline pipeline = configured.start()) {
             StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {

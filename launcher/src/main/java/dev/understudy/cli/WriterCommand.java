@@ -5,7 +5,6 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.pipeline.TransactionWatermarks;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
-import dev.understudy.transform.Migrations;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.writer.ShadowWriter;
@@ -34,7 +33,7 @@ public final class WriterCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "Properties file with the pipeline settings (see README, Configuration).")
     Path config;
 
-    @Option(names = "--spec", description = "Migration spec whose target tables to write; without it, the shipped users migration's.")
+    @Option(names = "--spec", required = true, description = "Migration spec whose target tables to write (YAML, see docs/spec-format.md).")
     Path spec;
 
     @Option(names = "--status-interval", defaultValue = "5", description = "Seconds between progress lines (default: ${DEFAULT-VALUE}).")
@@ -52,13 +51,13 @@ public final class WriterCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PipelineConfig cfg = PipelineConfig.load(config);
-        List<? extends TableMapping> mappings = spec == null ? Migrations.defaultMappings() : MigrationSpec.load(spec).mappings();
+        List<? extends TableMapping> mappings = MigrationSpec.load(spec).mappings();
         String prefix = cfg.get(PipelineConfig.PIPELINE_NAME);
         Map<String, String> topics = new LinkedHashMap<>();
         for (TableMapping m : mappings) {
             topics.put(Topics.newSchema(prefix, m.targetTable()), m.targetTable());
         }
-        ShadowWriter writer = new ShadowWriter(ShadowWriterConfig.of(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), prefix + "-shadow-writer",
+        ShadowWriter writer = new ShadowWriter(ShadowWriterConfig.of(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), Topics.writerGroup(prefix),
                         topics, cfg.get(PipelineConfig.TARGET_JDBC_URL), cfg.get(PipelineConfig.TARGET_USER),
                         cfg.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(cfg.get(PipelineConfig.WRITER_BATCH))
                         .withKafkaProperties(instanceId == null ? Map.of() : Map.of("group.instance.id", instanceId)),
@@ -73,7 +72,7 @@ public final class WriterCommand implements Callable<Integer> {
             List<String> legacyTopics = dev.understudy.transform.MigrationTopology.legacyTables(List.copyOf(mappings)).stream()
                     .map(t -> Topics.legacy(prefix, t)).toList();
             watermarks = new TransactionWatermarks(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), Topics.commits(prefix),
-                    () -> prefix + "-migration-g" + generations.newest(prefix), legacyTopics).start();
+                    () -> Topics.migrationApplication(prefix, generations.newest(prefix)), legacyTopics).start();
             writer.alignTransactions(watermarks);
         }
         CountDownLatch stop = new CountDownLatch(1);

@@ -69,6 +69,8 @@ class WriterCrashIT {
     private static final Schema VALUE = Contracts.load("users.avsc");
     private static final int KEYS = 2_000;
     private static final int KILLS = 8;
+    /** The users migration: the writer writes its target table, public.users. */
+    private static final Path USERS_SPEC = Path.of("..", "examples", "users", "v1.2_add_birthdate_to_users.yaml").toAbsolutePath().normalize();
     private static final List<String> POINTS = List.of(PausePoints.WRITER_BATCH_COMMITTED, PausePoints.WRITER_BATCH_APPLIED,
             PausePoints.WRITER_DECODED, PausePoints.WRITER_OFFSETS_COMMITTED);
 
@@ -192,7 +194,8 @@ class WriterCrashIT {
             command.add("-D" + PausePoints.PROPERTY + "=" + haltAt);
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), WriterCommand.class.getName(),
-                "--config", settings.toString(), "--status-interval", "1", "--instance-id", "writer-" + member));
+                "--config", settings.toString(), "--spec", USERS_SPEC.toString(), "--status-interval", "1",
+                "--instance-id", "writer-" + member));
         // Kept under target/ so that a failure can be read after the temporary directory is gone.
         Path dir = Files.createDirectories(Path.of("target", "writer-crash"));
         File log = dir.resolve("writer-" + member + "-" + n + (haltAt == null ? "" : "-halt") + ".log").toFile();

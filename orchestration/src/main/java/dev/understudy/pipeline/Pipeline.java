@@ -125,7 +125,7 @@ public final class Pipeline implements AutoCloseable {
         String bootstrap = config.get(PipelineConfig.KAFKA_BOOTSTRAP);
         // Before the legacy capture starts: without stored offsets it snapshots every source table,
         // which then has its whole history in Kafka.
-        boolean initialSnapshot = !hasRecords(bootstrap, prefix + ".offsets.legacy");
+        boolean initialSnapshot = !hasRecords(bootstrap, Topics.offsets(prefix, "legacy"));
         if (initialSnapshot) {
             generations.covered(prefix, sourceTables(), "initial snapshot");
         }
@@ -152,7 +152,7 @@ public final class Pipeline implements AutoCloseable {
                 comparisonSettings = comparisonSettings.withWriterProgress(writerPositions);
             }
             comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
-                    StreamsProperties.of(prefix + "-comparison", bootstrap, stateDir, threads));
+                    StreamsProperties.of(Topics.comparisonApplication(prefix), bootstrap, stateDir, threads));
 
             Map<String, String> writerTopics = new LinkedHashMap<>();
             for (TableMapping m : mappings) {
@@ -219,12 +219,12 @@ public final class Pipeline implements AutoCloseable {
 
     /** The shadow writer's consumer group, also the key of its positions in the target. */
     public String writerGroup() {
-        return prefix + "-shadow-writer";
+        return Topics.writerGroup(prefix);
     }
 
     /** The migration application of this generation; a new generation re-reads the legacy topics from their start. */
     public String migrationApplicationId() {
-        return prefix + "-migration-g" + generation.number();
+        return Topics.migrationApplication(prefix, generation.number());
     }
 
     /**
@@ -381,7 +381,7 @@ public final class Pipeline implements AutoCloseable {
     private CaptureSettings captureSettings(String family, String url, String user, String password, List<String> tables) {
         return new CaptureSettings(prefix + "-" + family, family, url, user, password, tables, prefix,
                 config.get(PipelineConfig.KAFKA_BOOTSTRAP), prefix + "_" + family, prefix + "_" + family,
-                prefix + ".offsets." + family, config.get(PipelineConfig.TOPIC_REPLICATION).shortValue(),
+                Topics.offsets(prefix, family), config.get(PipelineConfig.TOPIC_REPLICATION).shortValue(),
                 config.get(PipelineConfig.CAPTURE_POLL_MS), config.get(PipelineConfig.CAPTURE_BATCH));
     }
 

@@ -57,4 +57,27 @@ public final class Topics {
     public static String cutover(String prefix) {
         return prefix + ".cutover";
     }
+
+    /** A capture's source offsets (Debezium's offset storage, compacted); {@code family} is {@code legacy} or {@code target}. */
+    public static String offsets(String prefix, String family) {
+        return prefix + ".offsets." + family;
+    }
+
+    /** The shadow writer's consumer group, also the key of its positions in the target. */
+    public static String writerGroup(String prefix) {
+        return prefix + "-shadow-writer";
+    }
+
+    /**
+     * The Kafka Streams application (and consumer group) of spec generation {@code generation}'s
+     * migration: a new generation is a new application, so it re-reads the legacy topics from their start.
+     */
+    public static String migrationApplication(String prefix, long generation) {
+        return prefix + "-migration-g" + generation;
+    }
+
+    /** The Kafka Streams application of the comparison. */
+    public static String comparisonApplication(String prefix) {
+        return prefix + "-comparison";
+    }
 }

@@ -32,7 +32,8 @@ final class DevCommand implements Callable<Integer> {
             for (Map.Entry<String, String> e : new java.util.TreeMap<>(stack.connectionSettings()).entrySet()) {
                 System.out.println("  " + e.getKey() + "=" + e.getValue());
             }
-            System.out.println("Run the pipeline against it with: ./understudy run --config " + file.toAbsolutePath());
+            System.out.println("Run a migration against it with: ./understudy run --config " + file.toAbsolutePath()
+                    + " --spec examples/users/v1.2_add_birthdate_to_users.yaml");
             System.out.println("Press Ctrl-C to stop and clean up.");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stopped.countDown();
