@@ -1,34 +1,24 @@
 package dev.understudy.cli;
 
-import dev.understudy.schemas.Compatibility;
+import dev.understudy.pipeline.ContractCheck;
 import dev.understudy.schemas.ConfluentRegistryClient;
-import dev.understudy.schemas.Contracts;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.SerdeConfig;
 import dev.understudy.schemas.SubjectNameStrategy;
-import dev.understudy.schemas.Topics;
-import dev.understudy.transform.Migrations;
-import dev.understudy.transform.TableMapping;
 import org.apache.avro.Schema;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
-/** The Avro contracts in schemas/ against the registry, or against their previous committed version. */
+/**
+ * The Avro contracts in schemas/ against the registry, or against their previous committed version
+ * ({@link ContractCheck} checks them; this prints the outcome).
+ */
 @Command(name = "schemas", mixinStandardHelpOptions = true,
         description = "Check, list and show the Avro contracts (schemas/src/main/resources/contracts).",
         subcommands = {SchemasCommand.Check.class, SchemasCommand.ListContracts.class, SchemasCommand.Show.class})
@@ -57,53 +47,16 @@ final class SchemasCommand implements Runnable {
         @Option(names = "--subject-strategy", defaultValue = "topic", description = "topic, record or topic_record (default: ${DEFAULT-VALUE}).")
         String subjectStrategy;
 
-        /** Contract file -> parsed schema, sorted by file name. */
         Map<Path, Schema> contracts() {
-            if (!Files.isDirectory(dir)) {
-                throw new IllegalArgumentException("No contracts directory at " + dir.toAbsolutePath()
-                        + "; run from the repository root or pass --dir");
-            }
-            Map<Path, Schema> out = new LinkedHashMap<>();
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(".avsc")).sorted().toList()) {
-                    out.put(f, parse(Files.readString(f), f.toString()));
-                }
-            } catch (IOException e) {
-                throw new IllegalArgumentException("Cannot read contracts in " + dir + ": " + e.getMessage(), e);
-            }
-            return out;
+            return ContractCheck.contracts(dir);
         }
 
-        /**
-         * The subject a contract is published under, if the pipeline writes it on its own: table
-         * contracts on the new-schema topics, and the divergence and drift events.
-         */
         Optional<String> subjectOf(Schema contract) {
-            SubjectNameStrategy strategy = SubjectNameStrategy.parse(subjectStrategy);
-            for (TableMapping m : Migrations.defaultMappings()) {
-                if (m.targetValueSchema().getFullName().equals(contract.getFullName())) {
-                    return Optional.of(strategy.subject(Topics.newSchema(pipelineName, m.targetTable()), false, contract));
-                }
-            }
-            if (Contracts.DIVERGENCE_EVENT.getFullName().equals(contract.getFullName())) {
-                return Optional.of(strategy.subject(Topics.divergence(pipelineName), false, contract));
-            }
-            if (Contracts.DRIFT.getFullName().equals(contract.getFullName())) {
-                return Optional.of(strategy.subject(Topics.drift(pipelineName), false, contract));
-            }
-            return Optional.empty();
+            return ContractCheck.subjectOf(contract, pipelineName, SubjectNameStrategy.parse(subjectStrategy));
         }
 
         RegistryClient client() {
             return new ConfluentRegistryClient(registry, new SerdeConfig(SubjectNameStrategy.parse(subjectStrategy), true, false));
-        }
-    }
-
-    static Schema parse(String json, String where) {
-        try {
-            return new Schema.Parser().parse(json);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("Invalid Avro schema in " + where + ": " + e.getMessage(), e);
         }
     }
 
@@ -119,40 +72,23 @@ final class SchemasCommand implements Runnable {
 
         @Override
         public Integer call() {
+            ContractCheck check = registry != null
+                    ? ContractCheck.againstRegistry(client(), registry, pipelineName, SubjectNameStrategy.parse(subjectStrategy))
+                    : ContractCheck.againstGit(level, against);
             int incompatible = 0;
             for (Map.Entry<Path, Schema> e : contracts().entrySet()) {
-                Path file = e.getKey();
-                Schema schema = e.getValue();
-                List<String> reasons;
-                String basis;
-                if (registry != null) {
-                    Optional<String> subject = subjectOf(schema);
-                    if (subject.isEmpty()) {
-                        System.out.printf("SKIP  %s (%s): not published under a subject of its own%n", file.getFileName(), schema.getFullName());
-                        continue;
-                    }
-                    RegistryClient client = client();
-                    Schema latest = client.latest(subject.get()).map(RegistryClient.Registered::schema).orElse(null);
-                    reasons = Compatibility.explain(client.incompatibilities(subject.get(), schema), schema, latest);
-                    basis = "subject '" + subject.get() + "' at " + registry;
-                } else {
-                    List<Schema> previous = previousVersions(file);
-                    if (previous.isEmpty()) {
-                        System.out.printf("OK    %s (%s): new, nothing to compare with%n", file.getFileName(), schema.getFullName());
-                        continue;
-                    }
-                    boolean transitive = level.toUpperCase(Locale.ROOT).endsWith("_TRANSITIVE");
-                    reasons = Compatibility.explain(Compatibility.check(level, schema, transitive ? previous : previous.subList(0, 1)),
-                            schema, previous.get(0));
-                    basis = level.toUpperCase(Locale.ROOT) + " against " + (against != null ? against : "its previous committed version");
-                }
-                if (reasons.isEmpty()) {
-                    System.out.printf("OK    %s (%s): compatible with %s%n", file.getFileName(), schema.getFullName(), basis);
-                } else {
-                    incompatible++;
-                    System.out.printf("FAIL  %s (%s): incompatible with %s%n", file.getFileName(), schema.getFullName(), basis);
-                    for (String r : reasons) {
-                        System.out.println("        " + r);
+                ContractCheck.Outcome o = check.check(e.getKey(), e.getValue());
+                String what = o.file().getFileName() + " (" + o.contract().getFullName() + ")";
+                switch (o.verdict()) {
+                    case UNPUBLISHED -> System.out.printf("SKIP  %s: not published under a subject of its own%n", what);
+                    case NEW -> System.out.printf("OK    %s: new, nothing to compare with%n", what);
+                    case COMPATIBLE -> System.out.printf("OK    %s: compatible with %s%n", what, o.basis());
+                    case INCOMPATIBLE -> {
+                        incompatible++;
+                        System.out.printf("FAIL  %s: incompatible with %s%n", what, o.basis());
+                        for (String r : o.reasons()) {
+                            System.out.println("        " + r);
+                        }
                     }
                 }
             }
@@ -161,52 +97,6 @@ final class SchemasCommand implements Runnable {
                 return 1;
             }
             return 0;
-        }
-
-        /** Earlier committed versions of {@code file}, newest first. */
-        private List<Schema> previousVersions(Path file) {
-            Path dirOfFile = file.toAbsolutePath().getParent();
-            String name = "./" + file.getFileName();
-            List<String> revisions = new ArrayList<>();
-            if (against != null) {
-                revisions.add(against);
-            } else {
-                List<String> commits = git(dirOfFile, "log", "--format=%H", "--", name);
-                boolean changedSinceHead = !git(dirOfFile, "status", "--porcelain", "--", name).isEmpty();
-                // Unchanged working copy: the newest commit holds this very version, so history starts one further back.
-                revisions.addAll(changedSinceHead ? commits : commits.subList(Math.min(1, commits.size()), commits.size()));
-            }
-            List<Schema> out = new ArrayList<>();
-            for (String rev : revisions) {
-                List<String> text = git(dirOfFile, "show", rev + ":" + name);
-                if (!text.isEmpty()) {
-                    out.add(parse(String.join("\n", text), file.getFileName() + " at " + rev));
-                }
-            }
-            return out;
-        }
-
-        private static List<String> git(Path cwd, String... args) {
-            List<String> command = new ArrayList<>(List.of("git", "-C", cwd.toString()));
-            command.addAll(List.of(args));
-            try {
-                Process p = new ProcessBuilder(command).redirectErrorStream(false).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-                if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                    if (err.contains("exists on disk, but not in") || err.contains("does not exist in")) {
-                        return List.of(); // the file is newer than that revision
-                    }
-                    throw new IllegalStateException("git " + String.join(" ", args) + " failed in " + cwd + ": " + err.strip()
-                            + " (the git check needs the contracts inside a git repository; or pass --registry)");
-                }
-                return out.isEmpty() ? List.of() : List.of(out.split("\n"));
-            } catch (IOException e) {
-                throw new IllegalStateException("Cannot run git (" + e.getMessage() + "); install git or pass --registry", e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("Interrupted while running git", e);
-            }
         }
     }
 

@@ -2,6 +2,7 @@ package dev.understudy.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.understudy.dlq.DeadLetterReplay;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.testkit.UsersChecksum;
@@ -153,7 +154,7 @@ class DlqCommandIT {
         CliRun.Result replay = CliRun.run("dlq", "replay", "--config", configFile.toString());
         assertEquals(0, replay.exit(), replay.out());
         assertTrue(replay.out().contains("Replayed 3 dead letter(s) (public.users 3)"), replay.out());
-        assertTrue(replay.out().contains("Skipped 1: " + DlqCommand.TRANSFORM_REASON + " 1"), replay.out());
+        assertTrue(replay.out().contains("Skipped 1: " + DeadLetterReplay.TRANSFORM_REASON + " 1"), replay.out());
         assertTrue(replay.out().contains("Transform-stage dead letters are not replayed"), replay.out());
         assertTrue(replay.out().contains("Dead-letter offsets covered: partition "), replay.out());
         assertTrue(replay.out().contains("--from-offset "), replay.out());
