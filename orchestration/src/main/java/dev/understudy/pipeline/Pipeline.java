@@ -219,7 +219,12 @@ public final class Pipeline implements AutoCloseable {
 
     /** The shadow writer's consumer group, also the key of its positions in the target. */
     public String writerGroup() {
-        return prefix + "-shadow-writer";
+        return writerGroup(prefix);
+    }
+
+    /** The shadow writer's consumer group of the pipeline named {@code pipelineName}. */
+    public static String writerGroup(String pipelineName) {
+        return pipelineName + "-shadow-writer";
     }
 
     /** The migration application of this generation; a new generation re-reads the legacy topics from their start. */
