@@ -160,8 +160,7 @@ public record CaptureSettings(
         if (heartbeat != null) {
             // Debezium runs this at every heartbeat (heartbeat.interval.ms): a change in a captured table,
             // so the slot's confirmed position keeps up with the WAL while the captured tables are idle.
-            p.setProperty("heartbeat.action.query", "INSERT INTO " + heartbeat + " (id, at) VALUES (1, now()) "
-                    + "ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at");
+            p.setProperty("heartbeat.action.query", Signals.heartbeatStatement(heartbeat));
         }
         p.setProperty("slot.name", slotName);
         p.setProperty("publication.name", publication);

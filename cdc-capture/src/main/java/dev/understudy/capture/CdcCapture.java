@@ -138,8 +138,7 @@ public final class CdcCapture implements AutoCloseable {
                 // Capture itself does not need the table (e.g. a user without CREATE on the schema), so it
                 // goes on; only incremental snapshots are unavailable, and say why when requested.
                 signalUnavailable = "the signal table " + settings.signalTable() + " could not be created on " + settings.jdbcUrl()
-                        + ": " + e.getMessage() + "; create it as (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL,"
-                        + " data varchar(2048)) and restart the capture";
+                        + ": " + e.getMessage() + "; create it as " + Signals.SIGNAL_COLUMNS + " and restart the capture";
                 LOG.warn("Capture '{}': incremental snapshots unavailable: {}", settings.name(), signalUnavailable);
             }
         }

@@ -20,17 +20,12 @@ import java.util.UUID;
 
 /**
  * What a capture does on its source database through plain JDBC, beside Debezium: keep the
- * publication complete, and write the Debezium signal table.
- * <p>
- * Structure as Debezium documents it for the source signalling channel: {@code id} (the signal's
- * id; Debezium also writes its window watermarks with ids derived from it), {@code type} (e.g.
- * execute-snapshot) and {@code data} (the JSON payload). Debezium reads these rows from the WAL, so
- * the table must be in the publication (see {@link #addMissingTablesToPublication()}).
+ * publication complete, and write the Debezium signal table ({@link Signals}). Debezium reads the
+ * signal rows from the WAL, so the table must be in the publication (see
+ * {@link #addMissingTablesToPublication()}).
  */
 final class SourceDatabase {
     private static final Logger LOG = LoggerFactory.getLogger(SourceDatabase.class);
-
-    static final String EXECUTE_SNAPSHOT = "execute-snapshot";
 
     private final CaptureSettings settings;
     private final String table;
@@ -110,22 +105,16 @@ final class SourceDatabase {
 
     /** Creates the signal table and the heartbeat table when missing. */
     void createSignalTable() throws SQLException {
-        try (Connection c = connect(); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE IF NOT EXISTS " + table
-                    + " (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))");
-            s.execute("CREATE TABLE IF NOT EXISTS " + settings.heartbeatTable() + " (id int PRIMARY KEY, at timestamptz NOT NULL)");
+        try (Connection c = connect()) {
+            Signals.createTables(c, table, settings.heartbeatTable());
         }
     }
 
     /** Inserts an execute-snapshot signal for an incremental snapshot of {@code tables}; returns its id. */
     String requestIncrementalSnapshot(List<String> tables) throws SQLException {
         String id = UUID.randomUUID().toString();
-        try (Connection c = connect();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO " + table + " (id, type, data) VALUES (?, ?, ?)")) {
-            ps.setString(1, id);
-            ps.setString(2, EXECUTE_SNAPSHOT);
-            ps.setString(3, executeSnapshotData(tables));
-            ps.executeUpdate();
+        try (Connection c = connect()) {
+            Signals.requestIncrementalSnapshot(c, table, id, tables);
         }
         return id;
     }
@@ -155,33 +144,6 @@ final class SourceDatabase {
             }
         }
         return out;
-    }
-
-    /** {@code {"data-collections": ["public.a", ...], "type": "incremental"}}, Debezium's execute-snapshot payload. */
-    static String executeSnapshotData(List<String> tables) {
-        StringBuilder b = new StringBuilder("{\"data-collections\": [");
-        for (int i = 0; i < tables.size(); i++) {
-            b.append(i > 0 ? ", " : "").append('"').append(jsonEscape(tables.get(i))).append('"');
-        }
-        return b.append("], \"type\": \"incremental\"}").toString();
-    }
-
-    private static String jsonEscape(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                default -> {
-                    if (ch < 0x20) {
-                        b.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        b.append(ch);
-                    }
-                }
-            }
-        }
-        return b.toString();
     }
 
     /**

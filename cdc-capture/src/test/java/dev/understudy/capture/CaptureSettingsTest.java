@@ -3,6 +3,7 @@ package dev.understudy.capture;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -60,8 +61,11 @@ class CaptureSettingsTest {
     @Test
     void executeSnapshotPayloadIsDebeziumsJson() {
         assertEquals("{\"data-collections\": [\"public.customers\", \"public.orders\"], \"type\": \"incremental\"}",
-                SourceDatabase.executeSnapshotData(List.of("public.customers", "public.orders")));
+                Signals.executeSnapshotData(List.of("public.customers", "public.orders"), Map.of()));
         assertEquals("{\"data-collections\": [\"a.\\\"b\\\\\"], \"type\": \"incremental\"}",
-                SourceDatabase.executeSnapshotData(List.of("a.\"b\\")));
+                Signals.executeSnapshotData(List.of("a.\"b\\"), Map.of()));
+        assertEquals("{\"data-collections\": [\"public.orders\"], \"type\": \"incremental\", \"additional-conditions\": "
+                        + "[{\"data-collection\": \"public.orders\", \"filter\": \"(id) IN ('1', 'a\\\"b')\"}]}",
+                Signals.executeSnapshotData(List.of("public.orders"), Map.of("public.orders", "(id) IN ('1', 'a\"b')")));
     }
 }

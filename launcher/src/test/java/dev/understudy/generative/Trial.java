@@ -14,6 +14,7 @@ import dev.understudy.transform.spec.SpecSql;
 import dev.understudy.transform.spec.SpecTableMapping;
 import dev.understudy.verify.TableReport;
 import dev.understudy.verify.Verifier;
+import dev.understudy.writer.WriterBookkeeping;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -405,21 +406,16 @@ final class Trial {
      */
     private List<String> bookkeeping(String legacyUrl, String targetUrl, List<ExpectedProjection.Diff> diffs) {
         List<String> out = new ArrayList<>();
-        try (Connection t = DriverManager.getConnection(targetUrl, stack.target().user(), stack.target().password());
-             java.sql.PreparedStatement ps = t.prepareStatement("SELECT table_name, pk, version, deleted, generation, joined_version"
-                     + " FROM understudy.row_version WHERE pk LIKE ? ORDER BY table_name")) {
+        try (Connection t = DriverManager.getConnection(targetUrl, stack.target().user(), stack.target().password())) {
             for (ExpectedProjection.Diff d : diffs) {
                 List<String> keys = new ArrayList<>(d.missing().subList(0, Math.min(3, d.missing().size())));
                 keys.addAll(d.extra().subList(0, Math.min(3, d.extra().size())));
                 for (String key : keys) {
-                    ps.setString(1, "%" + key.split("\\|")[0].replace("%", "\\%").replace("_", "\\_") + "%");
                     StringBuilder sb = new StringBuilder(d.target() + " key " + key + ":");
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            sb.append(" [").append(rs.getString(1)).append(' ').append(rs.getString(2)).append(" v").append(rs.getLong(3))
-                                    .append(rs.getBoolean(4) ? " deleted" : "").append(" g").append(rs.getLong(5)).append(" jv")
-                                    .append(rs.getLong(6)).append(']');
-                        }
+                    for (WriterBookkeeping.StoredVersion v : WriterBookkeeping.versionsOfKeysContaining(t, key.split("\\|")[0])) {
+                        sb.append(" [").append(v.table()).append(' ').append(v.key()).append(" v").append(v.version())
+                                .append(v.deleted() ? " deleted" : "").append(" g").append(v.generation()).append(" jv")
+                                .append(v.joinedVersion()).append(']');
                     }
                     out.add(sb.toString());
                 }

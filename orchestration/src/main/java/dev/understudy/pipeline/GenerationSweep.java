@@ -8,7 +8,7 @@ import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.TableMapping;
-import dev.understudy.writer.TableApplier;
+import dev.understudy.writer.WriterBookkeeping;
 import org.apache.avro.LogicalType;
 import org.apache.avro.LogicalTypes;
 import org.apache.avro.Schema;
@@ -26,8 +26,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -80,7 +78,7 @@ public final class GenerationSweep {
             for (TableMapping m : mappings) {
                 String topic = Topics.newSchema(prefix, m.targetTable());
                 List<Future<?>> sent = new ArrayList<>();
-                for (String pk : staleKeys(c, m.targetTable(), generation)) {
+                for (String pk : WriterBookkeeping.keysOfOlderGenerations(c, m.targetTable(), generation)) {
                     GenericRecord key = key(pk, m.targetKeySchema(), m.targetTable());
                     RecordHeaders headers = new RecordHeaders();
                     headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(SWEEP_VERSION));
@@ -98,7 +96,7 @@ public final class GenerationSweep {
                 total += sent.size();
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("Cannot read " + TableApplier.BOOKKEEPING_TABLE + " on " + config.get(PipelineConfig.TARGET_JDBC_URL)
+            throw new IllegalStateException("Cannot read " + WriterBookkeeping.versionTable() + " on " + config.get(PipelineConfig.TARGET_JDBC_URL)
                     + " to find rows generation " + generation + " does not produce (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
         } catch (ExecutionException e) {
             throw new IllegalStateException("Cannot write sweep tombstones of generation " + generation + ": " + e.getCause().getMessage(), e.getCause());
@@ -107,22 +105,6 @@ public final class GenerationSweep {
             throw new IllegalStateException("Interrupted while sweeping generation " + generation, e);
         }
         return total;
-    }
-
-    private static List<String> staleKeys(Connection c, String table, long generation) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT pk FROM " + TableApplier.BOOKKEEPING_TABLE
-                + " WHERE table_name = ? AND generation < ? AND NOT deleted")) {
-            ps.setString(1, table);
-            ps.setLong(2, generation);
-            ps.setFetchSize(10_000);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(rs.getString(1));
-                }
-            }
-        }
-        return out;
     }
 
     /**

@@ -5,7 +5,6 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -30,8 +29,8 @@ import java.util.Set;
  * a completed incremental snapshot: a table added to the capture later has no history in Kafka.
  */
 public final class MigrationGenerations {
-    public static final String TABLE = "understudy.migration_generation";
-    public static final String COVERED_TABLE = "understudy.captured_table";
+    private static final String TABLE = OrchestrationTables.MIGRATION_GENERATION;
+    private static final String COVERED_TABLE = OrchestrationTables.CAPTURED_TABLE;
 
     /**
      * One generation.
@@ -63,7 +62,7 @@ public final class MigrationGenerations {
     public Generation resolve(String pipeline, String migration, String fingerprint, String flywayVersion) {
         try (Connection c = connect()) {
             c.setAutoCommit(false);
-            ensureTables(c);
+            OrchestrationTables.createGenerationTables(c);
             // One pipeline start at a time decides the numbering (PostgreSQL advisory locks, held to commit).
             try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
                 lock.setString(1, TABLE + "/" + pipeline);
@@ -129,7 +128,7 @@ public final class MigrationGenerations {
     /** The number of the newest generation of {@code pipeline}, or 0 when none ran. */
     public long newest(String pipeline) {
         try (Connection c = connect()) {
-            ensureTables(c);
+            OrchestrationTables.createGenerationTables(c);
             try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(generation), 0) FROM " + TABLE + " WHERE pipeline = ?")) {
                 ps.setString(1, pipeline);
                 try (ResultSet rs = ps.executeQuery()) {
@@ -159,7 +158,7 @@ public final class MigrationGenerations {
     /** The legacy tables the capture of {@code pipeline} has read whole (initial or incremental snapshot). */
     public Set<String> coveredTables(String pipeline) {
         try (Connection c = connect()) {
-            ensureTables(c);
+            OrchestrationTables.createGenerationTables(c);
             Set<String> out = new LinkedHashSet<>();
             try (PreparedStatement ps = c.prepareStatement("SELECT table_name FROM " + COVERED_TABLE + " WHERE pipeline = ? ORDER BY table_name")) {
                 ps.setString(1, pipeline);
@@ -178,7 +177,7 @@ public final class MigrationGenerations {
     /** Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. */
     public void covered(String pipeline, List<String> tables, String how) {
         try (Connection c = connect()) {
-            ensureTables(c);
+            OrchestrationTables.createGenerationTables(c);
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " (pipeline, table_name, covered_by) "
                     + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO NOTHING")) {
                 for (String t : tables) {
@@ -196,27 +195,5 @@ public final class MigrationGenerations {
 
     private Connection connect() throws SQLException {
         return DriverManager.getConnection(url, user, password);
-    }
-
-    private static void ensureTables(Connection c) throws SQLException {
-        boolean auto = c.getAutoCommit();
-        try (Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA IF NOT EXISTS understudy");
-            s.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (pipeline text NOT NULL, migration text NOT NULL, "
-                    + "generation bigint NOT NULL, fingerprint text NOT NULL, flyway_version text, "
-                    + "started_at timestamptz NOT NULL DEFAULT now(), backfill_completed_at timestamptz, "
-                    + "PRIMARY KEY (pipeline, migration), UNIQUE (pipeline, generation))");
-            s.execute("CREATE TABLE IF NOT EXISTS " + COVERED_TABLE + " (pipeline text NOT NULL, table_name text NOT NULL, "
-                    + "covered_by text NOT NULL, covered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))");
-        } catch (SQLException e) {
-            // IF NOT EXISTS races with a concurrent creator (23505 on a catalog index, 42P06/42P07):
-            // the object then exists, which is all that is needed.
-            if (!List.of("23505", "42P06", "42P07").contains(e.getSQLState())) {
-                throw e;
-            }
-            if (!auto) {
-                c.rollback();
-            }
-        }
     }
 }

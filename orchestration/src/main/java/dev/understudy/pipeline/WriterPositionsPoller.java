@@ -1,25 +1,25 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.transform.WriterProgress;
-import dev.understudy.writer.ShadowWriter;
+import dev.understudy.writer.WriterBookkeeping;
+import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The shadow writer's applied positions, read from the target ({@link ShadowWriter#POSITIONS_TABLE})
+ * The shadow writer's applied positions, read from the target ({@link WriterBookkeeping#appliedPositions})
  * every {@value #POLL_MS} ms, for the comparison's LSN alignment ({@link WriterProgress}). The writer
  * stores a position in the same transaction as the rows below it, so a position read from the table
  * is a fact about the target: every record before it is applied (or dead-lettered, or superseded).
@@ -111,24 +111,21 @@ public final class WriterPositionsPoller implements WriterProgress, AutoCloseabl
                 connection.setAutoCommit(true);
             }
             long now = System.currentTimeMillis();
-            try (PreparedStatement ps = connection.prepareStatement("SELECT topic, partition, next_offset FROM "
-                    + ShadowWriter.POSITIONS_TABLE + " WHERE group_id = ?")) {
-                ps.setString(1, group);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        partitions.computeIfAbsent(rs.getString(1) + "#" + rs.getInt(2), k -> new Samples()).add(rs.getLong(3), now);
-                    }
-                }
+            // Before the writer's first batch its table may not exist: nothing is applied yet, and the
+            // poll does not count (as when the read fails), so the comparison keeps waiting for one.
+            Optional<Map<TopicPartition, Long>> positions = WriterBookkeeping.appliedPositions(connection, group);
+            if (positions.isEmpty()) {
+                return;
             }
+            positions.get().forEach((tp, next) -> partitions.computeIfAbsent(tp.topic() + "#" + tp.partition(), k -> new Samples()).add(next, now));
             polls++;
             warned = false;
         } catch (SQLException e) {
-            // Before the writer's first batch the table may not exist (42P01): nothing is applied yet,
-            // which is what an empty answer says. Anything else: keys stay pending until it recovers.
-            if (!"42P01".equals(e.getSQLState()) && !warned) {
+            // Keys stay pending until it recovers.
+            if (!warned) {
                 warned = true;
                 LOG.warn("Cannot read the writer's positions from {} on {} (SQLSTATE {}): {}; the comparison keeps keys pending meanwhile",
-                        ShadowWriter.POSITIONS_TABLE, url, e.getSQLState(), e.getMessage());
+                        WriterBookkeeping.positionTable(), url, e.getSQLState(), e.getMessage());
             }
             closeQuietly();
         } catch (RuntimeException e) {

@@ -1,9 +1,11 @@
 package dev.understudy.verify;
 
+import dev.understudy.capture.CaptureSettings;
+import dev.understudy.capture.Signals;
 import dev.understudy.pipeline.MigrationGenerations;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.Topics;
-import dev.understudy.writer.ShadowWriter;
+import dev.understudy.writer.WriterBookkeeping;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.TopicPartition;
@@ -14,9 +16,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Waits until the target holds every legacy change committed before a WAL position, so that a
@@ -68,8 +70,8 @@ public final class CatchUp implements AutoCloseable {
                         + ". Is the pipeline running?");
             }
         }
-        String group = prefix + "-migration-g" + new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
-                config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix);
+        String group = Topics.migrationApplication(prefix, new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
+                config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix));
         awaitCommitted(group, offsets.ends(offsets.partitions(legacyTopics)), deadline, "the migration (" + group + ") to read the legacy topics");
         List<TopicPartition> internal = offsets.internalPartitions(group);
         long rounds = internal.stream().map(TopicPartition::topic).distinct().count();
@@ -77,11 +79,12 @@ public final class CatchUp implements AutoCloseable {
             awaitCommitted(group, offsets.ends(internal), deadline, "the migration (" + group + ") to drain its internal topics");
         }
         Map<TopicPartition, Long> newEnds = offsets.ends(offsets.partitions(newSchemaTopics));
-        String writerGroup = prefix + "-shadow-writer";
+        String writerGroup = Topics.writerGroup(prefix);
         try (Connection target = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                 config.get(PipelineConfig.TARGET_PASSWORD))) {
             while (true) {
-                if (writerPast(target, writerGroup, newEnds) || appliedCommitOrder(target, writerGroup) >= lsn) {
+                if (writerPast(target, writerGroup, newEnds)
+                        || WriterBookkeeping.appliedCommitOrder(target, writerGroup).orElse(Long.MIN_VALUE) >= lsn) {
                     return;
                 }
                 check(deadline, "the shadow writer (" + writerGroup + ") to apply the new-schema topics up to " + newEnds
@@ -96,9 +99,9 @@ public final class CatchUp implements AutoCloseable {
      * the next Debezium heartbeat does the same, seconds later).
      */
     private void nudge(Connection legacy) {
-        String table = dev.understudy.capture.CaptureSettings.defaultHeartbeatTable(prefix + "-legacy");
-        try (java.sql.Statement s = legacy.createStatement()) {
-            s.execute("INSERT INTO " + table + " (id, at) VALUES (2, now()) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at");
+        String table = CaptureSettings.defaultHeartbeatTable(prefix + "-legacy");
+        try {
+            Signals.nudge(legacy, table);
         } catch (SQLException e) {
             org.slf4j.LoggerFactory.getLogger(CatchUp.class).debug("Could not write {}: {}", table, e.getMessage());
         }
@@ -132,37 +135,12 @@ public final class CatchUp implements AutoCloseable {
     }
 
     private static boolean writerPast(Connection target, String group, Map<TopicPartition, Long> ends) throws SQLException {
-        Map<TopicPartition, Long> positions = new HashMap<>();
-        try (PreparedStatement ps = target.prepareStatement("SELECT topic, partition, next_offset FROM " + ShadowWriter.POSITIONS_TABLE
-                + " WHERE group_id = ?")) {
-            ps.setString(1, group);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    positions.put(new TopicPartition(rs.getString(1), rs.getInt(2)), rs.getLong(3));
-                }
-            }
-        } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
-                return ends.values().stream().allMatch(v -> v == 0);
-            }
-            throw e;
+        Optional<Map<TopicPartition, Long>> applied = WriterBookkeeping.appliedPositions(target, group);
+        if (applied.isEmpty()) {
+            return ends.values().stream().allMatch(v -> v == 0);
         }
+        Map<TopicPartition, Long> positions = applied.get();
         return ends.entrySet().stream().allMatch(e -> e.getValue() == 0 || positions.getOrDefault(e.getKey(), 0L) >= e.getValue());
-    }
-
-    private static long appliedCommitOrder(Connection target, String group) throws SQLException {
-        try (PreparedStatement ps = target.prepareStatement("SELECT commit_order FROM " + ShadowWriter.APPLIED_COMMIT_ORDER_TABLE
-                + " WHERE group_id = ?")) {
-            ps.setString(1, group);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : Long.MIN_VALUE;
-            }
-        } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
-                return Long.MIN_VALUE;
-            }
-            throw e;
-        }
     }
 
     private static void check(long deadline, String waitingFor) throws InterruptedException {

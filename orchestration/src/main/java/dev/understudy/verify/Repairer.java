@@ -1,6 +1,7 @@
 package dev.understudy.verify;
 
 import dev.understudy.capture.CaptureSettings;
+import dev.understudy.capture.Signals;
 import dev.understudy.pipeline.GenerationSweep;
 import dev.understudy.pipeline.MigrationGenerations;
 import dev.understudy.pipeline.PipelineConfig;
@@ -11,7 +12,7 @@ import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.spec.SpecSql;
 import dev.understudy.transform.spec.SpecTableMapping;
-import dev.understudy.writer.TableApplier;
+import dev.understudy.writer.WriterBookkeeping;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -77,16 +78,10 @@ public final class Repairer {
     /** The differences a verify run recorded, by target table: mismatched and missing to re-capture, extra to delete. */
     public static Map<String, Keys> fromVerify(PipelineConfig config, String runId) throws SQLException {
         Map<String, Keys> out = new LinkedHashMap<>();
-        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD));
-             PreparedStatement ps = c.prepareStatement("SELECT table_name, kind, key_json FROM " + VerifyRuns.DIFFERENCES
-                     + " WHERE run_id = ? ORDER BY table_name, key_json")) {
-            ps.setString(1, runId);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    Keys k = out.computeIfAbsent(rs.getString(1), t -> new Keys(new ArrayList<>(), new ArrayList<>()));
-                    ("extra".equals(rs.getString(2)) ? k.delete() : k.recapture()).add(rs.getString(3));
-                }
+        try (Connection c = connectTarget(config)) {
+            for (VerifyHistory.Difference d : VerifyHistory.differences(c, runId)) {
+                Keys k = out.computeIfAbsent(d.table(), t -> new Keys(new ArrayList<>(), new ArrayList<>()));
+                (d.extra() ? k.delete() : k.recapture()).add(d.keyJson());
             }
         }
         return out;
@@ -94,20 +89,14 @@ public final class Repairer {
 
     /** The newest finished verify run of the pipeline, or null. */
     public static String newestVerifyRun(PipelineConfig config) throws SQLException {
-        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD));
-             PreparedStatement ps = c.prepareStatement("SELECT run_id FROM " + VerifyRuns.TABLE
-                     + " WHERE pipeline = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1")) {
-            ps.setString(1, config.get(PipelineConfig.PIPELINE_NAME));
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
-                return null;
-            }
-            throw e;
+        try (Connection c = connectTarget(config)) {
+            return VerifyHistory.newestRunId(c, config.get(PipelineConfig.PIPELINE_NAME));
         }
+    }
+
+    private static Connection connectTarget(PipelineConfig config) throws SQLException {
+        return DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                config.get(PipelineConfig.TARGET_PASSWORD));
     }
 
     public List<Outcome> repair(Map<String, Keys> byTable) throws Exception {
@@ -117,8 +106,7 @@ public final class Repairer {
         ConfluentRegistryClient registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
         Serializer<GenericRecord> keySerializer = AvroSerde.keys(registry).serializer();
         List<Outcome> outcomes = new ArrayList<>();
-        try (Connection target = DriverManager.getConnection(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD));
+        try (Connection target = connectTarget(config);
              Connection legacy = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
                      config.get(PipelineConfig.LEGACY_PASSWORD));
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
@@ -148,12 +136,7 @@ public final class Repairer {
         for (String json : all) {
             bookkeeping.add(RowValues.keyJson(GenerationSweep.key(json, mapping.targetKeySchema(), table)));
         }
-        try (PreparedStatement ps = target.prepareStatement("DELETE FROM " + TableApplier.BOOKKEEPING_TABLE
-                + " WHERE table_name = ? AND pk = ANY (?)")) {
-            ps.setString(1, table);
-            ps.setArray(2, target.createArrayOf("text", bookkeeping.toArray()));
-            ps.executeUpdate();
-        }
+        WriterBookkeeping.forgetVersions(target, table, bookkeeping);
 
         String topic = Topics.newSchema(prefix, table);
         List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
@@ -171,12 +154,10 @@ public final class Repairer {
 
         String signalId = null;
         if (!repair.recapture().isEmpty()) {
-            signalId = "repair-" + UUID.randomUUID();
-            String source = mapping.sourceTable();
+            String id = "repair-" + UUID.randomUUID();
             String filter = filter(target, mapping, repair.recapture());
-            String data = "{\"data-collections\": [\"" + json(source) + "\"], \"type\": \"incremental\", \"additional-conditions\": "
-                    + "[{\"data-collection\": \"" + json(source) + "\", \"filter\": \"" + json(filter) + "\"}]}";
-            signal(legacy, prefix, signalId, data);
+            signal(prefix, signalTable -> Signals.requestIncrementalSnapshotOfRows(legacy, signalTable, id, mapping.sourceTable(), filter));
+            signalId = id;
         }
         return new Outcome(table, repair.recapture().size(), repair.delete().size(), signalId);
     }
@@ -187,13 +168,10 @@ public final class Repairer {
      * target has are not found this way; verify and repair by keys removes those.
      */
     private Outcome repairWholeTable(Connection target, Connection legacy, String prefix, SpecTableMapping mapping) throws SQLException {
-        try (PreparedStatement ps = target.prepareStatement("DELETE FROM " + TableApplier.BOOKKEEPING_TABLE + " WHERE table_name = ?")) {
-            ps.setString(1, mapping.targetTable());
-            ps.executeUpdate();
-        }
+        WriterBookkeeping.forgetVersions(target, mapping.targetTable());
         String source = mapping.sourceTable();
         String signalId = "repair-" + UUID.randomUUID();
-        signal(legacy, prefix, signalId, "{\"data-collections\": [\"" + json(source) + "\"], \"type\": \"incremental\"}");
+        signal(prefix, signalTable -> Signals.requestIncrementalSnapshot(legacy, signalTable, signalId, List.of(source)));
         long rows;
         try (PreparedStatement ps = legacy.prepareStatement("SELECT count(*) FROM " + SpecSql.qualified(source))) {
             try (ResultSet rs = ps.executeQuery()) {
@@ -204,12 +182,15 @@ public final class Repairer {
         return new Outcome(mapping.targetTable(), (int) Math.min(Integer.MAX_VALUE, rows), 0, signalId);
     }
 
-    private void signal(Connection legacy, String prefix, String signalId, String data) {
+    private interface SignalInsert {
+        void into(String signalTable) throws SQLException;
+    }
+
+    /** Signals the legacy capture through its signal table (the capture creates it when the pipeline starts). */
+    private void signal(String prefix, SignalInsert insert) {
         String signalTable = CaptureSettings.defaultSignalTable(prefix + "-legacy");
-        try (PreparedStatement ps = legacy.prepareStatement("INSERT INTO " + signalTable + " (id, type, data) VALUES (?, 'execute-snapshot', ?)")) {
-            ps.setString(1, signalId);
-            ps.setString(2, data);
-            ps.executeUpdate();
+        try {
+            insert.into(signalTable);
         } catch (SQLException e) {
             throw new IllegalStateException("Cannot signal the legacy capture through " + signalTable + " on "
                     + config.get(PipelineConfig.LEGACY_JDBC_URL) + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
@@ -237,9 +218,5 @@ public final class Repairer {
             b.append(')');
         }
         return b.append(')').toString();
-    }
-
-    private static String json(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 }

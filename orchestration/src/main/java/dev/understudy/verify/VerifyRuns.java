@@ -1,11 +1,12 @@
 package dev.understudy.verify;
 
+import dev.understudy.pipeline.OrchestrationTables;
+
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -19,9 +20,9 @@ import java.util.Map;
  * progress commits on its own, so at most one chunk is redone.
  */
 final class VerifyRuns {
-    static final String TABLE = "understudy.verify_run";
-    static final String TABLES = "understudy.verify_table";
-    static final String DIFFERENCES = "understudy.verify_difference";
+    static final String TABLE = OrchestrationTables.VERIFY_RUN;
+    static final String TABLES = OrchestrationTables.VERIFY_TABLE;
+    static final String DIFFERENCES = OrchestrationTables.VERIFY_DIFFERENCE;
 
     record Run(String id, long startedAtMs) {
     }
@@ -32,18 +33,7 @@ final class VerifyRuns {
     VerifyRuns(Connection target, String pipeline) throws SQLException {
         this.c = target;
         this.pipeline = pipeline;
-        try (Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA IF NOT EXISTS understudy");
-            s.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (run_id text PRIMARY KEY, pipeline text NOT NULL, migration text NOT NULL, "
-                    + "started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)");
-            s.execute("CREATE TABLE IF NOT EXISTS " + TABLES + " (run_id text NOT NULL, table_name text NOT NULL, snapshot_lsn bigint NOT NULL, "
-                    + "last_key text[], done boolean NOT NULL DEFAULT false, processed bigint NOT NULL DEFAULT 0, "
-                    + "target_rows bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0, chunks_differing bigint NOT NULL DEFAULT 0, "
-                    + "settled bigint NOT NULL DEFAULT 0, millis bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(), "
-                    + "PRIMARY KEY (run_id, table_name))");
-            s.execute("CREATE TABLE IF NOT EXISTS " + DIFFERENCES + " (run_id text NOT NULL, table_name text NOT NULL, kind text NOT NULL, "
-                    + "key_json text NOT NULL, key_values text[] NOT NULL, PRIMARY KEY (run_id, table_name, key_json))");
-        }
+        OrchestrationTables.createVerifyTables(c);
         c.commit();
     }
 

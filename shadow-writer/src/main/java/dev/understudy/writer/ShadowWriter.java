@@ -75,13 +75,6 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private static final long BACKOFF_SLICE_MS = 100;
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
     private static final Duration HOLDING_POLL = Duration.ofMillis(10);
-    /**
-     * Where writers keep their positions in the target: (group_id, topic, partition, next_offset),
-     * written in the same transaction as the rows, so a reader of this table knows what is applied.
-     */
-    public static final String POSITIONS_TABLE = WriterPositions.TABLE;
-    /** (group_id, commit_order): every source transaction up to commit_order is applied (transaction boundaries on). */
-    public static final String APPLIED_COMMIT_ORDER_TABLE = WriterPositions.TRANSACTION_TABLE;
 
     private final ShadowWriterConfig config;
     private final RecordDecoder decoder;
@@ -753,8 +746,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         try {
             var control = WriterControl.read(c, config.groupId());
             c.commit();
-            boolean paused = control.map(WriterControl.Control::paused).orElse(false);
-            Double rate = control.map(WriterControl.Control::maxRecordsPerSecond).orElse(null);
+            boolean paused = control.map(WriterBookkeeping.Control::paused).orElse(false);
+            Double rate = control.map(WriterBookkeeping.Control::maxRecordsPerSecond).orElse(null);
             if (paused != controlPaused || !java.util.Objects.equals(rate, controlRate)) {
                 log.info("Writer controls from {}: {}{}", WriterControl.TABLE, paused ? "paused" : "running",
                         rate == null ? "" : ", at most " + rate + " records/s");
@@ -928,8 +921,8 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 s.execute("SET TimeZone = 'UTC'");
             }
             c.commit();
-            WriterPositions.ensureTable(c);
-            WriterControl.ensureTable(c);
+            BookkeepingTables.ensurePositions(c);
+            BookkeepingTables.ensureControl(c);
             c.commit();
             if (appliers.isEmpty()) {
                 for (String table : tableOrder) {

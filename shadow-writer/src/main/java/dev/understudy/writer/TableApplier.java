@@ -54,19 +54,8 @@ import java.util.stream.Collectors;
 public final class TableApplier {
     private static final Logger log = LoggerFactory.getLogger(TableApplier.class);
 
-    public static final String BOOKKEEPING_SCHEMA = "understudy";
-    public static final String BOOKKEEPING_TABLE = "understudy.row_version";
-
-    private static final String CREATE_TABLE = "CREATE TABLE IF NOT EXISTS " + BOOKKEEPING_TABLE + " ("
-            + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
-            + "generation bigint NOT NULL DEFAULT 0, joined_version bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
-    /**
-     * Bookkeeping tables created before generations (or joined versions) existed hold generation-0
-     * rows (with joined version 0) only.
-     */
-    private static final String ADD_LATER_COLUMNS = "ALTER TABLE " + BOOKKEEPING_TABLE
-            + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0, "
-            + "ADD COLUMN IF NOT EXISTS joined_version bigint NOT NULL DEFAULT 0";
+    /** The bookkeeping table; its DDL is in {@link BookkeepingTables}. */
+    static final String BOOKKEEPING_TABLE = BookkeepingTables.ROW_VERSION;
 
     /**
      * Locks the bookkeeping rows of the batch's keys, so that a second writer (for instance the new
@@ -74,8 +63,7 @@ public final class TableApplier {
      * instead of both deciding against the same stored version. Sorting takes the locks in one
      * order across writers, which keeps two writers of overlapping batches from deadlocking.
      */
-    private static final String GUARD_SQL = "SELECT pk, generation, version, joined_version, deleted FROM " + BOOKKEEPING_TABLE
-            + " WHERE table_name = ? AND pk = ANY(?) ORDER BY pk FOR UPDATE";
+    private static final String GUARD_SQL = guardSql("?");
 
     /**
      * Records the versions of the kept changes. The guard query cannot lock a key that has no
@@ -85,18 +73,32 @@ public final class TableApplier {
      * under READ COMMITTED). RETURNING lists only the rows inserted or updated, so it names exactly
      * the changes that won and must be written to the target.
      */
-    private static final String VERSION_UPSERT_SQL = "INSERT INTO " + BOOKKEEPING_TABLE
-            + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
-            + "SELECT ?, u.pk, u.generation, u.version, u.joined_version, u.deleted "
-            + "FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) "
-            + "AS u(pk, generation, version, joined_version, deleted) "
-            + "ON CONFLICT (table_name, pk) DO UPDATE SET generation = EXCLUDED.generation, version = EXCLUDED.version, "
-            + "joined_version = EXCLUDED.joined_version, deleted = EXCLUDED.deleted "
-            // Row comparison: by generation, then version, then joined version, then a row before a
-            // tombstone (false < true; PostgreSQL docs, "Row Constructor Comparison"): ChangeOrder.
-            + "WHERE (rv.generation, rv.version, rv.joined_version, NOT rv.deleted) "
-            + "< (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version, NOT EXCLUDED.deleted) "
-            + "RETURNING rv.pk";
+    private static final String VERSION_UPSERT_SQL = versionUpsertSql("unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) "
+            + "AS u(pk, generation, version, joined_version, deleted)");
+
+    /** {@link #GUARD_SQL} over the keys of {@code keys}, a {@code text[]} expression: {@code ?} is the batch's. */
+    static String guardSql(String keys) {
+        return "SELECT pk, generation, version, joined_version, deleted FROM " + BOOKKEEPING_TABLE
+                + " WHERE table_name = ? AND pk = ANY(" + keys + ") ORDER BY pk FOR UPDATE";
+    }
+
+    /**
+     * {@link #VERSION_UPSERT_SQL} over the rows of {@code rows}, a FROM item named {@code u} with columns
+     * pk, generation, version, joined_version and deleted: the batch's arrays expanded by unnest.
+     */
+    static String versionUpsertSql(String rows) {
+        return "INSERT INTO " + BOOKKEEPING_TABLE
+                + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
+                + "SELECT ?, u.pk, u.generation, u.version, u.joined_version, u.deleted "
+                + "FROM " + rows + " "
+                + "ON CONFLICT (table_name, pk) DO UPDATE SET generation = EXCLUDED.generation, version = EXCLUDED.version, "
+                + "joined_version = EXCLUDED.joined_version, deleted = EXCLUDED.deleted "
+                // Row comparison: by generation, then version, then joined version, then a row before a
+                // tombstone (false < true; PostgreSQL docs, "Row Constructor Comparison"): ChangeOrder.
+                + "WHERE (rv.generation, rv.version, rv.joined_version, NOT rv.deleted) "
+                + "< (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version, NOT EXCLUDED.deleted) "
+                + "RETURNING rv.pk";
+    }
 
     private final String requestedTable;
     private Catalog catalog;
@@ -113,7 +115,7 @@ public final class TableApplier {
      */
     public TableApplier(Connection c, String table) throws SQLException {
         this.requestedTable = Objects.requireNonNull(table, "table");
-        ensureBookkeeping(c);
+        BookkeepingTables.ensureRowVersion(c);
         this.catalog = Catalog.load(c, table);
     }
 
@@ -592,12 +594,6 @@ public final class TableApplier {
 
     // ---------------------------------------------------------------------------------------------
     // Bookkeeping table and catalog
-
-    private static void ensureBookkeeping(Connection c) throws SQLException {
-        // Present means with the joined_version column (the newest): older tables get the missing columns added.
-        BookkeepingTables.createIfMissing(c, BOOKKEEPING_TABLE, "SELECT EXISTS (SELECT 1 FROM pg_attribute "
-                + "WHERE attrelid = to_regclass(?) AND attname = 'joined_version' AND NOT attisdropped)", CREATE_TABLE, ADD_LATER_COLUMNS);
-    }
 
     static String quote(String identifier) {
         return '"' + identifier.replace("\"", "\"\"") + '"';

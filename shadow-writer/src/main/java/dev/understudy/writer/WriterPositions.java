@@ -25,20 +25,8 @@ import java.util.Map;
  * never both apply the same change.
  */
 final class WriterPositions {
-    static final String TABLE = "understudy.writer_position";
+    static final String TABLE = BookkeepingTables.WRITER_POSITION;
 
-    /**
-     * {@code commit_order}: with transaction boundaries, the commit order up to which the partition is
-     * covered ({@link TransactionAligner}): every record of a source transaction up to it that the
-     * partition holds below {@code next_offset} is applied. Null when no release covered it yet.
-     */
-    private static final String CREATE = "CREATE TABLE IF NOT EXISTS " + TABLE + " (group_id text NOT NULL, topic text NOT NULL, "
-            + "partition int NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), commit_order bigint, "
-            + "PRIMARY KEY (group_id, topic, partition))";
-    /** Tables made by earlier versions lack the column. */
-    private static final String ADD_COMMIT_ORDER = "ALTER TABLE " + TABLE + " ADD COLUMN IF NOT EXISTS commit_order bigint";
-    private static final String COMMIT_ORDER_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(?) "
-            + "AND attname = 'commit_order' AND NOT attisdropped)";
     private static final String READ = "SELECT topic, partition, next_offset, commit_order FROM " + TABLE
             + " WHERE group_id = ? AND topic = ANY(?)";
     /** GREATEST ignores nulls (PostgreSQL, "GREATEST and LEAST"): a batch that covers nothing new keeps the stored order. */
@@ -57,19 +45,11 @@ final class WriterPositions {
      * topics ({@link TransactionAligner}), written with the rows that completed it; verify's catch-up reads
      * it. The writer itself goes by each partition's covered order in {@value #TABLE}.
      */
-    static final String TRANSACTION_TABLE = "understudy.writer_transaction";
-    private static final String CREATE_TRANSACTION = "CREATE TABLE IF NOT EXISTS " + TRANSACTION_TABLE + " (group_id text PRIMARY KEY, "
-            + "commit_order bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())";
+    static final String TRANSACTION_TABLE = BookkeepingTables.WRITER_TRANSACTION;
     private static final String RECORD_TRANSACTION = "INSERT INTO " + TRANSACTION_TABLE + " AS t (group_id, commit_order) VALUES (?, ?) "
             + "ON CONFLICT (group_id) DO UPDATE SET commit_order = GREATEST(t.commit_order, EXCLUDED.commit_order), updated_at = now()";
 
     private WriterPositions() {
-    }
-
-    /** Creates the table when missing; like the bookkeeping table, skips the DDL when it exists. */
-    static void ensureTable(Connection c) throws SQLException {
-        BookkeepingTables.createIfMissing(c, TABLE, COMMIT_ORDER_EXISTS, CREATE, ADD_COMMIT_ORDER);
-        BookkeepingTables.createIfMissing(c, TRANSACTION_TABLE, BookkeepingTables.TABLE_EXISTS, CREATE_TRANSACTION);
     }
 
     /** Records the applied commit order in the caller's transaction; it only moves forward. */
@@ -78,6 +58,30 @@ final class WriterPositions {
             ps.setString(1, groupId);
             ps.setLong(2, commitOrder);
             ps.executeUpdate();
+        }
+    }
+
+    /** Every stored next offset of the group, whatever its topics; partitions never written are absent. */
+    static Map<TopicPartition, Long> nextOffsets(Connection c, String groupId) throws SQLException {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT topic, partition, next_offset FROM " + TABLE + " WHERE group_id = ?")) {
+            ps.setString(1, groupId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(new TopicPartition(rs.getString(1), rs.getInt(2)), rs.getLong(3));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The group's applied commit order ({@value #TRANSACTION_TABLE}), or null when it recorded none. */
+    static Long appliedCommitOrder(Connection c, String groupId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT commit_order FROM " + TRANSACTION_TABLE + " WHERE group_id = ?")) {
+            ps.setString(1, groupId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : null;
+            }
         }
     }
 

@@ -335,7 +335,7 @@ class ShadowWriterIT {
 
             // The same through the group's controls in the target, as `understudy throttle` sets them.
             try (Connection c = TestPostgres.connect(pg, true)) {
-                WriterControl.write(c, "writer-it-throttle", new WriterControl.Control(true, null));
+                WriterControl.write(c, "writer-it-throttle", new WriterBookkeeping.Control(true, null));
             }
             await("the pause from the control table", Duration.ofSeconds(30), m::paused, m::toString);
             long held = m.recordsCommitted();
@@ -346,7 +346,7 @@ class ShadowWriterIT {
             Thread.sleep(1_500);
             assertEquals(held, m.recordsCommitted(), "records applied while paused by the control table");
             try (Connection c = TestPostgres.connect(pg, true)) {
-                WriterControl.write(c, "writer-it-throttle", new WriterControl.Control(false, null));
+                WriterControl.write(c, "writer-it-throttle", new WriterBookkeeping.Control(false, null));
             }
             await("the records sent during the controlled pause", Duration.ofSeconds(60), () -> m.recordsCommitted() >= held + 20,
                     m::toString);

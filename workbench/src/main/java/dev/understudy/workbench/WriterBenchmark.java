@@ -12,6 +12,7 @@ import dev.understudy.writer.RowChange;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
 import dev.understudy.writer.TableApplier;
+import dev.understudy.writer.WriterBookkeeping;
 import dev.understudy.writer.WriterMetrics;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
@@ -36,6 +37,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Instant;
@@ -253,7 +255,7 @@ final class WriterBenchmark implements Callable<Integer> {
     private static void resetTarget(EmbeddedStack stack) throws Exception {
         try (Connection c = stack.target().connect(); Statement s = c.createStatement()) {
             s.execute("DROP TABLE IF EXISTS public.users");
-            s.execute("DROP TABLE IF EXISTS " + TableApplier.BOOKKEEPING_TABLE);
+            WriterBookkeeping.dropVersionTable(c);
             s.execute(CREATE_TABLE);
             s.execute("CHECKPOINT");
         }
@@ -329,8 +331,9 @@ final class WriterBenchmark implements Callable<Integer> {
 
     /**
      * The alternative to the writer's unnest upsert, measured so the choice rests on figures: the
-     * same batches and the same SQL work (guard, bookkeeping upsert, target upsert), but the rows
-     * reach PostgreSQL by COPY into a temporary table that the statements then read.
+     * same batches and the same SQL work (the writer's own guard and bookkeeping upsert, from
+     * {@link WriterBookkeeping}, then a target upsert), but the rows reach PostgreSQL by COPY into a
+     * temporary table that the statements then read.
      */
     private double copyMerge(EmbeddedStack stack) throws Exception {
         try (Connection c = stack.target().connect()) {
@@ -346,12 +349,10 @@ final class WriterBenchmark implements Callable<Integer> {
             }
             c.commit();
             var copy = c.unwrap(PGConnection.class).getCopyAPI();
-            String guard = "SELECT rv.pk FROM " + TableApplier.BOOKKEEPING_TABLE + " rv JOIN stage_users s ON s.pk = rv.pk "
-                    + "WHERE rv.table_name = '" + TABLE + "' ORDER BY rv.pk FOR UPDATE OF rv";
-            String bookkeeping = "INSERT INTO " + TableApplier.BOOKKEEPING_TABLE + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
-                    + "SELECT '" + TABLE + "', pk, 0, version, 0, false FROM stage_users "
-                    + "ON CONFLICT (table_name, pk) DO UPDATE SET version = EXCLUDED.version, deleted = false "
-                    + "WHERE (rv.generation, rv.version, rv.joined_version) < (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version)";
+            // The writer's own guard and version upsert, reading the staged rows instead of the batch's arrays.
+            String guard = WriterBookkeeping.guardStatement("ARRAY(SELECT pk FROM stage_users)");
+            String bookkeeping = WriterBookkeeping.versionUpsertStatement("(SELECT pk, 0::bigint AS generation, version, "
+                    + "0::bigint AS joined_version, false AS deleted FROM stage_users) AS u");
             String upsert = "INSERT INTO public.users AS t (id, full_name, email, birthdate, created_at) "
                     + "SELECT id, full_name, email, birthdate, created_at FROM stage_users "
                     + "ON CONFLICT (id) DO UPDATE SET full_name = EXCLUDED.full_name, email = EXCLUDED.email, "
@@ -377,12 +378,16 @@ final class WriterBenchmark implements Callable<Integer> {
                 byte[] data = csv.toString().getBytes(StandardCharsets.UTF_8);
                 long start = System.nanoTime();
                 copy.copyIn("COPY stage_users FROM STDIN (FORMAT csv)", new ByteArrayInputStream(data), 1 << 16);
-                try (Statement s = c.createStatement()) {
+                try (Statement s = c.createStatement();
+                     PreparedStatement guarded = c.prepareStatement(guard);
+                     PreparedStatement recorded = c.prepareStatement(bookkeeping)) {
                     // A temporary table has no statistics until analysed; without them the planner
-                    // guesses its size and may pick a poor join for the guard.
+                    // guesses its size and may pick a poor plan for the guard.
                     s.execute("ANALYZE stage_users");
-                    s.executeQuery(guard).close();
-                    s.executeUpdate(bookkeeping);
+                    guarded.setString(1, TABLE);
+                    guarded.executeQuery().close();
+                    recorded.setString(1, TABLE);
+                    recorded.executeQuery().close();
                     s.executeUpdate(upsert);
                 }
                 c.commit();
@@ -401,7 +406,7 @@ final class WriterBenchmark implements Callable<Integer> {
      * Polling every few milliseconds sees nearly every batch's duration (a batch takes far longer).
      */
     private WriterRun runWriter(EmbeddedStack stack) throws Exception {
-        ShadowWriterConfig config = ShadowWriterConfig.of(stack.kafka().bootstrapServers(), PREFIX + "-shadow-writer",
+        ShadowWriterConfig config = ShadowWriterConfig.of(stack.kafka().bootstrapServers(), Topics.writerGroup(PREFIX),
                 Map.of(TOPIC, TABLE), stack.target().jdbcUrl(), stack.target().user(), stack.target().password(), PREFIX)
                 .withMaxBatchRecords(batch);
         List<Long> batchMillis = new ArrayList<>();

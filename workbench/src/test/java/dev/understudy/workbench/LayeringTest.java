@@ -11,9 +11,18 @@ import com.tngtech.archunit.lang.SimpleConditionEvent;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
@@ -24,7 +33,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  * the stages talk to each other only through Kafka, each module keeps its {@code internals} to
  * itself, the command line and the embedded stack stay at the edges, and no package cycle forms.
  * Kafka checks the same with {@code checkstyle/import-control.xml}; here the rules read as the
- * module table of the README.
+ * module table of the README. Each table the pipeline keeps in schema {@code understudy} of the
+ * target has one owner module too, the only one whose sources name it.
  */
 class LayeringTest {
     /** Module of each top-level package under {@code dev.understudy}. */
@@ -54,6 +64,31 @@ class LayeringTest {
             "testkit", Set.of(),
             "workbench", Set.of("schemas", "cdc-capture", "transform-streams", "shadow-writer", "orchestration", "launcher",
                     "embedded-stack", "testkit"));
+
+    /**
+     * The owner of each table in schema {@code understudy} of the target, and what other modules call
+     * instead of naming it. The capture's signal and heartbeat tables live in the source database,
+     * in the schema of their configured name ({@code public} by default); the capture owns them
+     * through {@code dev.understudy.capture.Signals}.
+     */
+    private static final Map<String, String> TABLE_OWNER = Map.of(
+            "row_version", "shadow-writer",
+            "writer_position", "shadow-writer",
+            "writer_transaction", "shadow-writer",
+            "writer_control", "shadow-writer",
+            "migration_generation", "orchestration",
+            "captured_table", "orchestration",
+            "verify_run", "orchestration",
+            "verify_table", "orchestration",
+            "verify_difference", "orchestration");
+    private static final Map<String, String> OWNER_API = Map.of(
+            "shadow-writer", "dev.understudy.writer.WriterBookkeeping",
+            "orchestration", "dev.understudy.pipeline.MigrationGenerations or dev.understudy.verify.VerifyHistory");
+    /** A table named with its schema, anywhere in a line (code, comment or string). */
+    private static final Pattern QUALIFIED_TABLE = Pattern.compile("\\bunderstudy\\s*\\.\\s*(" + String.join("|", TABLE_OWNER.keySet()) + ")\\b");
+    /** A table named without its schema inside a string literal: a name put together ("understudy." + "row_version"). */
+    private static final Pattern TABLE_WORD = Pattern.compile("\\b(" + String.join("|", TABLE_OWNER.keySet()) + ")\\b");
+    private static final Pattern STRING_LITERAL = Pattern.compile("\"(?:[^\"\\\\]|\\\\.)*\"");
 
     private static JavaClasses classes;
 
@@ -131,6 +166,64 @@ class LayeringTest {
     @Test
     void noCyclesBetweenTopLevelPackages() {
         slices().matching("dev.understudy.(*)..").should().beFreeOfCycles().check(classes);
+    }
+
+    /**
+     * Reads the sources, not the classes: a table name is a string constant, which the compiler
+     * copies into every class that uses it. The workbench module's directory is the working directory.
+     */
+    @Test
+    void onlyTheOwnerOfATableInSchemaUnderstudyNamesIt() throws IOException {
+        List<String> violations = new ArrayList<>();
+        int scanned = 0;
+        for (String module : new TreeSet<>(MODULE.values())) {
+            Path sources = Path.of("..", module, "src", "main", "java");
+            if (!Files.isDirectory(sources)) {
+                throw new AssertionError("no main sources of module " + module + " at " + sources.toAbsolutePath().normalize()
+                        + ": run the test from the workbench module's directory, or fix LayeringTest.MODULE");
+            }
+            List<Path> files;
+            try (Stream<Path> walk = Files.walk(sources)) {
+                files = walk.filter(f -> f.toString().endsWith(".java")).sorted().toList();
+            }
+            for (Path file : files) {
+                scanned++;
+                List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+                for (int i = 0; i < lines.size(); i++) {
+                    for (String table : tablesNamed(lines.get(i))) {
+                        String owner = TABLE_OWNER.get(table);
+                        if (!owner.equals(module)) {
+                            violations.add(Path.of("..").relativize(file) + ":" + (i + 1) + " names understudy." + table
+                                    + ", a table of " + owner + ": call " + OWNER_API.get(owner) + " instead");
+                        }
+                    }
+                }
+            }
+        }
+        if (scanned <= 100) {
+            throw new AssertionError("only " + scanned + " main source files found under ../<module>/src/main/java: the check saw too little");
+        }
+        if (!violations.isEmpty()) {
+            throw new AssertionError(violations.size() + " source line(s) name another module's table in schema understudy:\n  "
+                    + String.join("\n  ", violations));
+        }
+    }
+
+    /** The tables of {@link #TABLE_OWNER} a source line names. */
+    private static Set<String> tablesNamed(String line) {
+        Set<String> out = new TreeSet<>();
+        Matcher qualified = QUALIFIED_TABLE.matcher(line);
+        while (qualified.find()) {
+            out.add(qualified.group(1));
+        }
+        Matcher literal = STRING_LITERAL.matcher(line);
+        while (literal.find()) {
+            Matcher word = TABLE_WORD.matcher(literal.group());
+            while (word.find()) {
+                out.add(word.group(1));
+            }
+        }
+        return out;
     }
 
     @Test
