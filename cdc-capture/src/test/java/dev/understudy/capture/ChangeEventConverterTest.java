@@ -1,5 +1,6 @@
 package dev.understudy.capture;
 
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.KeySchemas;
 import dev.understudy.schemas.RowValues;
 import org.apache.avro.Schema;
@@ -65,7 +66,7 @@ class ChangeEventConverterTest {
     void createBecomesEnvelopeWithTypedColumnsAndSource() {
         ChangeEventConverter.Converted c = converter.convert(record("c", null, row(42), "false", 9000L));
         assertEquals("understudy.legacy.public.users", c.topic());
-        assertEquals("{\"id\":42}", RowValues.keyJson(c.key()));
+        assertEquals("{\"id\":42}", KeyJson.encode(c.key()));
         GenericRecord after = (GenericRecord) c.envelope().get("after");
         assertNull(c.envelope().get("before"));
         assertEquals("c", c.envelope().get("op"));

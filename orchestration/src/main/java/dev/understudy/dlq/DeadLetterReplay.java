@@ -4,14 +4,12 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.DeadLetterFields;
-import dev.understudy.writer.DeadLetterPublisher;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -129,12 +127,7 @@ public final class DeadLetterReplay {
                 // The original partition keeps the change behind the earlier changes of its key.
                 Integer partition = l.originPartition() >= 0 && l.originPartition() < partitions ? l.originPartition() : null;
                 RecordHeaders headers = new RecordHeaders();
-                for (String name : DeadLetterPublisher.CHANGE_HEADERS) {
-                    Header h = l.record().headers().lastHeader(name);
-                    if (h != null) {
-                        headers.add(name, h.value());
-                    }
-                }
+                ChangeHeaders.copyKeptByDeadLetters(l.record().headers(), headers);
                 sent.add(producer.send(new ProducerRecord<>(l.originTopic(), partition, l.record().key(), l.record().value(), headers)));
             }
             for (int i = 0; i < sent.size(); i++) {

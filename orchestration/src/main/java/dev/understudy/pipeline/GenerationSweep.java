@@ -1,37 +1,25 @@
 package dev.understudy.pipeline;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
-import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.writer.WriterBookkeeping;
-import org.apache.avro.LogicalType;
-import org.apache.avro.LogicalTypes;
-import org.apache.avro.Schema;
-import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.time.Instant;
-import java.time.LocalDate;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -79,12 +67,9 @@ public final class GenerationSweep {
                 String topic = Topics.newSchema(prefix, m.targetTable());
                 List<Future<?>> sent = new ArrayList<>();
                 for (String pk : WriterBookkeeping.keysOfOlderGenerations(c, m.targetTable(), generation)) {
-                    GenericRecord key = key(pk, m.targetKeySchema(), m.targetTable());
-                    RecordHeaders headers = new RecordHeaders();
-                    headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(SWEEP_VERSION));
-                    headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
-                    headers.add(ChangeHeaders.OP, "d".getBytes(StandardCharsets.UTF_8));
-                    sent.add(producer.send(new ProducerRecord<>(topic, null, keys.serialize(topic, key), null, headers)));
+                    GenericRecord key = KeyJson.decode(pk, m.targetKeySchema(), m.targetTable());
+                    sent.add(producer.send(new ProducerRecord<>(topic, null, keys.serialize(topic, key), null,
+                            ChangeHeaders.forSyntheticDelete(SWEEP_VERSION, generation))));
                 }
                 for (Future<?> f : sent) {
                     f.get();
@@ -105,52 +90,5 @@ public final class GenerationSweep {
             throw new IllegalStateException("Interrupted while sweeping generation " + generation, e);
         }
         return total;
-    }
-
-    /**
-     * The key record back from its bookkeeping form ({@link RowValues#keyJson}): numbers as JSON
-     * numbers, everything else as its PostgreSQL text, which {@link RowValues#text} wrote.
-     */
-    public static GenericRecord key(String json, Schema keySchema, String table) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(json);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("Bookkeeping key " + json + " of " + table + " is not JSON: " + e.getMessage(), e);
-        }
-        GenericRecord key = new GenericData.Record(keySchema);
-        for (Schema.Field f : keySchema.getFields()) {
-            JsonNode v = node.get(f.name());
-            key.put(f.pos(), v == null || v.isNull() ? null : value(v, RowValues.nonNull(f.schema()), table, f.name()));
-        }
-        return key;
-    }
-
-    private static Object value(JsonNode v, Schema schema, String table, String column) {
-        LogicalType logical = schema.getLogicalType();
-        String text = v.asText();
-        if (logical instanceof LogicalTypes.Date) {
-            return (int) LocalDate.parse(text).toEpochDay();
-        }
-        if (logical instanceof LogicalTypes.TimestampMicros) {
-            return ChronoUnit.MICROS.between(Instant.EPOCH, Instant.parse(text));
-        }
-        if (logical instanceof LogicalTypes.TimestampMillis) {
-            return Instant.parse(text).toEpochMilli();
-        }
-        if (logical instanceof LogicalTypes.LocalTimestampMicros) {
-            return ChronoUnit.MICROS.between(LocalDateTime.ofEpochSecond(0, 0, ZoneOffset.UTC), LocalDateTime.parse(text));
-        }
-        return switch (schema.getType()) {
-            case STRING -> text;
-            case INT -> v.asInt();
-            case LONG -> v.asLong();
-            case BOOLEAN -> Boolean.parseBoolean(text);
-            case DOUBLE -> v.asDouble();
-            case FLOAT -> (float) v.asDouble();
-            default -> throw new IllegalStateException("Key column " + column + " of " + table + " has Avro type " + schema
-                    + ", which the generation sweep cannot rebuild from the writer's bookkeeping; rows of " + table
-                    + " that the new generation does not produce stay in the target (the comparison reports them)");
-        };
     }
 }

@@ -8,6 +8,7 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ConfluentRegistryClient;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.spec.SpecSql;
@@ -17,11 +18,9 @@ import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serializer;
 
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -134,19 +133,16 @@ public final class Repairer {
         // The writer's form of each key (RowValues.keyJson of the Avro key), as its bookkeeping holds it.
         List<String> bookkeeping = new ArrayList<>();
         for (String json : all) {
-            bookkeeping.add(RowValues.keyJson(GenerationSweep.key(json, mapping.targetKeySchema(), table)));
+            bookkeeping.add(KeyJson.encode(KeyJson.decode(json, mapping.targetKeySchema(), table)));
         }
         WriterBookkeeping.forgetVersions(target, table, bookkeeping);
 
         String topic = Topics.newSchema(prefix, table);
         List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
         for (String json : repair.delete()) {
-            RecordHeaders headers = new RecordHeaders();
-            headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(0));
-            headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(generation));
-            headers.add(ChangeHeaders.OP, "d".getBytes(StandardCharsets.UTF_8));
             sent.add(producer.send(new ProducerRecord<>(topic, null,
-                    keys.serialize(topic, GenerationSweep.key(json, mapping.targetKeySchema(), table)), null, headers)));
+                    keys.serialize(topic, KeyJson.decode(json, mapping.targetKeySchema(), table)), null,
+                    ChangeHeaders.forSyntheticDelete(0, generation))));
         }
         for (java.util.concurrent.Future<?> f : sent) {
             f.get();
@@ -208,7 +204,7 @@ public final class Repairer {
         List<String> columns = legacy.rawKeys().stream().map(k -> k.substring(2)).toList();
         StringBuilder b = new StringBuilder("(").append(String.join(", ", columns)).append(") IN (");
         for (int i = 0; i < keyJsons.size(); i++) {
-            GenericRecord key = GenerationSweep.key(keyJsons.get(i), mapping.targetKeySchema(), mapping.targetTable());
+            GenericRecord key = KeyJson.decode(keyJsons.get(i), mapping.targetKeySchema(), mapping.targetTable());
             b.append(i > 0 ? ", " : "").append('(');
             for (int f = 0; f < legacy.keyFields().size(); f++) {
                 Object v = key.get(legacy.keyFields().get(f));

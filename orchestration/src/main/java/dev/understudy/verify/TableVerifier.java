@@ -1,5 +1,6 @@
 package dev.understudy.verify;
 
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.transform.spec.SpecSql;
 
 import java.sql.Connection;
@@ -228,7 +229,7 @@ final class TableVerifier {
                         row[c] = rs.getString(c + 1);
                     }
                     row[n] = rs.getString(n + 1);
-                    out.put(keyJson(p.keyFields(), numericKeys, row), row);
+                    out.put(KeyJson.encode(p.keyFields(), numericKeys, row), row);
                 }
             }
         }
@@ -287,26 +288,6 @@ final class TableVerifier {
             ps.setObject(i++, v, Types.OTHER);
         }
         return i;
-    }
-
-    /** Key JSON as the writer's bookkeeping writes it: numeric fields as JSON numbers, everything else as quoted text. */
-    static String keyJson(List<String> fields, boolean[] numeric, String[] values) {
-        StringBuilder b = new StringBuilder("{");
-        for (int i = 0; i < fields.size(); i++) {
-            if (i > 0) {
-                b.append(',');
-            }
-            b.append('"').append(fields.get(i).replace("\"", "\\\"")).append("\":");
-            String v = values[i];
-            if (v == null) {
-                b.append("null");
-            } else if (numeric[i]) {
-                b.append(v);
-            } else {
-                b.append('"').append(v.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
-            }
-        }
-        return b.append('}').toString();
     }
 
     TableReport report(long settled, long snapshotLsn, long millis) {

@@ -1,6 +1,6 @@
 package dev.understudy.pipeline;
 
-import dev.understudy.schemas.RowValues;
+import dev.understudy.schemas.KeyJson;
 import org.apache.avro.LogicalTypes;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -37,10 +37,10 @@ class GenerationSweepTest {
         key.put("at", ChronoUnit.MICROS.between(Instant.EPOCH, Instant.parse("2026-11-21T08:15:30.123456Z")));
         key.put("active", true);
 
-        String json = RowValues.keyJson(key);
-        GenericRecord back = GenerationSweep.key(json, KEY, "public.t");
+        String json = KeyJson.encode(key);
+        GenericRecord back = KeyJson.decode(json, KEY, "public.t");
 
-        assertEquals(json, RowValues.keyJson(back));
+        assertEquals(json, KeyJson.encode(back));
         assertEquals(0, GenericData.get().compare(key, back, KEY), key + " vs " + back);
     }
 
@@ -48,7 +48,7 @@ class GenerationSweepTest {
     void aKeyTypeItCannotRebuildIsNamed() {
         Schema bytesKey = SchemaBuilder.record("k").fields().requiredBytes("digest").endRecord();
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> GenerationSweep.key("{\"digest\":\"\\\\x00ff\"}", bytesKey, "public.blobs"));
+                () -> KeyJson.decode("{\"digest\":\"\\\\x00ff\"}", bytesKey, "public.blobs"));
         assertTrue(e.getMessage().contains("Key column digest of public.blobs"), e.getMessage());
     }
 }

@@ -6,6 +6,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Kafka headers carried by records on the new-schema topics, whose values are plain target rows
@@ -81,6 +82,52 @@ public final class ChangeHeaders {
             headers.add(COMMIT_ORDER, encodeLong(commitOrder));
         }
         headers.add(OP, op.getBytes(StandardCharsets.UTF_8));
+        return headers;
+    }
+
+    /**
+     * The headers of a delete that no source change made: the generation sweep's removal of rows a
+     * new generation no longer produces, and repair's removal of extra rows. They carry a version and
+     * a generation for the writer's guard, and no LSN or transaction, since no legacy transaction made
+     * them.
+     */
+    public static Headers forSyntheticDelete(long version, long generation) {
+        Headers headers = new RecordHeaders();
+        headers.add(VERSION, encodeLong(version));
+        headers.add(GENERATION, encodeLong(generation));
+        headers.add(OP, "d".getBytes(StandardCharsets.UTF_8));
+        return headers;
+    }
+
+    /**
+     * The headers a dead letter keeps of its change and a replay gives back: what orders the change
+     * against the others of its key, and its source. Not the commit order: a replayed change is
+     * applied on its own, long after its legacy transaction, so the writer must not hold it back
+     * waiting for that transaction's other records.
+     */
+    public static final List<String> KEPT_BY_DEAD_LETTERS = List.of(VERSION, JOINED_VERSION, LSN, GENERATION, OP, TX_ID);
+
+    /** Adds the {@link #KEPT_BY_DEAD_LETTERS} headers present in {@code from} to {@code to}. */
+    public static void copyKeptByDeadLetters(Headers from, Headers to) {
+        for (String name : KEPT_BY_DEAD_LETTERS) {
+            Header h = from.lastHeader(name);
+            if (h != null && h.value() != null) {
+                to.add(name, h.value());
+            }
+        }
+    }
+
+    /**
+     * The ordering headers of a decoded change whose original headers are gone: version, LSN (when
+     * known, not negative) and generation.
+     */
+    public static Headers forDecodedChange(long version, long lsn, long generation) {
+        Headers headers = new RecordHeaders();
+        headers.add(VERSION, encodeLong(version));
+        if (lsn >= 0) {
+            headers.add(LSN, encodeLong(lsn));
+        }
+        headers.add(GENERATION, encodeLong(generation));
         return headers;
     }
 

@@ -57,27 +57,6 @@ public final class RowValues {
         return text(record.get(f.pos()), f.schema());
     }
 
-    /** A key record as a JSON object with fields in key order, e.g. {@code {"id":42}}. */
-    public static String keyJson(GenericRecord key) {
-        StringBuilder sb = new StringBuilder("{");
-        for (Schema.Field f : key.getSchema().getFields()) {
-            if (sb.length() > 1) {
-                sb.append(',');
-            }
-            sb.append('"').append(escape(f.name())).append("\":");
-            Object v = key.get(f.pos());
-            String text = text(v, f.schema());
-            if (text == null) {
-                sb.append("null");
-            } else if (v instanceof Number && nonNull(f.schema()).getLogicalType() == null) {
-                sb.append(text);
-            } else {
-                sb.append('"').append(escape(text)).append('"');
-            }
-        }
-        return sb.append('}').toString();
-    }
-
     public static Schema nonNull(Schema schema) {
         if (schema.getType() != Schema.Type.UNION) {
             return schema;
@@ -88,26 +67,5 @@ public final class RowValues {
             }
         }
         return schema;
-    }
-
-    private static String escape(String s) {
-        StringBuilder sb = new StringBuilder(s.length());
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.toString();
     }
 }

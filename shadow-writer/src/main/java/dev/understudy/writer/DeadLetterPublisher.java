@@ -11,7 +11,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InterruptException;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -137,9 +136,6 @@ public final class DeadLetterPublisher implements AutoCloseable {
         return acked;
     }
 
-    /** The original change headers, as they are kept on a dead-letter record. */
-    public static final List<String> CHANGE_HEADERS = List.of(ChangeHeaders.VERSION, ChangeHeaders.JOINED_VERSION,
-            ChangeHeaders.LSN, ChangeHeaders.GENERATION, ChangeHeaders.OP, ChangeHeaders.TX_ID);
 
     /**
      * Gives each dead letter of {@code letters} without original headers the headers of its record
@@ -207,23 +203,15 @@ public final class DeadLetterPublisher implements AutoCloseable {
 
     private static void addChangeHeaders(RecordHeaders headers, DeadLetter deadLetter) {
         if (deadLetter.originalHeaders() != null) {
-            for (String name : CHANGE_HEADERS) {
-                Header h = deadLetter.originalHeaders().lastHeader(name);
-                if (h != null && h.value() != null) {
-                    headers.add(name, h.value());
-                }
-            }
+            ChangeHeaders.copyKeptByDeadLetters(deadLetter.originalHeaders(), headers);
             return;
         }
         // Without the original headers, only a decoded change (known generation) has trustworthy values.
         if (deadLetter.generation() < 0) {
             return;
         }
-        headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(deadLetter.version()));
-        if (deadLetter.lsn() >= 0) {
-            headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(deadLetter.lsn()));
-        }
-        headers.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(deadLetter.generation()));
+        ChangeHeaders.copyKeptByDeadLetters(ChangeHeaders.forDecodedChange(deadLetter.version(), deadLetter.lsn(), deadLetter.generation()),
+                headers);
     }
 
     private static void add(RecordHeaders headers, String name, String value) {

@@ -2,9 +2,9 @@ package dev.understudy.writer;
 
 import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.RegistryException;
-import dev.understudy.schemas.RowValues;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
@@ -62,7 +62,7 @@ public final class RecordDecoder {
         }
         String keyJson;
         try {
-            keyJson = RowValues.keyJson(key);
+            keyJson = KeyJson.encode(key);
         } catch (RuntimeException e) {
             return dead(record, table, version, lsn, null, "Key deserialization failed: the key is not a record ("
                     + e + "); key the records with a record of the primary key");

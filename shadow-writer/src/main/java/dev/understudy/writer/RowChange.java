@@ -1,7 +1,7 @@
 package dev.understudy.writer;
 
 import dev.understudy.schemas.ChangeOrder;
-import dev.understudy.schemas.RowValues;
+import dev.understudy.schemas.KeyJson;
 import org.apache.avro.generic.GenericRecord;
 
 import java.util.Objects;
@@ -58,7 +58,7 @@ public record RowChange(String table, GenericRecord key, GenericRecord value, lo
 
     /** The key as JSON with fields in key order, e.g. {@code {"id":42}}; the row's identity in bookkeeping. */
     public String keyJson() {
-        return RowValues.keyJson(key);
+        return KeyJson.encode(key);
     }
 
     /** {@code topic[partition]@offset}, for messages. */

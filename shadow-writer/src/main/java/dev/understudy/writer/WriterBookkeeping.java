@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.KeyJson;
 import org.apache.kafka.common.TopicPartition;
 
 import java.sql.Connection;
@@ -52,7 +53,7 @@ public final class WriterBookkeeping {
      * What the writer holds for one key of one target table: the order of the last change it applied.
      *
      * @param table the target table as {@code schema.table}
-     * @param key   the key in the writer's form ({@code RowValues.keyJson})
+     * @param key   the key in the writer's form ({@code KeyJson.encode})
      */
     public record StoredVersion(String table, String key, long generation, long version, long joinedVersion, boolean deleted) {
     }
@@ -82,7 +83,7 @@ public final class WriterBookkeeping {
      * Keys of {@code table} whose last applied change is of a generation below {@code generation} and
      * not a delete: rows an older generation wrote and {@code generation} has not (yet) written.
      *
-     * @return the keys in the writer's form ({@code RowValues.keyJson})
+     * @return the keys in the writer's form ({@code KeyJson.encode})
      */
     public static List<String> keysOfOlderGenerations(Connection c, String table, long generation) throws SQLException {
         List<String> out = new ArrayList<>();
@@ -104,7 +105,7 @@ public final class WriterBookkeeping {
      * Forgets the versions of {@code keys} of {@code table}, so that the next change of each applies
      * whatever its version (a re-read from the source, which carries version 0, or a delete).
      *
-     * @param keys keys in the writer's form ({@code RowValues.keyJson})
+     * @param keys keys in the writer's form ({@code KeyJson.encode})
      */
     public static void forgetVersions(Connection c, String table, Collection<String> keys) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + BookkeepingTables.ROW_VERSION

@@ -115,7 +115,7 @@ class DeadLetterPublisherTest {
         // Its generation is unknown: a guessed one could let a replay overwrite a later generation's row.
         DeadLetter dl = new DeadLetter("public.users", "t", 0, 5L, 12L, 11L, null, null, null, null, "bad key", 1L);
         ProducerRecord<byte[], byte[]> r = DeadLetterPublisher.toRecord("understudy.dlq", dl);
-        for (String name : DeadLetterPublisher.CHANGE_HEADERS) {
+        for (String name : ChangeHeaders.KEPT_BY_DEAD_LETTERS) {
             assertNull(r.headers().lastHeader(name), name);
         }
         assertEquals("12", header(r, DeadLetterPublisher.VERSION));

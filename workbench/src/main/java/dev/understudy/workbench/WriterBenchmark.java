@@ -23,7 +23,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serializer;
 import org.postgresql.PGConnection;
@@ -228,12 +227,8 @@ final class WriterBenchmark implements Callable<Integer> {
                 long id = id(j);
                 long vi = versionIndex(j);
                 long version = j + 1;
-                RecordHeaders headers = new RecordHeaders();
-                headers.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(version));
-                headers.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(version));
-                headers.add(ChangeHeaders.OP, (vi == 0 ? "c" : "u").getBytes(StandardCharsets.UTF_8));
                 producer.send(new ProducerRecord<>(TOPIC, null, keys.serialize(TOPIC, key(id)), values.serialize(TOPIC, value(id, vi)),
-                        headers), (metadata, e) -> {
+                        ChangeHeaders.forRow(version, 0, version, 0, null, null, vi == 0 ? "c" : "u")), (metadata, e) -> {
                     if (e != null) {
                         sendFailure.compareAndSet(null, e);
                     }

@@ -5,8 +5,8 @@ import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.Contracts;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
-import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.WireFormat;
 import dev.understudy.transform.ComparisonSettings;
 import dev.understudy.transform.ComparisonTopology;
@@ -17,8 +17,8 @@ import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
-import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -28,8 +28,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Duration;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -339,7 +339,7 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     }
 
     private void emit(Bytes key, Divergence divergence, long now, long openSinceMs) {
-        String keyJson = RowValues.keyJson(keys.deserialize(expectedTopic, key.get()));
+        String keyJson = KeyJson.encode(keys.deserialize(expectedTopic, key.get()));
         GenericData.Record event = new GenericData.Record(EVENT);
         event.put("table", mapping.targetTable());
         event.put("key", keyJson);

@@ -3,8 +3,8 @@ package dev.understudy.transform.internals;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
-import dev.understudy.schemas.RowValues;
 import dev.understudy.transform.JoinedTableMapping;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -23,7 +23,7 @@ import org.apache.kafka.streams.processor.api.Record;
  * tombstone needs it as its version. The markers stay in the stores (one small record per
  * deleted row) for as long as the application's state does.
  * <ul>
- *   <li>{@link Side#DRIVING}: key = the legacy record key as canonical JSON ({@link RowValues#keyJson}),
+ *   <li>{@link Side#DRIVING}: key = the legacy record key as canonical JSON ({@link KeyJson#encode}),
  *   not the target key: a delete's row image may carry only the legacy key columns, from which a
  *   target key made of other columns cannot be built; {@link JoinEmitter} remembers the target key
  *   each driving row was last emitted under instead;</li>
@@ -156,6 +156,6 @@ public final class JoinInputProcessor extends DeadLetteringProcessor<byte[], byt
             throw new MalformedChangeException("Change of " + mapping.sourceTable() + " has no record key; the join of "
                     + mapping.targetTable() + " keys its driving rows by the legacy primary key");
         }
-        return RowValues.keyJson(legacyKey);
+        return KeyJson.encode(legacyKey);
     }
 }

@@ -3,8 +3,8 @@ package dev.understudy.transform.internals;
 import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.ChangeHeaders;
+import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
-import dev.understudy.schemas.RowValues;
 import dev.understudy.transform.ToastPlaceholders;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
@@ -33,7 +33,7 @@ import java.nio.ByteBuffer;
  * ({@code io.debezium.connector.postgresql.UnchangedToastedPlaceholder}). The capture passes that value
  * through, so without this step the target would receive the placeholder as the column's value.
  *
- * <p>How: the store {@code storeName} holds, per legacy key (as {@link RowValues#keyJson}), the last
+ * <p>How: the store {@code storeName} holds, per legacy key (as {@link KeyJson#encode}), the last
  * complete envelope of the row (after filling): written on every create, update and snapshot read,
  * replaced by a marker on delete; and the highest LSN of a streamed change of the row, so that a
  * change the capture delivers again after a restart, older than one already handled, is dropped
@@ -114,7 +114,7 @@ public final class ToastFillProcessor extends DeadLetteringProcessor<byte[], byt
             context.forward(record, filledChild); // the readers dead-letter it
             return;
         }
-        String storeKey = legacyKey == null ? null : RowValues.keyJson(legacyKey);
+        String storeKey = legacyKey == null ? null : KeyJson.encode(legacyKey);
         Stored stored = storeKey == null ? null : Stored.decode(store.get(storeKey));
         byte[] priorBytes = stored == null ? null : stored.row();
         if (!snapshot && lsn != null && stored != null && lsn < stored.streamedLsn()) {
@@ -209,7 +209,7 @@ public final class ToastFillProcessor extends DeadLetteringProcessor<byte[], byt
             if (ToastPlaceholders.isPlaceholder(v)) {
                 Object priorValue = prior == null || prior.getSchema().getField(f.name()) == null ? null : prior.get(f.name());
                 if (priorValue == null || ToastPlaceholders.isPlaceholder(priorValue)) {
-                    throw new UnfillableChangeException(table, legacyKey == null ? "(no record key)" : RowValues.keyJson(legacyKey),
+                    throw new UnfillableChangeException(table, legacyKey == null ? "(no record key)" : KeyJson.encode(legacyKey),
                             f.name(), prior != null ? "the prior row has no value for the column"
                                     : ChangeEnvelope.OP_CREATE.equals(envelope.get(ChangeEnvelope.OP).toString())
                                     ? "the change creates the row under this key, which is how Debezium emits the new row of a "
