@@ -6,7 +6,6 @@ import dev.understudy.schemas.SubjectNameStrategy;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.MigrationTopology;
 import dev.understudy.transform.spec.MigrationSpec;
-import dev.understudy.transform.spec.SpecException;
 import dev.understudy.transform.spec.SpecTableMapping;
 import org.apache.avro.Schema;
 import picocli.CommandLine.Command;
@@ -37,14 +36,8 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        MigrationSpec loaded;
-        try {
-            loaded = MigrationSpec.load(spec);
-        } catch (SpecException e) {
-            System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
-            e.problems().forEach(p -> System.err.println("  " + p));
-            return 1;
-        }
+        // A spec with problems throws SpecException, listing every problem with its file and line (Main prints it).
+        MigrationSpec loaded = MigrationSpec.load(spec);
         SubjectNameStrategy strategy = SubjectNameStrategy.parse(subjectStrategy);
         System.out.printf("Migration %s (spec %s)%n", loaded.migration(), spec);
         System.out.printf("Target schema: Flyway version %s (the pipeline refuses a target at any other version)%n%n", loaded.flyway());

@@ -3,7 +3,6 @@ package dev.understudy.cli;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.transform.spec.MigrationSpec;
-import dev.understudy.transform.spec.SpecException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,6 +27,9 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PipelineConfig cfg = PipelineConfig.load(config);
+        // Before the shutdown hook: a spec with problems throws SpecException, listing every problem
+        // with its file and line (Main prints it), and the process must then exit at once.
+        MigrationSpec loaded = MigrationSpec.load(spec);
         System.out.println("Starting pipeline with:\n" + cfg.describe());
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
@@ -43,14 +45,6 @@ final class RunCommand implements Callable<Integer> {
             }
         }, "understudy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        MigrationSpec loaded;
-        try {
-            loaded = MigrationSpec.load(spec);
-        } catch (SpecException e) {
-            System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
-            e.problems().forEach(p -> System.err.println("  " + p));
-            return 2;
-        }
         System.out.println("Migration " + loaded.migration() + " from " + spec);
         Pipeline configured = new Pipeline(cfg, loaded);
         try (Pipeline pipeline = configured.start()) {

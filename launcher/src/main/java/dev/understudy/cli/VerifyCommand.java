@@ -3,7 +3,6 @@ package dev.understudy.cli;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.spec.MigrationSpec;
-import dev.understudy.transform.spec.SpecException;
 import dev.understudy.verify.TableReport;
 import dev.understudy.verify.Verifier;
 import picocli.CommandLine.Command;
@@ -52,14 +51,8 @@ final class VerifyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--chunk-rows must be at least 1, was " + chunkRows);
         }
         PipelineConfig cfg = PipelineConfig.load(config);
-        MigrationSpec loaded;
-        try {
-            loaded = MigrationSpec.load(spec);
-        } catch (SpecException e) {
-            System.err.println("understudy: " + spec + " has " + e.problems().size() + " problem(s):");
-            e.problems().forEach(p -> System.err.println("  " + p));
-            return 2;
-        }
+        // A spec with problems throws SpecException, listing every problem with its file and line (Main prints it).
+        MigrationSpec loaded = MigrationSpec.load(spec);
         Verifier.Report report = new Verifier(cfg, loaded.migration(), loaded.mappings(),
                 new Verifier.Options(chunkRows, samples, !noWait, Duration.ofSeconds(timeoutSeconds), resume, maxChunks), System.out).run();
         System.out.println();
