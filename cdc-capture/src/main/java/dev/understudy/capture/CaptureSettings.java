@@ -17,9 +17,8 @@ import java.util.Properties;
  * @param publication    pgoutput publication; created for exactly {@code tables} and the signal table when
  *                       missing, and tables added to {@code tables} are added to it at start
  * @param offsetsTopic   compacted topic holding Debezium's source offsets (the LSN to resume from)
- * @param pollIntervalMs how long Debezium waits for new changes before returning an empty batch
- *                       (its default of 500 ms adds up to half a second of lag)
- * @param maxBatchSize   most changes handed over in one batch
+ * @param config         the capture's tunables (batch and queue sizes, poll, heartbeat and offset-flush intervals,
+ *                       snapshot fetch and chunk sizes, producer batching), each a {@code capture.*} key
  * @param signalTable    schema-qualified Debezium signal table ({@code signal.data.collection}), through which
  *                       incremental snapshots are requested and their watermarks written; null disables
  *                       incremental snapshots. Lower-case identifiers only, so that the unquoted name in SQL
@@ -41,20 +40,9 @@ public record CaptureSettings(
         String publication,
         String offsetsTopic,
         int offsetsReplicationFactor,
-        long pollIntervalMs,
-        int maxBatchSize,
+        CaptureConfig config,
         String signalTable,
         String commitsTopic) {
-
-    /**
-     * Rows per incremental-snapshot chunk (Debezium's default is 1024). Every chunk costs a window:
-     * two watermark rows inserted into the signal table and read back from the WAL before the chunk's
-     * rows are emitted, so small chunks make re-reading a large table slow. The chunk is buffered in
-     * memory while its window is open (Debezium drops buffered rows that the stream changes inside the
-     * window), so the size also bounds that buffer: 4096 rows of a few hundred bytes is a few MB, the
-     * same order as one {@code max.queue.size} of change events.
-     */
-    public static final int INCREMENTAL_SNAPSHOT_CHUNK_SIZE = 4096;
 
     private static final java.util.regex.Pattern QUALIFIED_LOWER_CASE_NAME =
             java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]*\\.[a-z_][a-z0-9_$]*");
@@ -62,6 +50,7 @@ public record CaptureSettings(
     private static final int MAX_IDENTIFIER_LENGTH = 63;
 
     public CaptureSettings {
+        java.util.Objects.requireNonNull(config, "config: pass CaptureConfig.DEFAULTS for the default tunables");
         if (signalTable != null && !QUALIFIED_LOWER_CASE_NAME.matcher(signalTable).matches()) {
             throw new IllegalArgumentException("Signal table '" + signalTable + "' must be schema-qualified with lower-case"
                     + " identifiers, e.g. public." + defaultSignalTableName(name));
@@ -71,21 +60,21 @@ public record CaptureSettings(
     /** Settings with the default signal table, {@link #defaultSignalTable(String) derived from the capture name}. */
     public CaptureSettings(String name, String topicFamily, String jdbcUrl, String user, String password, List<String> tables,
                            String topicPrefix, String bootstrapServers, String slotName, String publication, String offsetsTopic,
-                           int offsetsReplicationFactor, long pollIntervalMs, int maxBatchSize) {
+                           int offsetsReplicationFactor, CaptureConfig config) {
         this(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName, publication, offsetsTopic,
-                offsetsReplicationFactor, pollIntervalMs, maxBatchSize, defaultSignalTable(name), null);
+                offsetsReplicationFactor, config, defaultSignalTable(name), null);
     }
 
     /** These settings with another signal table; null disables incremental snapshots. */
     public CaptureSettings withSignalTable(String signalTable) {
         return new CaptureSettings(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName,
-                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable, commitsTopic);
+                publication, offsetsTopic, offsetsReplicationFactor, config, signalTable, commitsTopic);
     }
 
     /** These settings announcing transaction commits on {@code commitsTopic}; null turns announcements off. */
     public CaptureSettings withCommitsTopic(String commitsTopic) {
         return new CaptureSettings(name, topicFamily, jdbcUrl, user, password, tables, topicPrefix, bootstrapServers, slotName,
-                publication, offsetsTopic, offsetsReplicationFactor, pollIntervalMs, maxBatchSize, signalTable, commitsTopic);
+                publication, offsetsTopic, offsetsReplicationFactor, config, signalTable, commitsTopic);
     }
 
     /** Debezium's transaction metadata topic ({@code topic.transaction}, default "transaction", under the topic prefix). */
@@ -168,7 +157,7 @@ public record CaptureSettings(
         // tables (the writer's bookkeeping on the target, say) are never decoded or sent.
         p.setProperty("publication.autocreate.mode", "filtered");
         p.setProperty("snapshot.mode", "initial");
-        p.setProperty("snapshot.fetch.size", "10240");
+        p.setProperty("snapshot.fetch.size", Integer.toString(config.snapshotFetchSize()));
         p.setProperty("decimal.handling.mode", "string");
         p.setProperty("time.precision.mode", "adaptive_time_microseconds");
         // Dates, times, timestamps, intervals, arrays, bit strings, money, xml...: the connector's own
@@ -180,21 +169,22 @@ public record CaptureSettings(
         // Unchanged TOASTed columns arrive as this placeholder; the migration fills them from the row's
         // prior image (ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER), so the value is pinned here.
         p.setProperty("unavailable.value.placeholder", ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER);
-        p.setProperty("poll.interval.ms", Long.toString(pollIntervalMs));
-        p.setProperty("max.batch.size", Integer.toString(maxBatchSize));
-        p.setProperty("max.queue.size", Integer.toString(maxBatchSize * 4));
+        p.setProperty("poll.interval.ms", Long.toString(config.pollIntervalMs()));
+        p.setProperty("max.batch.size", Integer.toString(config.maxBatchSize()));
+        p.setProperty("max.queue.size", Integer.toString(config.maxQueueSize()));
         // Heartbeats let the slot's confirmed position advance while captured tables are idle but the
-        // database writes elsewhere; otherwise the slot pins WAL.
-        p.setProperty("heartbeat.interval.ms", "5000");
+        // database writes elsewhere; otherwise the slot pins WAL (CaptureConfig.HEARTBEAT_INTERVAL_MS).
+        p.setProperty("heartbeat.interval.ms", Long.toString(config.heartbeatIntervalMs()));
         p.setProperty("offset.storage", "org.apache.kafka.connect.storage.KafkaOffsetBackingStore");
         p.setProperty("offset.storage.topic", offsetsTopic);
         p.setProperty("offset.storage.partitions", "1");
         p.setProperty("offset.storage.replication.factor", Integer.toString(offsetsReplicationFactor));
         p.setProperty("bootstrap.servers", bootstrapServers);
-        // Offsets are flushed once a second; a batch's offsets are only eligible after Kafka
-        // acknowledged its records (see CdcCapture), so a crash replays, never skips.
-        p.setProperty("offset.flush.interval.ms", "1000");
-        p.setProperty("offset.flush.timeout.ms", "10000");
+        // Offsets are flushed every capture.offset.flush.interval.ms (a second by default); a batch's
+        // offsets are only eligible after Kafka acknowledged its records (see CdcCapture), so a crash
+        // replays, never skips.
+        p.setProperty("offset.flush.interval.ms", Long.toString(config.offsetFlushIntervalMs()));
+        p.setProperty("offset.flush.timeout.ms", Long.toString(config.offsetFlushTimeoutMs()));
         if (signalTable != null) {
             // Incremental snapshots (Debezium's DBLog-style watermarking): an execute-snapshot row inserted
             // into the signal table is read from the WAL ("source" channel) and starts the snapshot; the
@@ -202,7 +192,8 @@ public record CaptureSettings(
             // connector adds the signal table to its table filter, so the filtered publication includes it.
             p.setProperty("signal.data.collection", signalTable);
             p.setProperty("signal.enabled.channels", "source");
-            p.setProperty("incremental.snapshot.chunk.size", Integer.toString(INCREMENTAL_SNAPSHOT_CHUNK_SIZE));
+            // Chunk size: see CaptureConfig.INCREMENTAL_SNAPSHOT_CHUNK_SIZE for what it costs and bounds.
+            p.setProperty("incremental.snapshot.chunk.size", Integer.toString(config.incrementalSnapshotChunkSize()));
         }
         // The "sink" notification channel enqueues each notification as a record into the same queue as
         // the change events, after the rows it reports on; CdcCapture reads and drops those records, so

@@ -98,14 +98,7 @@ public final class CdcCapture implements AutoCloseable {
         this.converter = new ChangeEventConverter(settings.name());
         this.source = new SourceDatabase(settings);
         this.signalUnavailable = settings.signalTable() == null ? "capture '" + settings.name() + "' has no signal table configured" : null;
-        this.producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
-                ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-" + settings.name(),
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.BATCH_SIZE_CONFIG, 262_144,
-                ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4"),
+        this.producer = new KafkaProducer<>(producerProperties(settings),
                 new AvroSerializer(registry, true), new AvroSerializer(registry, false));
         this.deadLetters = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
@@ -126,6 +119,23 @@ public final class CdcCapture implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * The change-event producer's properties: every send acknowledged by all in-sync replicas and
+     * idempotent, since a batch's offsets are committed only after its acknowledgements (see above);
+     * batching and compression from the capture's tunables ({@link CaptureConfig}).
+     */
+    static Map<String, Object> producerProperties(CaptureSettings settings) {
+        CaptureConfig config = settings.config();
+        return Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers(),
+                ProducerConfig.CLIENT_ID_CONFIG, "understudy-capture-" + settings.name(),
+                ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.LINGER_MS_CONFIG, config.producerLingerMs(),
+                ProducerConfig.BATCH_SIZE_CONFIG, config.producerBatchSize(),
+                ProducerConfig.COMPRESSION_TYPE_CONFIG, config.producerCompressionType());
     }
 
     public CdcCapture start() {

@@ -14,7 +14,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CaptureSettingsTest {
     private static CaptureSettings settings(String name) {
         return new CaptureSettings(name, "legacy", "jdbc:postgresql://localhost:5432/app", "u", "p", List.of("public.users"),
-                "understudy", "localhost:9092", "understudy_legacy", "understudy_legacy", "understudy.offsets.legacy", 1, 10, 2048);
+                "understudy", "localhost:9092", "understudy_legacy", "understudy_legacy", "understudy.offsets.legacy", 1,
+                CaptureConfig.of(Map.of(CaptureConfig.MAX_BATCH_SIZE.name(), "2048")));
     }
 
     @Test

@@ -87,7 +87,7 @@ class IncrementalSnapshotIT {
     private static CaptureSettings settings(List<String> tables) {
         return new CaptureSettings(PREFIX + "-legacy", "legacy", stack.legacy().jdbcUrl(), stack.legacy().user(),
                 stack.legacy().password(), tables, PREFIX, stack.kafka().bootstrapServers(), PREFIX + "_legacy", PREFIX + "_legacy",
-                Topics.offsets(PREFIX, "legacy"), 1, 10, 2048);
+                Topics.offsets(PREFIX, "legacy"), 1, CaptureConfig.of(Map.of(CaptureConfig.MAX_BATCH_SIZE.name(), "2048")));
     }
 
     @Test

@@ -59,12 +59,12 @@ public final class WriterCommand implements Callable<Integer> {
         }
         ShadowWriter writer = new ShadowWriter(ShadowWriterConfig.of(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), Topics.writerGroup(prefix),
                         topics, cfg.get(PipelineConfig.TARGET_JDBC_URL), cfg.get(PipelineConfig.TARGET_USER),
-                        cfg.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(cfg.get(PipelineConfig.WRITER_BATCH))
+                        cfg.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(cfg.get(ShadowWriterConfig.MAX_BATCH_RECORDS))
                         .withKafkaProperties(instanceId == null ? Map.of() : Map.of("group.instance.id", instanceId)),
                 new ConfluentRegistryClient(cfg.get(PipelineConfig.REGISTRY_URL), cfg.serdeConfig()));
-        writer.setMaxRecordsPerSecond(cfg.get(PipelineConfig.WRITER_MAX_RATE));
+        writer.setMaxRecordsPerSecond(cfg.get(ShadowWriterConfig.MAX_RECORDS_PER_SECOND));
         TransactionWatermarks watermarks = null;
-        if (cfg.get(PipelineConfig.WRITER_TRANSACTION_BOUNDARIES)) {
+        if (cfg.get(ShadowWriterConfig.TRANSACTION_BOUNDARIES)) {
             // The pipeline may move to a new spec generation while this writer runs: the migration whose
             // progress proves transactions complete is the newest generation's, looked up at each probe.
             MigrationGenerations generations = new MigrationGenerations(cfg.get(PipelineConfig.TARGET_JDBC_URL),

@@ -11,6 +11,7 @@ import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -66,8 +67,8 @@ class DlqCommandIT {
         }
         configFile = work.resolve("pipeline.properties");
         stack.writeSettings(configFile);
-        Files.writeString(configFile, PipelineConfig.STATE_DIR.name() + "=" + work.resolve("streams").toString().replace("\\", "/") + "\n"
-                + PipelineConfig.SETTLE_MS.name() + "=3000\n", java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(configFile, TransformConfig.STATE_DIR.name() + "=" + work.resolve("streams").toString().replace("\\", "/") + "\n"
+                + TransformConfig.SETTLE_MS.name() + "=3000\n", java.nio.file.StandardOpenOption.APPEND);
         pipeline = new Pipeline(PipelineConfig.load(configFile), Migrations.defaultMappings()).start();
     }
 

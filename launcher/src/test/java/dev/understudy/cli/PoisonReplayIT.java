@@ -9,6 +9,7 @@ import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -130,8 +131,8 @@ class PoisonReplayIT {
         }
         configFile = work.resolve("pipeline.properties");
         stack.writeSettings(configFile);
-        Files.writeString(configFile, PipelineConfig.STATE_DIR.name() + "=" + slashes(work.resolve("streams")) + "\n"
-                + PipelineConfig.SETTLE_MS.name() + "=3000\n"
+        Files.writeString(configFile, TransformConfig.STATE_DIR.name() + "=" + slashes(work.resolve("streams")) + "\n"
+                + TransformConfig.SETTLE_MS.name() + "=3000\n"
                 + PipelineConfig.FLYWAY_LOCATIONS.name() + "=filesystem:" + slashes(flyway) + "\n", StandardOpenOption.APPEND);
         pipeline = new Pipeline(PipelineConfig.load(configFile), spec).start();
     }

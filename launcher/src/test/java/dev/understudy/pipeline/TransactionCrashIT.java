@@ -7,6 +7,8 @@ import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.schemas.PausePoints;
+import dev.understudy.transform.TransformConfig;
+import dev.understudy.writer.ShadowWriterConfig;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -96,10 +98,10 @@ class TransactionCrashIT {
             Properties p = new Properties();
             p.putAll(stack.connectionSettings());
             p.setProperty(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"));
-            p.setProperty(PipelineConfig.STATE_DIR.name(), work.resolve("streams").toString());
+            p.setProperty(TransformConfig.STATE_DIR.name(), work.resolve("streams").toString());
             // Small batches: a backlog spans many target transactions, so any record applied outside its
             // source transaction's batch shows to the reader.
-            p.setProperty(PipelineConfig.WRITER_BATCH.name(), "200");
+            p.setProperty(ShadowWriterConfig.MAX_BATCH_RECORDS.name(), "200");
             try (var out = Files.newBufferedWriter(settings)) {
                 p.store(out, "transaction crash test");
             }

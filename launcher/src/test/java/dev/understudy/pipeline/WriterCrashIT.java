@@ -10,6 +10,7 @@ import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.SerdeConfig;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.writer.ShadowWriterConfig;
 
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
@@ -105,7 +106,7 @@ class WriterCrashIT {
             Path settings = work.resolve("writer.properties");
             Properties p = new Properties();
             p.putAll(stack.connectionSettings());
-            p.setProperty(PipelineConfig.WRITER_BATCH.name(), "300");
+            p.setProperty(ShadowWriterConfig.MAX_BATCH_RECORDS.name(), "300");
             try (var out = Files.newBufferedWriter(settings)) {
                 p.store(out, "writer crash test");
             }

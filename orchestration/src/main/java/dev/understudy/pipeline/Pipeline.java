@@ -1,5 +1,6 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.capture.CaptureConfig;
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 import dev.understudy.schemas.ConfluentRegistryClient;
@@ -11,6 +12,7 @@ import dev.understudy.transform.PipelineTopology;
 import dev.understudy.transform.StreamsProperties;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.schemas.PausePoints;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
 import org.apache.kafka.clients.admin.Admin;
@@ -134,17 +136,17 @@ public final class Pipeline implements AutoCloseable {
             targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
                     config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables())
                     .withSignalTable(null), registry).start();
-            boolean boundaries = config.get(PipelineConfig.WRITER_TRANSACTION_BOUNDARIES);
+            boolean boundaries = config.get(ShadowWriterConfig.TRANSACTION_BOUNDARIES);
             legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
                     config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
                     .withCommitsTopic(boundaries ? Topics.commits(prefix) : null), registry).start();
 
-            String stateDir = config.get(PipelineConfig.STATE_DIR);
-            int threads = config.get(PipelineConfig.STREAMS_THREADS);
+            String stateDir = config.get(TransformConfig.STATE_DIR);
+            int threads = config.get(TransformConfig.STREAMS_THREADS);
             migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number()),
                     StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
-            boolean dualWrite = "dual-write".equalsIgnoreCase(config.get(PipelineConfig.COMPARISON_MODE));
-            ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(PipelineConfig.SETTLE_MS)),
+            boolean dualWrite = TransformConfig.dualWrite(config.get(TransformConfig.COMPARISON_MODE));
+            ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(TransformConfig.SETTLE_MS)),
                     Duration.ofMillis(500));
             if (!dualWrite) {
                 writerPositions = new WriterPositionsPoller(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
@@ -162,15 +164,15 @@ public final class Pipeline implements AutoCloseable {
             if (dualWrite) {
                 // An application writes both databases; the pipeline only compares.
                 LOG.info("Pipeline '{}' in dual-write mode: no shadow writer; disagreements are reported after {} ms",
-                        prefix, config.get(PipelineConfig.SETTLE_MS));
+                        prefix, config.get(TransformConfig.SETTLE_MS));
                 LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
                 return this;
             }
             writer = new ShadowWriter(ShadowWriterConfig.of(bootstrap, writerGroup(), writerTopics,
                     config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                    config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(PipelineConfig.WRITER_BATCH)),
+                    config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(ShadowWriterConfig.MAX_BATCH_RECORDS)),
                     registry);
-            writer.setMaxRecordsPerSecond(config.get(PipelineConfig.WRITER_MAX_RATE));
+            writer.setMaxRecordsPerSecond(config.get(ShadowWriterConfig.MAX_RECORDS_PER_SECOND));
             if (boundaries) {
                 String appId = migrationApplicationId();
                 watermarks = new TransactionWatermarks(bootstrap, Topics.commits(prefix), () -> appId,
@@ -382,7 +384,7 @@ public final class Pipeline implements AutoCloseable {
         return new CaptureSettings(prefix + "-" + family, family, url, user, password, tables, prefix,
                 config.get(PipelineConfig.KAFKA_BOOTSTRAP), prefix + "_" + family, prefix + "_" + family,
                 Topics.offsets(prefix, family), config.get(PipelineConfig.TOPIC_REPLICATION).shortValue(),
-                config.get(PipelineConfig.CAPTURE_POLL_MS), config.get(PipelineConfig.CAPTURE_BATCH));
+                CaptureConfig.from(config.values()));
     }
 
     /**

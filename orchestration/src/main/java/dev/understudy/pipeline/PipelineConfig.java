@@ -1,5 +1,11 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.capture.CaptureConfig;
+import dev.understudy.schemas.config.ConfigKey;
+import dev.understudy.schemas.config.ConfigValues;
+import dev.understudy.transform.TransformConfig;
+import dev.understudy.writer.ShadowWriterConfig;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -9,13 +15,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.TreeMap;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
- * The pipeline's settings: every key is declared once below and validated at start, all problems
- * reported together. The keys written by {@code understudy dev} are a subset of these, so its
- * settings file works with {@code understudy run --config} as is.
+ * The pipeline's settings, composed like Debezium's connector configurations: each module declares the
+ * keys it reads ({@link ConfigKey}, orchestration's own below, the stages' in {@link CaptureConfig},
+ * {@link TransformConfig} and {@link ShadowWriterConfig}), and {@link #KEYS} is their union. Every key
+ * is validated at start, all problems reported together. The keys written by {@code understudy dev} are
+ * a subset of these, so its settings file works with {@code understudy run --config} as is.
  */
 public final class PipelineConfig {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,40}");
@@ -56,104 +64,58 @@ public final class PipelineConfig {
             "Partitions of each change, new-schema and comparison topic; the parallelism of Streams tasks and writers.");
     public static final ConfigKey<Integer> TOPIC_REPLICATION = ConfigKey.positiveInt("topic.replication.factor", 1,
             "Replication factor of the topics the pipeline creates (use 3 on a production cluster).");
-    public static final ConfigKey<Long> CAPTURE_POLL_MS = ConfigKey.positiveLong("capture.poll.interval.ms", 10,
-            "Milliseconds Debezium waits for new changes before handing over a batch (Debezium's default of 500 adds that much lag).");
-    public static final ConfigKey<Integer> CAPTURE_BATCH = ConfigKey.positiveInt("capture.max.batch.size", 4096,
-            "Most changes Debezium hands over in one batch.");
     public static final ConfigKey<Long> LEGACY_RETENTION_MS = new ConfigKey<>("legacy.topic.retention.ms", Long.class, -1L, false, false,
             "retention.ms of the legacy change topics when the pipeline creates them; -1 keeps every change. A new spec version re-reads"
                     + " the legacy history from these topics; tables whose history was truncated are re-read from the legacy database"
                     + " by a Debezium incremental snapshot instead.",
             v -> v == -1 || v > 0 ? null : "must be -1 (keep forever) or greater than 0");
-    public static final ConfigKey<String> COMPARISON_MODE = ConfigKey.choice("comparison.mode", "lsn", java.util.List.of("lsn", "dual-write"),
-            "lsn: the shadow writer fills the target, and a key that disagrees stays pending while the writer has not applied the change"
-                    + " behind its expected row (its position, read from the target), however slow it is. dual-write: no shadow writer runs,"
-                    + " an application writes both databases, and a disagreement is reported once it outlives comparison.settle.ms.");
-    public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 5000,
-            "Milliseconds a disagreement must last before it is reported as diverged: in lsn mode counted from when the writer applied the"
-                    + " key's change (the target capture's delivery must fit in it), in dual-write mode from the first disagreement.");
-    public static final ConfigKey<Integer> WRITER_BATCH = ConfigKey.positiveInt("writer.max.batch.records", 5000,
-            "Most records the shadow writer applies in one target transaction.");
-    public static final ConfigKey<Long> WRITER_MAX_RATE = new ConfigKey<>("writer.max.records.per.second", Long.class, 0L, false, false,
-            "Most new-schema records the shadow writer applies per second, to spare a target that serves other work; 0 means no limit."
-                    + " Held-back time shows as the writer's throttled time and lag.",
-            v -> v >= 0 ? null : "must be 0 (no limit) or more");
-    public static final ConfigKey<Boolean> WRITER_TRANSACTION_BOUNDARIES = ConfigKey.bool("writer.transaction.boundaries", true,
-            "Apply each legacy transaction's rows to the target in one target transaction, so readers of the target never see half"
-                    + " of one (Debezium transaction metadata; the writer holds a transaction's rows until all of them reached the"
-                    + " new-schema topics). false applies rows as they arrive, with less lag.");
     public static final ConfigKey<Long> CUTOVER_DRIFT_WINDOW_MS = ConfigKey.positiveLong("cutover.drift.window.ms", 300000,
             "Milliseconds drift must have been zero on every comparison task before understudy cutover status says READY.");
     public static final ConfigKey<Long> CUTOVER_MAX_LAG_MS = ConfigKey.positiveLong("cutover.max.lag.ms", 5000,
             "Most end-to-end lag (from a legacy position until the target applied everything before it), in milliseconds, that"
                     + " understudy cutover status accepts for READY.");
-    public static final ConfigKey<Integer> STREAMS_THREADS = ConfigKey.positiveInt("streams.threads", 1,
-            "Kafka Streams threads in this process.");
-    public static final ConfigKey<String> STATE_DIR = ConfigKey.string("streams.state.dir",
-            Path.of(System.getProperty("java.io.tmpdir"), "understudy-streams").toString(),
-            "Directory of Kafka Streams state stores (RocksDB).");
 
-    public static final List<ConfigKey<?>> KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
-            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY, FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-            CAPTURE_POLL_MS, CAPTURE_BATCH, LEGACY_RETENTION_MS, COMPARISON_MODE, SETTLE_MS, WRITER_BATCH, WRITER_MAX_RATE, WRITER_TRANSACTION_BOUNDARIES, CUTOVER_DRIFT_WINDOW_MS, CUTOVER_MAX_LAG_MS, STREAMS_THREADS, STATE_DIR);
+    /** The keys orchestration reads itself: connections, registry, target schema, topics, pipeline name, cutover. */
+    public static final List<ConfigKey<?>> OWN_KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
+            TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY,
+            FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION, LEGACY_RETENTION_MS, CUTOVER_DRIFT_WINDOW_MS,
+            CUTOVER_MAX_LAG_MS);
 
-    private final Map<String, Object> values;
+    /**
+     * Every key of the pipeline: its own, then each stage's, declared where they are read
+     * ({@link CaptureConfig#KEYS}, {@link TransformConfig#KEYS}, {@link ShadowWriterConfig#KEYS}).
+     */
+    public static final List<ConfigKey<?>> KEYS = Stream.of(OWN_KEYS, CaptureConfig.KEYS, TransformConfig.KEYS, ShadowWriterConfig.KEYS)
+            .flatMap(List::stream).toList();
 
-    private PipelineConfig(Map<String, Object> values) {
+    private final ConfigValues values;
+
+    private PipelineConfig(ConfigValues values) {
         this.values = values;
     }
 
-    @SuppressWarnings("unchecked")
+    /** The value of any key of {@link #KEYS}, whichever module declares it. */
     public <T> T get(ConfigKey<T> key) {
-        return (T) values.get(key.name());
+        return values.get(key);
     }
 
-    /** Validates every key at once; throws {@link ConfigException} listing all problems. */
+    /** The parsed values, for a stage to build its settings from (e.g. {@link CaptureConfig#from}). */
+    public ConfigValues values() {
+        return values;
+    }
+
+    /**
+     * Validates every key at once, and the stages' checks between keys; throws {@link ConfigException}
+     * listing all problems.
+     */
     public static PipelineConfig parse(Map<String, String> raw, String source) {
         List<String> problems = new ArrayList<>();
-        Map<String, Object> values = new LinkedHashMap<>();
-        Map<String, ConfigKey<?>> known = new TreeMap<>();
-        for (ConfigKey<?> k : KEYS) {
-            known.put(k.name(), k);
-        }
-        for (String name : new TreeMap<>(raw).keySet()) {
-            if (!known.containsKey(name)) {
-                problems.add("unknown key '" + name + "'" + suggestion(name, known.keySet()));
-            }
-        }
-        for (ConfigKey<?> key : KEYS) {
-            String text = raw.get(key.name());
-            if (text == null || (text.isBlank() && key.required())) {
-                if (key.required()) {
-                    problems.add("missing required key '" + key.name() + "': expects " + key.expectation() + ". " + key.doc());
-                } else {
-                    values.put(key.name(), key.defaultValue());
-                }
-                continue;
-            }
-            check(key, text, values, problems);
-        }
+        ConfigValues values = ConfigValues.parse(KEYS, raw, problems);
+        problems.addAll(CaptureConfig.problems(values));
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
         return new PipelineConfig(values);
-    }
-
-    private static <T> void check(ConfigKey<T> key, String text, Map<String, Object> values, List<String> problems) {
-        T value;
-        try {
-            value = key.parse(text);
-        } catch (NumberFormatException e) {
-            problems.add("key '" + key.name() + "' has value '" + text + "': expects " + key.expectation());
-            return;
-        }
-        String problem = key.validator().apply(value);
-        if (problem != null) {
-            String shown = key.secret() ? "(hidden)" : "'" + text + "'";
-            problems.add("key '" + key.name() + "' has value " + shown + ": " + problem);
-            return;
-        }
-        values.put(key.name(), value);
     }
 
     public static PipelineConfig load(Path file) {
@@ -177,7 +139,7 @@ public final class PipelineConfig {
     public String describe() {
         StringBuilder sb = new StringBuilder();
         for (ConfigKey<?> key : KEYS) {
-            Object v = values.get(key.name());
+            Object v = values.get(key);
             sb.append("  ").append(key.name()).append(" = ").append(key.secret() && v != null && !v.toString().isEmpty() ? "******" : v).append('\n');
         }
         return sb.toString();
@@ -196,10 +158,5 @@ public final class PipelineConfig {
         } catch (IllegalArgumentException e) {
             return e.getMessage();
         }
-    }
-
-    private static String suggestion(String name, java.util.Set<String> known) {
-        return dev.understudy.schemas.Suggestions.closest(name, known).map(k -> "; did you mean '" + k + "'?")
-                .orElse("; known keys are listed in the README (Configuration)");
     }
 }

@@ -227,8 +227,8 @@ public final class Verifier {
         }
     }
 
-    private Connection connect(dev.understudy.pipeline.ConfigKey<String> url, dev.understudy.pipeline.ConfigKey<String> user,
-                               dev.understudy.pipeline.ConfigKey<String> password) throws SQLException {
+    private Connection connect(dev.understudy.schemas.config.ConfigKey<String> url, dev.understudy.schemas.config.ConfigKey<String> user,
+                               dev.understudy.schemas.config.ConfigKey<String> password) throws SQLException {
         Connection c = DriverManager.getConnection(config.get(url), config.get(user), config.get(password));
         try (Statement s = c.createStatement()) {
             // Time values render as text in the session's zone: the same zone on both sides.

@@ -5,6 +5,7 @@ import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.apache.avro.Schema;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -131,7 +132,7 @@ class ContractEnforcementIT {
         settings.put(PipelineConfig.TARGET_JDBC_URL.name(), stack.target().jdbcUrl().replaceAll("/[^/]+$", "/target_v11"));
         settings.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + migrations);
         settings.put(PipelineConfig.PIPELINE_NAME.name(), "v11");
-        settings.put(PipelineConfig.STATE_DIR.name(), work.resolve("streams-v11").toString());
+        settings.put(TransformConfig.STATE_DIR.name(), work.resolve("streams-v11").toString());
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> new Pipeline(PipelineConfig.parse(settings, "test"), Migrations.defaultMappings()).start());
         assertTrue(e.getMessage().contains("cannot be brought to Flyway schema version 1.2")

@@ -3,6 +3,7 @@ package dev.understudy.pipeline;
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,8 +35,8 @@ class DualWriteIT {
                         .locations("classpath:flyway/users").load().migrate();
                 UsersWorkload.copyToTarget(l, t);
             }
-            PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.COMPARISON_MODE.name(), "dual-write",
-                    PipelineConfig.SETTLE_MS.name(), "3000");
+            PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"), TransformConfig.COMPARISON_MODE.name(), "dual-write",
+                    TransformConfig.SETTLE_MS.name(), "3000");
             try (Pipeline pipeline = new Pipeline(config, Migrations.defaultMappings()).start()) {
                 assertNull(pipeline.writer(), "no shadow writer in dual-write mode");
                 awaitDrift(pipeline, 0, Duration.ofSeconds(90));

@@ -2,6 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.TableMapping;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -71,7 +72,7 @@ class JoinPipelineIT {
                         + "SELECT 'PO-' || g, 1 + g % 300, g * 100 FROM generate_series(1, 3000) g");
             }
             PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"),
-                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"), PipelineConfig.SETTLE_MS.name(), "3000");
+                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"), TransformConfig.SETTLE_MS.name(), "3000");
             try (Pipeline pipeline = new Pipeline(config, spec).start()) {
                 AtomicLong changes = new AtomicLong();
                 AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -1,6 +1,7 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,7 +111,7 @@ class KeyHandoverIT {
                         + "SELECT g, md5('client' || (1 + g % " + CLIENTS + "))::uuid, 'N-' || g, g * 1.25 FROM generate_series(1, " + ORDERS + ") g");
             }
             PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"),
-                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + flyway, PipelineConfig.SETTLE_MS.name(), "3000");
+                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + flyway, TransformConfig.SETTLE_MS.name(), "3000");
             try (Pipeline pipeline = new Pipeline(config, spec).start()) {
                 TestPipelines.assertSameRows(TestPipelines.awaitRows(stack, pipeline, EXPECTED, ACTUAL, Duration.ofSeconds(120), true));
 

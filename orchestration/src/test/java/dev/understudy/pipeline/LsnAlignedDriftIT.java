@@ -5,6 +5,7 @@ import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -49,7 +50,7 @@ class LsnAlignedDriftIT {
                 UsersWorkload.createAndFill(c, 5_000);
             }
             Map<String, String> s = stack.connectionSettings();
-            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                     Migrations.defaultMappings()).start()) {
                 TestPipelines.awaitUsersConverged(stack, pipeline, Duration.ofSeconds(120));
 

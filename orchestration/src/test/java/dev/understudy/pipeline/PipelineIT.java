@@ -6,6 +6,7 @@ import dev.understudy.schemas.AvroDeserializer;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -56,7 +57,7 @@ class PipelineIT {
         try (Connection c = stack.legacy().connect()) {
             UsersWorkload.createAndFill(c, 10_000);
         }
-        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                 Migrations.defaultMappings()).start();
     }
 
@@ -177,7 +178,7 @@ class PipelineIT {
             Thread.sleep(3_000);
             assertTrue(workload.changes() > 100, "workload made too few changes: " + workload.changes());
         }
-        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                 Migrations.defaultMappings()).start();
         awaitConverged(Duration.ofSeconds(90));
         assertEquals(0, pipeline.legacyCapture().metrics().snapshotRows(), "the restarted capture must resume, not snapshot again");

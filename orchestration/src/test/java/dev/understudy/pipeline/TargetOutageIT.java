@@ -3,6 +3,7 @@ package dev.understudy.pipeline;
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
+import dev.understudy.transform.TransformConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,7 +31,7 @@ class TargetOutageIT {
                 UsersWorkload.createAndFill(c, 5_000);
             }
             Map<String, String> s = stack.connectionSettings();
-            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+            try (Pipeline pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                     Migrations.defaultMappings()).start()) {
                 TestPipelines.awaitUsersConverged(stack, pipeline, Duration.ofSeconds(120));
                 long retriesBefore = pipeline.writer().metrics().retries();

@@ -2,6 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.testkit.UsersChecksum;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -27,7 +28,7 @@ final class TestPipelines {
     /** The stack's connection settings, a state directory, and {@code overrides} as key, value, key, value... */
     static PipelineConfig config(EmbeddedStack stack, Path stateDir, String... overrides) {
         Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), stateDir.toString());
+        settings.put(TransformConfig.STATE_DIR.name(), stateDir.toString());
         for (int i = 0; i + 1 < overrides.length; i += 2) {
             settings.put(overrides[i], overrides[i + 1]);
         }

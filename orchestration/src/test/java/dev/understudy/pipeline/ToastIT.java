@@ -6,6 +6,7 @@ import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
 import dev.understudy.transform.ToastPlaceholders;
+import dev.understudy.transform.TransformConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -59,7 +60,7 @@ class ToastIT {
             // Before the pipeline starts: the snapshot carries these big values.
             s.execute("UPDATE public.users SET name = " + BIG + " WHERE id BETWEEN 1 AND 10");
         }
-        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.SETTLE_MS.name(), "3000"),
+        pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                 Migrations.defaultMappings()).start();
     }
 

@@ -3,6 +3,7 @@ package dev.understudy.pipeline;
 import dev.understudy.testkit.AccountsWorkload;
 import dev.understudy.testkit.AccountsInvariant;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,7 +51,7 @@ class TransactionBoundariesIT {
                 AccountsWorkload.createAndFill(c, ACCOUNTS, OPENING_BALANCE);
             }
             PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"),
-                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"), PipelineConfig.SETTLE_MS.name(), "3000");
+                    PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + EXAMPLE.resolve("flyway"), TransformConfig.SETTLE_MS.name(), "3000");
             try (Pipeline pipeline = new Pipeline(config, spec).start()) {
                 awaitSnapshotLanded(stack, pipeline);
 

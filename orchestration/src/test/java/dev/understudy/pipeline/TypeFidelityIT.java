@@ -2,6 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
@@ -190,7 +191,7 @@ class TypeFidelityIT {
         String actual = expected;
         PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.FLYWAY_LOCATIONS.name(),
                 "filesystem:" + dir.resolve("flyway"), PipelineConfig.PIPELINE_NAME.name(), "fidelity",
-                PipelineConfig.SETTLE_MS.name(), "3000");
+                TransformConfig.SETTLE_MS.name(), "3000");
         try (Pipeline pipeline = new Pipeline(config, MigrationSpec.load(dir.resolve("types.yaml"))).start()) {
             assertExact(pipeline, expected, actual, "the snapshot");
             try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {

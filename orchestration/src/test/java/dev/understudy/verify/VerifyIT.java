@@ -4,6 +4,7 @@ import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
@@ -40,8 +41,8 @@ class VerifyIT {
 
     private static PipelineConfig config(EmbeddedStack stack, Path state) {
         Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-        settings.put(PipelineConfig.STATE_DIR.name(), state.toString());
-        settings.put(PipelineConfig.SETTLE_MS.name(), "3000");
+        settings.put(TransformConfig.STATE_DIR.name(), state.toString());
+        settings.put(TransformConfig.SETTLE_MS.name(), "3000");
         return PipelineConfig.parse(settings, "test");
     }
 

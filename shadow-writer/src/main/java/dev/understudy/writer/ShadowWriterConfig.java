@@ -1,6 +1,7 @@
 package dev.understudy.writer;
 
 import dev.understudy.schemas.Topics;
+import dev.understudy.schemas.config.ConfigKey;
 
 import java.time.Duration;
 import java.util.Collections;
@@ -10,7 +11,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Configuration of a {@link ShadowWriter}.
+ * Configuration of a {@link ShadowWriter}, and the {@code writer.*} keys it is built from (declared here,
+ * composed into the pipeline's configuration through {@link #KEYS}).
  *
  * @param bootstrapServers    Kafka bootstrap servers
  * @param groupId             consumer group; offsets are committed under it after each database commit
@@ -31,7 +33,22 @@ public record ShadowWriterConfig(String bootstrapServers, String groupId, Map<St
                                  Duration pollTimeout, Duration retryBackoffInitial, Duration retryBackoffMax,
                                  Map<String, String> kafkaProperties) {
 
+    /** A compile-time constant, so that command-line options can show it as their default. */
     public static final int DEFAULT_MAX_BATCH_RECORDS = 5000;
+    public static final ConfigKey<Integer> MAX_BATCH_RECORDS = ConfigKey.positiveInt("writer.max.batch.records", DEFAULT_MAX_BATCH_RECORDS,
+            "Most records the shadow writer applies in one target transaction.");
+    /** Read by {@link ShadowWriter#setMaxRecordsPerSecond(double)}; {@code understudy throttle} overrides it at run time. */
+    public static final ConfigKey<Long> MAX_RECORDS_PER_SECOND = new ConfigKey<>("writer.max.records.per.second", Long.class, 0L, false, false,
+            "Most new-schema records the shadow writer applies per second, to spare a target that serves other work; 0 means no limit."
+                    + " Held-back time shows as the writer's throttled time and lag.",
+            v -> v >= 0 ? null : "must be 0 (no limit) or more");
+    /** On: the writer is given the transaction watermarks ({@link ShadowWriter#alignTransactions}). */
+    public static final ConfigKey<Boolean> TRANSACTION_BOUNDARIES = ConfigKey.bool("writer.transaction.boundaries", true,
+            "Apply each legacy transaction's rows to the target in one target transaction, so readers of the target never see half"
+                    + " of one (Debezium transaction metadata; the writer holds a transaction's rows until all of them reached the"
+                    + " new-schema topics). false applies rows as they arrive, with less lag.");
+    /** Every key the writer reads, for the pipeline to compose into its configuration. */
+    public static final List<ConfigKey<?>> KEYS = List.of(MAX_BATCH_RECORDS, MAX_RECORDS_PER_SECOND, TRANSACTION_BOUNDARIES);
     public static final Duration DEFAULT_POLL_TIMEOUT = Duration.ofMillis(100);
     public static final Duration DEFAULT_RETRY_BACKOFF_INITIAL = Duration.ofMillis(100);
     public static final Duration DEFAULT_RETRY_BACKOFF_MAX = Duration.ofSeconds(30);

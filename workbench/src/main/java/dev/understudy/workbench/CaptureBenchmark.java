@@ -1,6 +1,7 @@
 package dev.understudy.workbench;
 
 import dev.understudy.testkit.UsersWorkload;
+import dev.understudy.capture.CaptureConfig;
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 
@@ -64,7 +65,7 @@ final class CaptureBenchmark implements Callable<Integer> {
 
             CaptureSettings settings = new CaptureSettings("bench-legacy", "legacy", stack.legacy().jdbcUrl(), stack.legacy().user(),
                     stack.legacy().password(), List.of("public.users"), prefix, stack.kafka().bootstrapServers(), "bench_legacy",
-                    "bench_legacy", Topics.offsets(prefix, "legacy"), 1, 10, 4096);
+                    "bench_legacy", Topics.offsets(prefix, "legacy"), 1, CaptureConfig.DEFAULTS);
             try (CdcCapture capture = new CdcCapture(settings, new ConfluentRegistryClient(stack.registry().url()))) {
                 long start = System.nanoTime();
                 capture.start();
@@ -89,10 +90,10 @@ final class CaptureBenchmark implements Callable<Integer> {
                 // from a restart (engine start included), taking turns twice so warm-up favours neither.
                 CaptureSettings plain = new CaptureSettings("bench-legacy-plain", "legacy", stack.legacy().jdbcUrl(),
                         stack.legacy().user(), stack.legacy().password(), List.of("public.users"), prefix,
-                        stack.kafka().bootstrapServers(), "bench_legacy_plain", "bench_legacy", Topics.offsets(prefix, "legacy-plain"), 1, 10, 4096);
+                        stack.kafka().bootstrapServers(), "bench_legacy_plain", "bench_legacy", Topics.offsets(prefix, "legacy-plain"), 1, CaptureConfig.DEFAULTS);
                 CaptureSettings announcing = new CaptureSettings("bench-legacy-tx", "legacy", stack.legacy().jdbcUrl(),
                         stack.legacy().user(), stack.legacy().password(), List.of("public.users"), prefix,
-                        stack.kafka().bootstrapServers(), "bench_legacy_tx", "bench_legacy", Topics.offsets(prefix, "legacy-tx"), 1, 10, 4096)
+                        stack.kafka().bootstrapServers(), "bench_legacy_tx", "bench_legacy", Topics.offsets(prefix, "legacy-tx"), 1, CaptureConfig.DEFAULTS)
                         .withCommitsTopic(Topics.commits(prefix));
                 snapshotOnce(stack, plain);
                 snapshotOnce(stack, announcing);

@@ -14,6 +14,7 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.FileTrees;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.verify.Verifier;
 import picocli.CommandLine.Command;
@@ -109,7 +110,7 @@ final class DemoCommand implements Callable<Integer> {
                     customers, orders, example.resolve("legacy.sql"));
 
             Map<String, String> s = new HashMap<>(stack.connectionSettings());
-            s.put(PipelineConfig.STATE_DIR.name(), stateDir.toString());
+            s.put(TransformConfig.STATE_DIR.name(), stateDir.toString());
             s.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + example.resolve("flyway"));
             PipelineConfig config = PipelineConfig.parse(s, "the embedded stack");
             Workloads workloads = new Workloads(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), rate);

@@ -4,6 +4,7 @@ import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.pipeline.PipelineConfig;
 
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.verify.TableReport;
 import dev.understudy.verify.Verifier;
@@ -67,7 +68,7 @@ final class VerifyBenchmark implements Callable<Integer> {
             double countSeconds = scan(stack.legacy().connect(), false) + scan(stack.target().connect(), false);
 
             Map<String, String> settings = new HashMap<>(stack.connectionSettings());
-            settings.put(PipelineConfig.STATE_DIR.name(), home.resolve("state").toString());
+            settings.put(TransformConfig.STATE_DIR.name(), home.resolve("state").toString());
             PipelineConfig config = PipelineConfig.parse(settings, "bench");
             Path spec = home.resolve("users.yaml");
             try (var in = VerifyBenchmark.class.getClassLoader().getResourceAsStream("examples/users/v1.2_add_birthdate_to_users.yaml")) {

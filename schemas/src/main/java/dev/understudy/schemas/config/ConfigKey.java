@@ -1,10 +1,13 @@
-package dev.understudy.pipeline;
+package dev.understudy.schemas.config;
 
+import java.util.List;
 import java.util.function.Function;
 
 /**
  * One configuration key, declared once: name, type, default (or required), documentation with
- * units, and a validator. Modelled on Debezium's {@code io.debezium.config.Field}.
+ * units, and a validator. Modelled on Debezium's {@code io.debezium.config.Field}: each stage declares
+ * the keys it reads next to the code that reads them, and the pipeline composes the stages' key
+ * lists into its configuration ({@link ConfigValues} parses and validates any such list).
  *
  * @param validator returns a problem description for a parsed value, or null when it is fine
  */
@@ -36,7 +39,7 @@ public record ConfigKey<T>(String name, Class<T> type, T defaultValue, boolean r
     }
 
     /** A string limited to {@code choices} (compared ignoring case). */
-    public static ConfigKey<String> choice(String name, String defaultValue, java.util.List<String> choices, String doc) {
+    public static ConfigKey<String> choice(String name, String defaultValue, List<String> choices, String doc) {
         return new ConfigKey<>(name, String.class, defaultValue, false, false, doc,
                 v -> choices.stream().anyMatch(c -> c.equalsIgnoreCase(v)) ? null : "must be one of " + String.join(", ", choices));
     }
@@ -55,6 +58,11 @@ public record ConfigKey<T>(String name, Class<T> type, T defaultValue, boolean r
         return t + (required ? " (required)" : " (default: " + (defaultValue == null || "".equals(defaultValue) ? "empty" : defaultValue) + ")");
     }
 
+    /**
+     * The value of {@code raw}, trimmed; validation is separate ({@link #validator()}).
+     *
+     * @throws NumberFormatException when {@code raw} is not of the key's type
+     */
     @SuppressWarnings("unchecked")
     T parse(String raw) {
         String s = raw.trim();
