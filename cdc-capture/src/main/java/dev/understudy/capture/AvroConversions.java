@@ -6,9 +6,13 @@ import org.apache.avro.Schema;
 import org.apache.kafka.connect.data.Field;
 
 import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.time.LocalDate;
 import java.time.OffsetDateTime;
+import java.time.YearMonth;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.List;
 import java.util.function.Function;
 
@@ -100,7 +104,7 @@ final class AvroConversions {
                 case "io.debezium.time.Date", "org.apache.kafka.connect.data.Date" -> {
                     Schema t = LogicalTypes.date().addToSchema(Schema.create(Schema.Type.INT));
                     if ("org.apache.kafka.connect.data.Date".equals(semantic)) {
-                        return new Mapping(t, v -> (int) (((java.util.Date) v).getTime() / 86_400_000L));
+                        return new Mapping(t, v -> (int) (((Date) v).getTime() / 86_400_000L));
                     }
                     return new Mapping(t, IDENTITY);
                 }
@@ -192,13 +196,13 @@ final class AvroConversions {
                     micros = nanos / 1000;
                 }
             }
-            if (ok && day <= java.time.YearMonth.of(year, month).lengthOfMonth()) {
-                long epochDay = java.time.LocalDate.of(year, month, day).toEpochDay();
+            if (ok && day <= YearMonth.of(year, month).lengthOfMonth()) {
+                long epochDay = LocalDate.of(year, month, day).toEpochDay();
                 long seconds = epochDay * 86_400L + hour * 3600L + minute * 60L + second;
                 return seconds * 1_000_000L + micros;
             }
         }
-        java.time.Instant i = OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+        Instant i = OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
         return Math.addExact(Math.multiplyExact(i.getEpochSecond(), 1_000_000L), i.getNano() / 1000L);
     }
 

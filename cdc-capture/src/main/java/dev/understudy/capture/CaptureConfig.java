@@ -5,6 +5,7 @@ import dev.understudy.schemas.config.ConfigValues;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -181,7 +182,7 @@ public final class CaptureConfig {
     }
 
     public String producerCompressionType() {
-        return values.get(PRODUCER_COMPRESSION_TYPE).toLowerCase(java.util.Locale.ROOT);
+        return values.get(PRODUCER_COMPRESSION_TYPE).toLowerCase(Locale.ROOT);
     }
 
     @Override

@@ -4,7 +4,10 @@ import dev.understudy.schemas.ChangeEnvelope;
 
 import java.net.URI;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.Properties;
+import java.util.regex.Pattern;
 
 /**
  * Everything one capture needs: which database and tables to read, where to write.
@@ -44,13 +47,13 @@ public record CaptureSettings(
         String signalTable,
         String commitsTopic) {
 
-    private static final java.util.regex.Pattern QUALIFIED_LOWER_CASE_NAME =
-            java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]*\\.[a-z_][a-z0-9_$]*");
+    private static final Pattern QUALIFIED_LOWER_CASE_NAME =
+            Pattern.compile("[a-z_][a-z0-9_$]*\\.[a-z_][a-z0-9_$]*");
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes. */
     private static final int MAX_IDENTIFIER_LENGTH = 63;
 
     public CaptureSettings {
-        java.util.Objects.requireNonNull(config, "config: pass CaptureConfig.DEFAULTS for the default tunables");
+        Objects.requireNonNull(config, "config: pass CaptureConfig.DEFAULTS for the default tunables");
         if (signalTable != null && !QUALIFIED_LOWER_CASE_NAME.matcher(signalTable).matches()) {
             throw new IllegalArgumentException("Signal table '" + signalTable + "' must be schema-qualified with lower-case"
                     + " identifiers, e.g. public." + defaultSignalTableName(name));
@@ -106,7 +109,7 @@ public record CaptureSettings(
     }
 
     private static String defaultSignalTableName(String captureName) {
-        String base = (captureName == null ? "" : captureName).toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        String base = (captureName == null ? "" : captureName).toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
         if (base.isEmpty() || !Character.isLetter(base.charAt(0)) && base.charAt(0) != '_') {
             base = "c_" + base;
         }

@@ -16,6 +16,7 @@ import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.connect.data.Field;
@@ -24,10 +25,16 @@ import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -144,7 +151,7 @@ public final class CdcCapture implements AutoCloseable {
             // for the publication only takes tables that exist).
             try {
                 source.createSignalTable();
-            } catch (java.sql.SQLException e) {
+            } catch (SQLException e) {
                 // Capture itself does not need the table (e.g. a user without CREATE on the schema), so it
                 // goes on; only incremental snapshots are unavailable, and say why when requested.
                 signalUnavailable = "the signal table " + settings.signalTable() + " could not be created on " + settings.jdbcUrl()
@@ -154,16 +161,16 @@ public final class CdcCapture implements AutoCloseable {
         }
         try {
             source.addMissingTablesToPublication();
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             // Not fatal here: the engine updates the publication itself when it starts (or fails with its
             // own message); only changes committed before it does may then be missed.
             LOG.warn("Capture '{}': could not add missing tables to publication {}: {}", settings.name(), settings.publication(),
                     e.getMessage());
         }
-        java.util.Properties properties = settings.debeziumProperties();
+        Properties properties = settings.debeziumProperties();
         try {
             properties.putAll(source.snapshotOverrides());
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             // Without them the snapshot reads dates through JDBC, which shifts the ten days 1582-10-05..14.
             LOG.warn("Capture '{}': could not read the captured tables' columns for the snapshot's date overrides: {}",
                     settings.name(), e.getMessage());
@@ -229,14 +236,14 @@ public final class CdcCapture implements AutoCloseable {
         Map<String, Long> estimates;
         try {
             estimates = source.estimatedRows(requested);
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             LOG.warn("Capture '{}': no row estimates for {}: {}", settings.name(), requested, e.getMessage());
             estimates = Map.of();
         }
         String id;
         try {
             id = source.requestIncrementalSnapshot(requested);
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException("Capture '" + settings.name() + "' could not insert the execute-snapshot signal into "
                     + settings.signalTable() + " on " + settings.jdbcUrl() + ": " + e.getMessage(), e);
         }
@@ -259,7 +266,7 @@ public final class CdcCapture implements AutoCloseable {
         // In stream order: maps of incremental-snapshot rows per table, and notifications. A notification
         // follows the rows it reports on, so it is applied after them (and after Kafka acknowledged them).
         List<Object> progress = new ArrayList<>();
-        Map<String, Long> incrementalByTable = new java.util.HashMap<>();
+        Map<String, Long> incrementalByTable = new HashMap<>();
         String notificationTopic = settings.notificationTopic();
         String signalTableName = settings.signalTable();
         String heartbeatTableName = settings.heartbeatTable();
@@ -274,7 +281,7 @@ public final class CdcCapture implements AutoCloseable {
             if (transactionTopic != null && transactionTopic.equals(record.topic())) {
                 // BEGIN/END metadata: never produced. An END closes the transaction whose changes came just
                 // before it; a transaction with no captured change (only signal rows, say) announces nothing new.
-                if (record.value() instanceof org.apache.kafka.connect.data.Struct tx && tx.schema().field("status") != null
+                if (record.value() instanceof Struct tx && tx.schema().field("status") != null
                         && "END".equals(tx.getString("status")) && lastCommitOrder > announced) {
                     ended = lastCommitOrder;
                 }
@@ -314,7 +321,7 @@ public final class CdcCapture implements AutoCloseable {
             }
             try {
                 sends.add(producer.send(new ProducerRecord<>(c.topic(), c.key(), c.envelope())));
-            } catch (org.apache.kafka.common.errors.SerializationException e) {
+            } catch (SerializationException e) {
                 // Serialization registers the table's current row schema; the registry refuses it when
                 // the table's structure changed in a way the subject's compatibility level forbids.
                 // Stopping here (offsets stay before this change) drops nothing: after the subject's
@@ -346,7 +353,7 @@ public final class CdcCapture implements AutoCloseable {
         for (Future<?> f : sends) {
             try {
                 f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 throw new IllegalStateException("Kafka at " + settings.bootstrapServers() + " did not acknowledge a change from capture '"
                         + settings.name() + "': " + e.getCause() + ". Capture stops here; its offsets stay at the last acknowledged batch.", e.getCause());
             }
@@ -461,8 +468,8 @@ public final class CdcCapture implements AutoCloseable {
      */
     private void announce(long commitOrder) {
         announced = commitOrder;
-        commits.send(new ProducerRecord<>(settings.commitsTopic(), 0, settings.name().getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                java.nio.ByteBuffer.allocate(Long.BYTES).putLong(commitOrder).array()), (metadata, error) -> {
+        commits.send(new ProducerRecord<>(settings.commitsTopic(), 0, settings.name().getBytes(StandardCharsets.UTF_8),
+                ByteBuffer.allocate(Long.BYTES).putLong(commitOrder).array()), (metadata, error) -> {
             if (error != null) {
                 LOG.warn("Capture '{}' could not announce commit order {} on {}: {}", settings.name(), commitOrder,
                         settings.commitsTopic(), error.toString());
@@ -513,10 +520,10 @@ public final class CdcCapture implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        producer.close(java.time.Duration.ofSeconds(10));
-        deadLetters.close(java.time.Duration.ofSeconds(10));
+        producer.close(Duration.ofSeconds(10));
+        deadLetters.close(Duration.ofSeconds(10));
         if (commits != null) {
-            commits.close(java.time.Duration.ofSeconds(10));
+            commits.close(Duration.ofSeconds(10));
         }
     }
 }

@@ -7,6 +7,7 @@ import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.connect.data.Field;
 import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
 
@@ -161,7 +162,7 @@ final class ChangeEventConverter {
                 return null;
             }
             GenericRecord out = new GenericData.Record(rowSchema);
-            List<org.apache.kafka.connect.data.Field> fields = connectRowSchema.fields();
+            List<Field> fields = connectRowSchema.fields();
             for (int i = 0; i < rowColumns.size(); i++) {
                 // Without the schema's default: a column missing from an image (a delete's old image holds
                 // only the key under the default replica identity) is null, not the column's DEFAULT as

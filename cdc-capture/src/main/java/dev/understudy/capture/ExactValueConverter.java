@@ -13,9 +13,13 @@ import org.postgresql.util.PGInterval;
 import org.postgresql.util.PGobject;
 
 import java.math.BigDecimal;
+import java.sql.Array;
+import java.sql.Date;
 import java.sql.SQLException;
+import java.sql.SQLXML;
 import java.time.Instant;
 import java.time.LocalDate;
+import java.time.LocalDateTime;
 import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.util.Calendar;
@@ -169,7 +173,7 @@ public final class ExactValueConverter implements CustomConverter<SchemaBuilder,
             }
             return Math.toIntExact(d.toEpochDay());
         }
-        if (v instanceof java.sql.Date d) {
+        if (v instanceof Date d) {
             if (d.getTime() == PGStatement.DATE_POSITIVE_INFINITY) {
                 return PgTemporal.DATE_POSITIVE_INFINITY;
             }
@@ -202,7 +206,7 @@ public final class ExactValueConverter implements CustomConverter<SchemaBuilder,
             // ReplicationMessageColumnValueResolver reads a timestamp's fields as if in UTC.
             return finite(Math.addExact(Math.multiplyExact(i.getEpochSecond(), 1_000_000L), i.getNano() / 1000L));
         }
-        if (v instanceof java.time.LocalDateTime t) {
+        if (v instanceof LocalDateTime t) {
             return finite(PgTextParser.micros(t));
         }
         throw new IllegalArgumentException("unexpected value type");
@@ -269,11 +273,11 @@ public final class ExactValueConverter implements CustomConverter<SchemaBuilder,
         if (v instanceof BigDecimal d) {
             return d.toPlainString();
         }
-        if (v instanceof java.sql.Array a) {
+        if (v instanceof Array a) {
             // pgjdbc's PgArray keeps the server's text (with dimensions and bounds) and returns it here.
             return a.toString();
         }
-        if (v instanceof java.sql.SQLXML x) {
+        if (v instanceof SQLXML x) {
             try {
                 return x.getString();
             } catch (SQLException e) {

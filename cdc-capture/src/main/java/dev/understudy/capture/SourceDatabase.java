@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 
@@ -155,9 +156,9 @@ final class SourceDatabase {
      * ExactValueConverter reads it as it reads streamed dates. Debezium maps the result columns to the
      * table's by name (ColumnUtils.toArray), so the alias keeps the column.
      */
-    java.util.Properties snapshotOverrides() throws SQLException {
-        java.util.Properties p = new java.util.Properties();
-        List<String> overridden = new java.util.ArrayList<>();
+    Properties snapshotOverrides() throws SQLException {
+        Properties p = new Properties();
+        List<String> overridden = new ArrayList<>();
         try (Connection c = connect();
              PreparedStatement ps = c.prepareStatement("SELECT string_agg(CASE WHEN a.atttypid = 'date'::regtype"
                      + " THEN quote_ident(a.attname) || '::text AS ' || quote_ident(a.attname) ELSE quote_ident(a.attname) END, ', '"

@@ -15,6 +15,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -259,7 +260,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         ProcessHandle.Info info = postmaster.info();
         String command = info.command().orElseThrow(() -> new EmbeddedStackException("The command line of the postmaster of PostgreSQL '"
                 + name + "' (PID " + postmaster.pid() + ") cannot be read, so it could not be started again"));
-        List<String> line = new java.util.ArrayList<>();
+        List<String> line = new ArrayList<>();
         if ("root".equals(ProcessHandle.current().info().user().orElse(""))) {
             // PostgreSQL refuses to run as root; zonky starts it in a new user namespace (unshare -U),
             // where this process's root is an unprivileged user, and so must the restart.

@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -75,7 +76,7 @@ final class VerifyCommand implements Callable<Integer> {
         return report.clean() ? 0 : 1;
     }
 
-    private static void print(String kind, java.util.List<String> keys) {
+    private static void print(String kind, List<String> keys) {
         if (!keys.isEmpty()) {
             System.out.println("    sample " + kind + ": " + String.join(", ", keys));
         }

@@ -5,13 +5,14 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.pipeline.TransactionWatermarks;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Topics;
+import dev.understudy.transform.MigrationTopology;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -69,7 +70,7 @@ public final class WriterCommand implements Callable<Integer> {
             // progress proves transactions complete is the newest generation's, looked up at each probe.
             MigrationGenerations generations = new MigrationGenerations(cfg.get(PipelineConfig.TARGET_JDBC_URL),
                     cfg.get(PipelineConfig.TARGET_USER), cfg.get(PipelineConfig.TARGET_PASSWORD));
-            List<String> legacyTopics = dev.understudy.transform.MigrationTopology.legacyTables(List.copyOf(mappings)).stream()
+            List<String> legacyTopics = MigrationTopology.legacyTables(List.copyOf(mappings)).stream()
                     .map(t -> Topics.legacy(prefix, t)).toList();
             watermarks = new TransactionWatermarks(cfg.get(PipelineConfig.KAFKA_BOOTSTRAP), Topics.commits(prefix),
                     () -> Topics.migrationApplication(prefix, generations.newest(prefix)), legacyTopics).start();

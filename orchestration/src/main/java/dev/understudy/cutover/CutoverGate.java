@@ -12,6 +12,8 @@ import dev.understudy.verify.CatchUp;
 import dev.understudy.verify.VerifyHistory;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -187,8 +189,8 @@ public final class CutoverGate {
             }
         }
         Set<String> expected = new LinkedHashSet<>();
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
-                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
+        try (Admin admin = Admin.create(Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
             for (String t : tables) {
                 int n = admin.describeTopics(List.of(Topics.newSchema(prefix, t))).allTopicNames().get().get(Topics.newSchema(prefix, t))
                         .partitions().size();

@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -90,7 +91,7 @@ public final class BackfillProgress implements AutoCloseable {
     private int internalRounds;
     /** Records queued in the repartition topics once the legacy goal is passed, -1 before. */
     private volatile long internalBehind = -1;
-    private final java.util.function.LongSupplier sweep;
+    private final LongSupplier sweep;
     private boolean swept;
     private volatile long sweptRows;
     private volatile Phase phase;
@@ -114,14 +115,14 @@ public final class BackfillProgress implements AutoCloseable {
     public static BackfillProgress start(String bootstrap, MigrationGenerations.Generation generation, String migrationGroup,
                                          Collection<String> legacyTopics, String writerGroup, Collection<String> newTopics,
                                          MigrationGenerations store, Supplier<SnapshotStatus> snapshot,
-                                         java.util.function.LongSupplier sweep) {
+                                         LongSupplier sweep) {
         return new BackfillProgress(bootstrap, generation, migrationGroup, legacyTopics, writerGroup, newTopics, store, snapshot, sweep);
     }
 
     private BackfillProgress(String bootstrap, MigrationGenerations.Generation generation, String migrationGroup,
                              Collection<String> legacyTopics, String writerGroup, Collection<String> newTopics,
                              MigrationGenerations store, Supplier<SnapshotStatus> snapshot,
-                             java.util.function.LongSupplier sweep) {
+                             LongSupplier sweep) {
         this.snapshot = snapshot;
         this.sweep = sweep;
         this.generation = generation;

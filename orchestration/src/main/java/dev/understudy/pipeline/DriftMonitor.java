@@ -1,19 +1,31 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.schemas.AvroDeserializer;
+import dev.understudy.schemas.AvroSerializer;
+import dev.understudy.schemas.Contracts;
 import dev.understudy.schemas.RegistryClient;
+import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Follows the drift topic, where each comparison task publishes the open and pending divergences
@@ -45,8 +57,8 @@ public final class DriftMonitor implements AutoCloseable {
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
                 new StringDeserializer(), new AvroDeserializer(registry));
-        List<org.apache.kafka.common.TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                .map(p -> new org.apache.kafka.common.TopicPartition(topic, p.partition())).toList();
+        List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                .map(p -> new TopicPartition(topic, p.partition())).toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         this.thread = new Thread(this::run, "understudy-drift-monitor");
@@ -98,11 +110,11 @@ public final class DriftMonitor implements AutoCloseable {
      * table, on the same topic, so a dashboard can chart a table without adding partitions up.
      */
     public DriftMonitor publishTotals(String bootstrapServers, RegistryClient registry) {
-        org.apache.kafka.clients.producer.KafkaProducer<String, GenericRecord> producer = new org.apache.kafka.clients.producer.KafkaProducer<>(
-                Map.of(org.apache.kafka.clients.producer.ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                        org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG, 50),
-                new org.apache.kafka.common.serialization.StringSerializer(), new dev.understudy.schemas.AvroSerializer(registry, false));
-        java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        KafkaProducer<String, GenericRecord> producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                        ProducerConfig.LINGER_MS_CONFIG, 50),
+                new StringSerializer(), new AvroSerializer(registry, false));
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "understudy-drift-totals");
             t.setDaemon(true);
             return t;
@@ -111,18 +123,18 @@ public final class DriftMonitor implements AutoCloseable {
             try {
                 long now = System.currentTimeMillis();
                 for (Map.Entry<String, Drift> e : byTable().entrySet()) {
-                    org.apache.avro.generic.GenericData.Record d = new org.apache.avro.generic.GenericData.Record(dev.understudy.schemas.Contracts.DRIFT);
+                    GenericData.Record d = new GenericData.Record(Contracts.DRIFT);
                     d.put("table", e.getKey());
                     d.put("partition", TABLE_TOTAL);
                     d.put("open", e.getValue().open());
                     d.put("pending", e.getValue().pending());
                     d.put("atMs", now);
-                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, e.getKey(), d));
+                    producer.send(new ProducerRecord<>(topic, e.getKey(), d));
                 }
             } catch (RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(DriftMonitor.class).debug("Could not publish drift totals: {}", e.toString());
+                LoggerFactory.getLogger(DriftMonitor.class).debug("Could not publish drift totals: {}", e.toString());
             }
-        }, TOTALS_EVERY.toMillis(), TOTALS_EVERY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }, TOTALS_EVERY.toMillis(), TOTALS_EVERY.toMillis(), TimeUnit.MILLISECONDS);
         this.totals = () -> {
             timer.shutdownNow();
             producer.close(Duration.ofSeconds(2));

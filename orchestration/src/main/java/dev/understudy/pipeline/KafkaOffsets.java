@@ -3,7 +3,9 @@ package dev.understudy.pipeline;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -78,14 +80,14 @@ public final class KafkaOffsets {
         return true;
     }
 
-    private static <T> T get(org.apache.kafka.common.KafkaFuture<T> future, String what) {
+    private static <T> T get(KafkaFuture<T> future, String what) {
         try {
             return future.get();
         } catch (ExecutionException e) {
             throw new IllegalStateException("Cannot " + what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
+            throw new InterruptException(e);
         }
     }
 }

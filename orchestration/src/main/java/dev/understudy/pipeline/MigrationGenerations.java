@@ -5,6 +5,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -100,7 +101,7 @@ public final class MigrationGenerations {
                                     + " lose against the newer ones. To go back, copy the spec under a new 'migration:' name, which runs"
                                     + " as generation " + (newest + 1) + " and re-writes every row");
                         }
-                        java.sql.Timestamp done = rs.getTimestamp(3);
+                        Timestamp done = rs.getTimestamp(3);
                         c.commit();
                         return new Generation(pipeline, migration, number, false, done == null ? null : done.toInstant());
                     }

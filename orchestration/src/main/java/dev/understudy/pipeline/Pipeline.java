@@ -4,36 +4,65 @@ import dev.understudy.capture.CaptureConfig;
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 import dev.understudy.schemas.ConfluentRegistryClient;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.SqlNames;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.ComparisonSettings;
+import dev.understudy.transform.MigrationTopology;
 import dev.understudy.transform.PipelineTopology;
 import dev.understudy.transform.StreamsProperties;
 import dev.understudy.transform.TableMapping;
-import dev.understudy.schemas.PausePoints;
 import dev.understudy.transform.TransformConfig;
+import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.MigrationVersion;
+import org.flywaydb.core.api.configuration.FluentConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /**
  * The four stages wired together for one migration:
@@ -84,7 +113,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /** The migration a spec file describes; its {@code migration:} name identifies its generation. */
-    public Pipeline(PipelineConfig config, dev.understudy.transform.spec.MigrationSpec spec) {
+    public Pipeline(PipelineConfig config, MigrationSpec spec) {
         this(config, List.copyOf(spec.mappings()), spec.flyway(), spec.migration(), readSpec(spec.file()));
     }
 
@@ -180,7 +209,7 @@ public final class Pipeline implements AutoCloseable {
                 writer.alignTransactions(watermarks);
             }
             writer.start();
-            java.util.function.Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
+            Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
             List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
             if (!lacking.isEmpty()) {
                 snapshot = incrementalSnapshot(lacking, generations);
@@ -235,16 +264,16 @@ public final class Pipeline implements AutoCloseable {
      */
     static String fingerprint(List<TableMapping> mappings, String specText) {
         try {
-            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
             for (TableMapping m : mappings) {
                 sha.update((m.getClass().getName() + "|" + m.sourceTable() + "|" + m.targetTable() + "|"
-                        + m.targetKeySchema() + "|" + m.targetValueSchema() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                        + m.targetKeySchema() + "|" + m.targetValueSchema() + "\n").getBytes(StandardCharsets.UTF_8));
             }
             if (specText != null) {
-                sha.update(specText.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sha.update(specText.getBytes(StandardCharsets.UTF_8));
             }
-            return java.util.HexFormat.of().formatHex(sha.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
     }
@@ -264,14 +293,14 @@ public final class Pipeline implements AutoCloseable {
         }
         if (!generation.backfillComplete()) {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)))) {
-                Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> request = new LinkedHashMap<>();
+                Map<TopicPartition, OffsetSpec> request = new LinkedHashMap<>();
                 Map<String, String> tableOfTopic = new LinkedHashMap<>();
                 for (String t : sourceTables()) {
                     tableOfTopic.put(Topics.legacy(prefix, t), t);
                 }
                 admin.describeTopics(tableOfTopic.keySet()).allTopicNames().get().forEach((topic, d) -> d.partitions().forEach(p ->
-                        request.put(new org.apache.kafka.common.TopicPartition(topic, p.partition()),
-                                org.apache.kafka.clients.admin.OffsetSpec.earliest())));
+                        request.put(new TopicPartition(topic, p.partition()),
+                                OffsetSpec.earliest())));
                 admin.listOffsets(request).all().get().forEach((tp, info) -> {
                     if (info.offset() > 0) {
                         lacking.add(tableOfTopic.get(tp.topic()));
@@ -292,13 +321,13 @@ public final class Pipeline implements AutoCloseable {
      * streaming goes on; its rows reach the migration like any change. Tables new to the capture
      * count as covered once it completes.
      */
-    private java.util.function.Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
+    private Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
                                                                                            MigrationGenerations generations) {
         Set<String> covered = generations.coveredTables(prefix);
         List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
         String signal = legacyCapture.requestIncrementalSnapshot(tables);
         LOG.info("The legacy topics lack the history of {}: incremental snapshot requested (signal {})", tables, signal);
-        java.util.concurrent.atomic.AtomicBoolean recorded = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean recorded = new AtomicBoolean();
         CdcCapture capture = legacyCapture;
         BackfillProgress.SnapshotStatus status = new BackfillProgress.SnapshotStatus() {
             public List<String> tables() {
@@ -329,12 +358,12 @@ public final class Pipeline implements AutoCloseable {
     private static boolean hasRecords(String bootstrap, String topic) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             var description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> request = new LinkedHashMap<>();
-            description.partitions().forEach(p -> request.put(new org.apache.kafka.common.TopicPartition(topic, p.partition()),
-                    org.apache.kafka.clients.admin.OffsetSpec.latest()));
+            Map<TopicPartition, OffsetSpec> request = new LinkedHashMap<>();
+            description.partitions().forEach(p -> request.put(new TopicPartition(topic, p.partition()),
+                    OffsetSpec.latest()));
             return admin.listOffsets(request).all().get().values().stream().anyMatch(i -> i.offset() > 0);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
                 return false;
             }
             throw new IllegalStateException("Cannot read topic " + topic + " on " + bootstrap + ": " + e.getCause().getMessage(), e.getCause());
@@ -346,30 +375,30 @@ public final class Pipeline implements AutoCloseable {
 
     /** The legacy tables' row count as the planner estimates it (pg_class.reltuples), 0 when never estimated. */
     private long estimateRows(List<String> tables) {
-        try (java.sql.Connection c = java.sql.DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL),
+        try (Connection c = DriverManager.getConnection(config.get(PipelineConfig.LEGACY_JDBC_URL),
                 config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD));
-             java.sql.PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
+             PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
                      + "FROM pg_class c WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest(?::text[]) t)")) {
             ps.setArray(1, c.createArrayOf("text", tables.stream().map(SqlNames::qualified).toArray()));
-            try (java.sql.ResultSet rs = ps.executeQuery()) {
+            try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? rs.getLong(1) : 0;
             }
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             LOG.debug("No row estimate for {}: {}", tables, e.toString());
             return 0;
         }
     }
 
-    private static String readSpec(java.nio.file.Path file) {
+    private static String readSpec(Path file) {
         try {
-            return java.nio.file.Files.readString(file);
-        } catch (java.io.IOException e) {
+            return Files.readString(file);
+        } catch (IOException e) {
             throw new IllegalStateException("Cannot read spec " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private KafkaStreams startStreams(org.apache.kafka.streams.Topology topology, java.util.Properties properties) {
-        String id = properties.getProperty(org.apache.kafka.streams.StreamsConfig.APPLICATION_ID_CONFIG);
+    private KafkaStreams startStreams(Topology topology, Properties properties) {
+        String id = properties.getProperty(StreamsConfig.APPLICATION_ID_CONFIG);
         KafkaStreams streams = new KafkaStreams(topology, properties);
         streams.setUncaughtExceptionHandler(e -> {
             streamsFailure.compareAndSet(null, e);
@@ -394,20 +423,20 @@ public final class Pipeline implements AutoCloseable {
      */
     private void migrateTarget() {
         String locations = config.get(PipelineConfig.FLYWAY_LOCATIONS);
-        org.flywaydb.core.api.configuration.FluentConfiguration base = Flyway.configure()
+        FluentConfiguration base = Flyway.configure()
                 .dataSource(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
                         config.get(PipelineConfig.TARGET_PASSWORD))
                 .locations(locations.split("\\s*,\\s*"));
         Flyway flyway;
         try {
-            flyway = Flyway.configure().configuration(base).target(org.flywaydb.core.api.MigrationVersion.fromVersion(requiredFlywayVersion)).load();
+            flyway = Flyway.configure().configuration(base).target(MigrationVersion.fromVersion(requiredFlywayVersion)).load();
             flyway.migrate();
-        } catch (org.flywaydb.core.api.FlywayException e) {
+        } catch (FlywayException e) {
             // Asked without a target, Flyway lists what the locations hold, for the message.
-            String newest = java.util.Arrays.stream(base.load().info().all())
+            String newest = Arrays.stream(base.load().info().all())
                     .filter(m -> m.getVersion() != null)
                     .map(m -> m.getVersion())
-                    .max(java.util.Comparator.naturalOrder())
+                    .max(Comparator.naturalOrder())
                     .map(v -> v.getVersion()).orElse("none");
             throw new IllegalStateException("The target database " + config.get(PipelineConfig.TARGET_JDBC_URL)
                     + " cannot be brought to Flyway schema version " + requiredFlywayVersion + ", which the migration needs: the"
@@ -471,7 +500,7 @@ public final class Pipeline implements AutoCloseable {
                 }
             });
             // Co-partitioning check: the comparison joins new-schema and target topics per partition.
-            Map<String, org.apache.kafka.clients.admin.TopicDescription> described = describeWhenKnown(admin, names);
+            Map<String, TopicDescription> described = describeWhenKnown(admin, names);
             for (TableMapping m : mappings) {
                 int a = described.get(Topics.newSchema(prefix, m.targetTable())).partitions().size();
                 int b = described.get(Topics.target(prefix, m.targetTable())).partitions().size();
@@ -494,14 +523,14 @@ public final class Pipeline implements AutoCloseable {
      * log asynchronously (KRaft), so a describe right after the create may still answer
      * UNKNOWN_TOPIC_OR_PARTITION; it is asked again for up to 10 s.
      */
-    private static Map<String, org.apache.kafka.clients.admin.TopicDescription> describeWhenKnown(Admin admin, Set<String> names)
+    private static Map<String, TopicDescription> describeWhenKnown(Admin admin, Set<String> names)
             throws InterruptedException, ExecutionException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (true) {
             try {
                 return admin.describeTopics(names).allTopicNames().get();
             } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)
                         || System.nanoTime() > deadline) {
                     throw e;
                 }
@@ -512,7 +541,7 @@ public final class Pipeline implements AutoCloseable {
 
     /** Every legacy table the mappings read, joined tables included. */
     public List<String> sourceTables() {
-        return dev.understudy.transform.MigrationTopology.legacyTables(mappings);
+        return MigrationTopology.legacyTables(mappings);
     }
 
     public List<String> targetTables() {
@@ -596,8 +625,8 @@ public final class Pipeline implements AutoCloseable {
                 try {
                     // Kafka Streams keeps its members in the group on close by default, so a restarted
                     // pipeline would wait out the session timeout (45 s) before getting its partitions.
-                    streams.close(org.apache.kafka.streams.CloseOptions.timeout(Duration.ofSeconds(30))
-                            .withGroupMembershipOperation(org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+                    streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                            .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
                 } catch (RuntimeException e) {
                     LOG.warn("Closing Kafka Streams: {}", e.toString());
                 }

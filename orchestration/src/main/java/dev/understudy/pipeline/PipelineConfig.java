@@ -1,6 +1,10 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.capture.CaptureConfig;
+import dev.understudy.capture.CaptureSettings;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.SerdeConfig;
+import dev.understudy.schemas.SubjectNameStrategy;
 import dev.understudy.schemas.config.ConfigKey;
 import dev.understudy.schemas.config.ConfigValues;
 import dev.understudy.transform.TransformConfig;
@@ -9,6 +13,7 @@ import dev.understudy.writer.ShadowWriterConfig;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,14 +51,14 @@ public final class PipelineConfig {
             "Confluent-compatible schema registry base URL, e.g. http://localhost:8081.")
             .withValidator(v -> v.startsWith("http://") || v.startsWith("https://") ? null : "must start with http:// or https://");
     public static final ConfigKey<String> SUBJECT_STRATEGY = ConfigKey.choice("registry.subject.name.strategy", "topic",
-            java.util.List.of("topic", "record", "topic_record"),
+            List.of("topic", "record", "topic_record"),
             "How subjects are named, as Confluent's serializers do: topic (<topic>-key/-value, TopicNameStrategy), record (the record's full name) or topic_record (<topic>-<record full name>).");
     public static final ConfigKey<Boolean> AUTO_REGISTER = ConfigKey.bool("registry.auto.register", true,
             "Register a schema a subject lacks (auto.register.schemas). When false, every schema written must already be registered.");
     public static final ConfigKey<Boolean> USE_LATEST = ConfigKey.bool("registry.use.latest.version", false,
             "Write with each subject's latest registered schema instead of the record's own (use.latest.version); fields are matched by name.");
     public static final ConfigKey<String> COMPATIBILITY = ConfigKey.choice("registry.compatibility", "BACKWARD",
-            dev.understudy.schemas.RegistryClient.LEVELS,
+            RegistryClient.LEVELS,
             "Compatibility level set on the subjects of the new-schema contracts before they are registered; an incompatible contract stops the start.");
     public static final ConfigKey<String> FLYWAY_LOCATIONS = ConfigKey.string("target.flyway.locations", "classpath:flyway/users",
             "Flyway locations of the target schema's versioned migrations (comma-separated; classpath:... or filesystem:...), applied at start.");
@@ -122,7 +127,7 @@ public final class PipelineConfig {
         Properties p = new Properties();
         try (Reader r = Files.newBufferedReader(file)) {
             p.load(r);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             throw new ConfigException(file.toString(), List.of("config file not found: " + file.toAbsolutePath()
                     + "; pass an existing file, e.g. the one 'understudy dev' writes"));
         } catch (IOException | IllegalArgumentException e) {
@@ -146,14 +151,14 @@ public final class PipelineConfig {
     }
 
     /** The serializer settings of this pipeline. */
-    public dev.understudy.schemas.SerdeConfig serdeConfig() {
-        return new dev.understudy.schemas.SerdeConfig(dev.understudy.schemas.SubjectNameStrategy.parse(get(SUBJECT_STRATEGY)),
+    public SerdeConfig serdeConfig() {
+        return new SerdeConfig(SubjectNameStrategy.parse(get(SUBJECT_STRATEGY)),
                 get(AUTO_REGISTER), get(USE_LATEST));
     }
 
     private static String jdbcUrlProblem(String url) {
         try {
-            dev.understudy.capture.CaptureSettings.JdbcTarget.parse(url);
+            CaptureSettings.JdbcTarget.parse(url);
             return null;
         } catch (IllegalArgumentException e) {
             return e.getMessage();

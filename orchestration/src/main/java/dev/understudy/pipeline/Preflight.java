@@ -11,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,7 +50,7 @@ public final class Preflight {
                                  List<String> problems) {
         CaptureSettings.JdbcTarget t = CaptureSettings.JdbcTarget.parse(url);
         String where = role + " database '" + t.database() + "' at " + t.host() + ":" + t.port() + " as user '" + user + "'";
-        java.util.Properties props = new java.util.Properties();
+        Properties props = new Properties();
         props.setProperty("user", user);
         props.setProperty("password", password == null ? "" : password);
         props.setProperty("connectTimeout", "10");
@@ -61,7 +63,7 @@ public final class Preflight {
                         + " (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)");
             }
             // A slot streams to one client at a time; an active one means this pipeline already runs.
-            try (java.sql.PreparedStatement ps = c.prepareStatement(
+            try (PreparedStatement ps = c.prepareStatement(
                     "SELECT active_pid FROM pg_replication_slots WHERE slot_name = ? AND active")) {
                 ps.setString(1, slot);
                 try (ResultSet active = ps.executeQuery()) {

@@ -8,12 +8,15 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -62,7 +65,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private volatile Throwable lastError;
 
     /** Probes in flight, oldest first: one starts at every tick that read a newer announcement. */
-    private final java.util.ArrayDeque<Probe> probes = new java.util.ArrayDeque<>();
+    private final ArrayDeque<Probe> probes = new ArrayDeque<>();
     private static final int MAX_PROBES = 32;
     private String internalFor;
     private List<TopicPartition> internal = List.of();
@@ -140,7 +143,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
                 long end = consumer.position(commits, Duration.ofSeconds(10));
                 consumer.seek(commits, Math.max(0, end - 1));
                 break;
-            } catch (org.apache.kafka.common.errors.WakeupException | org.apache.kafka.common.errors.InterruptException e) {
+            } catch (WakeupException | InterruptException e) {
                 return;
             } catch (RuntimeException e) {
                 // The writer holds transactions meanwhile, up to its hold limit; say why.
@@ -157,7 +160,7 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
                 }
                 step();
                 lastError = null;
-            } catch (org.apache.kafka.common.errors.WakeupException | org.apache.kafka.common.errors.InterruptException e) {
+            } catch (WakeupException | InterruptException e) {
                 return;
             } catch (RuntimeException e) {
                 if (closed) {

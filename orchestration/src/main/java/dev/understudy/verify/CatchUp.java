@@ -2,6 +2,7 @@ package dev.understudy.verify;
 
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.Signals;
+import dev.understudy.pipeline.KafkaOffsets;
 import dev.understudy.pipeline.MigrationGenerations;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.Topics;
@@ -9,6 +10,7 @@ import dev.understudy.writer.WriterBookkeeping;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.TopicPartition;
+import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -43,7 +45,7 @@ public final class CatchUp implements AutoCloseable {
     private final List<String> legacyTopics;
     private final List<String> newSchemaTopics;
     private final Admin admin;
-    private final dev.understudy.pipeline.KafkaOffsets offsets;
+    private final KafkaOffsets offsets;
 
     public CatchUp(PipelineConfig config, List<String> legacyTables, List<String> targetTables) {
         this.config = config;
@@ -51,7 +53,7 @@ public final class CatchUp implements AutoCloseable {
         this.legacyTopics = legacyTables.stream().map(t -> Topics.legacy(prefix, t)).toList();
         this.newSchemaTopics = targetTables.stream().map(t -> Topics.newSchema(prefix, t)).toList();
         this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)));
-        this.offsets = new dev.understudy.pipeline.KafkaOffsets(admin);
+        this.offsets = new KafkaOffsets(admin);
     }
 
     /** Blocks until the target holds every change committed before {@code lsn}; says what it waits for when it times out. */
@@ -103,7 +105,7 @@ public final class CatchUp implements AutoCloseable {
         try {
             Signals.nudge(legacy, table);
         } catch (SQLException e) {
-            org.slf4j.LoggerFactory.getLogger(CatchUp.class).debug("Could not write {}: {}", table, e.getMessage());
+            LoggerFactory.getLogger(CatchUp.class).debug("Could not write {}: {}", table, e.getMessage());
         }
     }
 
@@ -127,7 +129,7 @@ public final class CatchUp implements AutoCloseable {
     private void awaitCommitted(String group, Map<TopicPartition, Long> goal, long deadline, String what) throws Exception {
         while (true) {
             Map<TopicPartition, Long> committed = offsets.committed(group);
-            if (dev.understudy.pipeline.KafkaOffsets.reached(committed, goal)) {
+            if (KafkaOffsets.reached(committed, goal)) {
                 return;
             }
             check(deadline, what + " up to " + goal + "; committed " + committed);

@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Future;
 
 /**
  * {@code understudy repair}: puts diverged keys right through the pipeline's normal path, without a
@@ -138,13 +139,13 @@ public final class Repairer {
         WriterBookkeeping.forgetVersions(target, table, bookkeeping);
 
         String topic = Topics.newSchema(prefix, table);
-        List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+        List<Future<?>> sent = new ArrayList<>();
         for (String json : repair.delete()) {
             sent.add(producer.send(new ProducerRecord<>(topic, null,
                     keys.serialize(topic, KeyJson.decode(json, mapping.targetKeySchema(), table)), null,
                     ChangeHeaders.forSyntheticDelete(0, generation))));
         }
-        for (java.util.concurrent.Future<?> f : sent) {
+        for (Future<?> f : sent) {
             f.get();
         }
 

@@ -13,6 +13,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.function.LongConsumer;
 
 /**
@@ -50,7 +53,7 @@ final class TableVerifier {
     long chunks;
     long chunksDiffering;
 
-    private final java.util.concurrent.Executor sideThread = r -> {
+    private final Executor sideThread = r -> {
         Thread t = new Thread(r, "understudy-verify-legacy");
         t.setDaemon(true);
         t.start();
@@ -122,18 +125,18 @@ final class TableVerifier {
 
     private void compareChunk(Connection legacyDb, Connection targetDb, List<String> lower, List<String> upper) throws SQLException {
         // The two databases work at once: the legacy side on another thread, the target side on this one.
-        java.util.concurrent.CompletableFuture<long[]> legacySide = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<long[]> legacySide = CompletableFuture.supplyAsync(() -> {
             try {
                 return aggregate(legacyDb, legacy, lower, upper);
             } catch (SQLException e) {
-                throw new java.util.concurrent.CompletionException(e);
+                throw new CompletionException(e);
             }
         }, sideThread);
         long[] t = aggregate(targetDb, target, lower, upper);
         long[] l;
         try {
             l = legacySide.join();
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             if (e.getCause() instanceof SQLException sql) {
                 throw sql;
             }

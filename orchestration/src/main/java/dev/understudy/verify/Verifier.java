@@ -4,10 +4,15 @@ import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.AvroSerializer;
 import dev.understudy.schemas.ConfluentRegistryClient;
 import dev.understudy.schemas.Contracts;
+import dev.understudy.schemas.RowValues;
 import dev.understudy.schemas.Topics;
+import dev.understudy.schemas.config.ConfigKey;
+import dev.understudy.transform.MigrationTopology;
 import dev.understudy.transform.spec.SpecSql;
 import dev.understudy.transform.spec.SpecTableMapping;
+import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -28,6 +33,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -133,7 +139,7 @@ public final class Verifier {
         SpecSql.Projection actual = hashable(SpecSql.target(mapping), types, unhashable);
         boolean[] numericKeys = new boolean[expected.keyFields().size()];
         for (int i = 0; i < numericKeys.length; i++) {
-            org.apache.avro.Schema f = dev.understudy.schemas.RowValues.nonNull(mapping.targetKeySchema().getField(expected.keyFields().get(i)).schema());
+            Schema f = RowValues.nonNull(mapping.targetKeySchema().getField(expected.keyFields().get(i)).schema());
             numericKeys[i] = f.getLogicalType() == null && switch (f.getType()) {
                 case INT, LONG, FLOAT, DOUBLE -> true;
                 default -> false;
@@ -199,7 +205,7 @@ public final class Verifier {
                     for (Map.Entry<String, List<String>> e : keys.entrySet()) {
                         String l = TableVerifier.rowHash(legacy, expected, e.getValue());
                         String t = TableVerifier.rowHash(target, actual, e.getValue());
-                        if (java.util.Objects.equals(l, t)) {
+                        if (Objects.equals(l, t)) {
                             agreed.add(e.getKey());
                         }
                     }
@@ -227,8 +233,8 @@ public final class Verifier {
         }
     }
 
-    private Connection connect(dev.understudy.schemas.config.ConfigKey<String> url, dev.understudy.schemas.config.ConfigKey<String> user,
-                               dev.understudy.schemas.config.ConfigKey<String> password) throws SQLException {
+    private Connection connect(ConfigKey<String> url, ConfigKey<String> user,
+                               ConfigKey<String> password) throws SQLException {
         Connection c = DriverManager.getConnection(config.get(url), config.get(user), config.get(password));
         try (Statement s = c.createStatement()) {
             // Time values render as text in the session's zone: the same zone on both sides.
@@ -311,7 +317,7 @@ public final class Verifier {
     }
 
     private List<String> legacyTables() {
-        return dev.understudy.transform.MigrationTopology.legacyTables(List.copyOf(mappings));
+        return MigrationTopology.legacyTables(List.copyOf(mappings));
     }
 
     private List<String> targetTables() {
@@ -320,7 +326,7 @@ public final class Verifier {
 
     private void publish(String prefix, VerifyRuns.Run run, List<TableReport> reports) {
         ConfluentRegistryClient registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
-        try (KafkaProducer<String, org.apache.avro.generic.GenericRecord> producer = new KafkaProducer<>(Map.of(
+        try (KafkaProducer<String, GenericRecord> producer = new KafkaProducer<>(Map.of(
                      ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP),
                      ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new AvroSerializer(registry, false))) {
             long now = System.currentTimeMillis();

@@ -7,6 +7,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -38,8 +41,8 @@ final class VerifyRuns {
     }
 
     Run start(String migration) throws SQLException {
-        String id = pipeline + "-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
-                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+        String id = pipeline + "-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
+                .withZone(ZoneOffset.UTC).format(Instant.now());
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (run_id, pipeline, migration) VALUES (?, ?, ?)")) {
             ps.setString(1, id);
             ps.setString(2, pipeline);

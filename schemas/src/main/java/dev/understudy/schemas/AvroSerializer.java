@@ -1,6 +1,7 @@
 package dev.understudy.schemas;
 
 import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericDatumWriter;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryEncoder;
@@ -10,8 +11,10 @@ import org.apache.kafka.common.serialization.Serializer;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Serializes Avro records in the Confluent wire format. The subject comes from the client's
@@ -31,7 +34,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
     private final ThreadLocal<BinaryEncoder> encoders = new ThreadLocal<>();
     // use.latest.version: per topic, the latest schema, fetched once per serializer as Confluent's
     // serializer does (it caches the latest version for latest.cache.ttl.sec, unbounded by default).
-    private final Map<String, Schema> latestByTopic = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Schema> latestByTopic = new ConcurrentHashMap<>();
 
     public AvroSerializer(RegistryClient registry, boolean isKey) {
         this.registry = registry;
@@ -83,13 +86,13 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         if (latest.equals(record.getSchema())) {
             return record;
         }
-        org.apache.avro.generic.GenericData.Record out = new org.apache.avro.generic.GenericData.Record(latest);
+        GenericData.Record out = new GenericData.Record(latest);
         for (Schema.Field f : latest.getFields()) {
             Schema.Field own = record.getSchema().getField(f.name());
             if (own != null) {
                 out.put(f.pos(), record.get(own.pos()));
             } else if (f.hasDefaultValue()) {
-                out.put(f.pos(), org.apache.avro.generic.GenericData.get().getDefaultValue(f));
+                out.put(f.pos(), GenericData.get().getDefaultValue(f));
             } else {
                 throw new SerializationException("Cannot write a " + record.getSchema().getFullName() + " record with the latest schema of topic '"
                         + topic + "': its field '" + f.name() + "' has no value in the record and no default");
@@ -100,7 +103,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
 
     private int schemaId(String topic, Schema schema, SerdeConfig config) {
         synchronized (ids) {
-            Integer id = ids.computeIfAbsent(schema, s -> new java.util.HashMap<>()).get(topic);
+            Integer id = ids.computeIfAbsent(schema, s -> new HashMap<>()).get(topic);
             if (id != null) {
                 return id;
             }

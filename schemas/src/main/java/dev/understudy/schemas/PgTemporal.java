@@ -1,5 +1,6 @@
 package dev.understudy.schemas;
 
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
@@ -85,7 +86,7 @@ public final class PgTemporal {
         if (micros == TIMESTAMP_NEGATIVE_INFINITY) {
             return "-infinity";
         }
-        java.time.Instant i = java.time.Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L);
+        Instant i = Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L);
         LocalDateTime t = LocalDateTime.ofInstant(i, ZoneOffset.UTC);
         if (isoYear(t.getYear())) {
             return i.toString();

@@ -34,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
@@ -98,7 +99,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private boolean immediateConstraints;
     private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
     /** Assigned partitions not yet moved to their position in the target database; kept paused until then. */
-    private final Set<TopicPartition> unpositioned = new java.util.HashSet<>();
+    private final Set<TopicPartition> unpositioned = new HashSet<>();
     private long lagRefreshedAt;
     /** Records per second the writer may apply; 0 means no limit. Set from any thread. */
     private volatile double maxRecordsPerSecond;
@@ -172,7 +173,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             if (started) {
                 throw new IllegalStateException("Align transactions before the writer starts");
             }
-            this.aligner = new TransactionAligner(java.util.Objects.requireNonNull(watermark, "watermark"));
+            this.aligner = new TransactionAligner(Objects.requireNonNull(watermark, "watermark"));
         }
         return this;
     }
@@ -444,7 +445,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
         try {
             return consumer.position(tp, Duration.ZERO);
-        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+        } catch (TimeoutException e) {
             return -1;
         }
     }
@@ -748,7 +749,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             c.commit();
             boolean paused = control.map(WriterBookkeeping.Control::paused).orElse(false);
             Double rate = control.map(WriterBookkeeping.Control::maxRecordsPerSecond).orElse(null);
-            if (paused != controlPaused || !java.util.Objects.equals(rate, controlRate)) {
+            if (paused != controlPaused || !Objects.equals(rate, controlRate)) {
                 log.info("Writer controls from {}: {}{}", WriterControl.TABLE, paused ? "paused" : "running",
                         rate == null ? "" : ", at most " + rate + " records/s");
             }

@@ -1,7 +1,7 @@
 package dev.understudy.writer;
 
-import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.AvroNames;
+import dev.understudy.schemas.ChangeOrder;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
 import org.slf4j.Logger;
@@ -13,6 +13,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -714,7 +715,7 @@ public final class TableApplier {
                         + "(ALTER TABLE " + quote(schema) + "." + quote(name) + " ADD PRIMARY KEY (...)) and restart");
             }
             return new Catalog(qualified, quote(schema) + "." + quote(name), List.copyOf(columns),
-                    java.util.Collections.unmodifiableMap(byName), List.copyOf(primaryKey));
+                    Collections.unmodifiableMap(byName), List.copyOf(primaryKey));
         }
 
         /**

@@ -9,6 +9,7 @@ import org.apache.kafka.common.TopicPartition;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -386,7 +387,7 @@ final class TransactionAligner {
             if (released != null) {
                 // Ready records came before this in the list but may lie after held ones: offset order
                 // keeps the batch's per-key order the partition's (the last change per key wins).
-                released.sort(java.util.Comparator.comparingLong(ConsumerRecord::offset));
+                released.sort(Comparator.comparingLong(ConsumerRecord::offset));
             }
         }
         held.values().removeIf(ArrayDeque::isEmpty);

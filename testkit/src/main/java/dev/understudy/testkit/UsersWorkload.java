@@ -1,5 +1,9 @@
 package dev.understudy.testkit;
 
+import org.postgresql.PGConnection;
+
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -7,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -59,17 +64,17 @@ public final class UsersWorkload implements AutoCloseable {
      * target as a finished migration would hold it, for verify tests and benchmarks.
      */
     public static long copyToTarget(Connection legacy, Connection target) throws Exception {
-        java.io.PipedOutputStream out = new java.io.PipedOutputStream();
-        java.io.PipedInputStream in = new java.io.PipedInputStream(out, 1 << 20);
-        java.util.concurrent.CompletableFuture<Long> reading = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        PipedOutputStream out = new PipedOutputStream();
+        PipedInputStream in = new PipedInputStream(out, 1 << 20);
+        CompletableFuture<Long> reading = CompletableFuture.supplyAsync(() -> {
             try (out) {
-                return legacy.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyOut(
+                return legacy.unwrap(PGConnection.class).getCopyAPI().copyOut(
                         "COPY (SELECT id, name, email, NULL::date, created_at FROM public.users) TO STDOUT (FORMAT binary)", out);
             } catch (Exception e) {
                 throw new IllegalStateException("Copying legacy users out failed: " + e.getMessage(), e);
             }
         });
-        long copied = target.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyIn(
+        long copied = target.unwrap(PGConnection.class).getCopyAPI().copyIn(
                 "COPY public.users (id, full_name, email, birthdate, created_at) FROM STDIN (FORMAT binary)", in);
         reading.join();
         return copied;

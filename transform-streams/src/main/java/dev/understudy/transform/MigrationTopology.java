@@ -9,25 +9,27 @@ import dev.understudy.transform.internals.JoinInputProcessor;
 import dev.understudy.transform.internals.MigrationProcessor;
 import dev.understudy.transform.internals.ToastFillProcessor;
 import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TableJoined;
 import org.apache.kafka.streams.kstream.ValueJoiner;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
-import java.util.function.Function;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.KStream;
-import org.apache.kafka.streams.kstream.Named;
-import org.apache.kafka.streams.kstream.Produced;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
 
 import static dev.understudy.transform.internals.Sinks.widen;
 
@@ -246,7 +248,7 @@ public final class MigrationTopology {
      * topics to create.
      */
     public static List<String> legacyTables(List<? extends TableMapping> mappings) {
-        java.util.Set<String> tables = new java.util.LinkedHashSet<>();
+        Set<String> tables = new LinkedHashSet<>();
         for (TableMapping m : mappings) {
             tables.add(m.sourceTable());
             if (m instanceof JoinedTableMapping joined) {

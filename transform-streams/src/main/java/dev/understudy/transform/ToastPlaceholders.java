@@ -1,7 +1,10 @@
 package dev.understudy.transform;
 
+import dev.understudy.schemas.ChangeEnvelope;
+
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -26,7 +29,7 @@ import java.util.List;
  */
 public final class ToastPlaceholders {
     /** The value of Debezium's {@code unavailable.value.placeholder}; Debezium's default. */
-    public static final String PLACEHOLDER = dev.understudy.schemas.ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER;
+    public static final String PLACEHOLDER = ChangeEnvelope.UNAVAILABLE_VALUE_PLACEHOLDER;
 
     /** The Debezium property the capture sets to {@link #PLACEHOLDER}. */
     public static final String DEBEZIUM_PROPERTY = "unavailable.value.placeholder";
@@ -45,7 +48,7 @@ public final class ToastPlaceholders {
             return b.remaining() == BYTES.length && b.duplicate().equals(ByteBuffer.wrap(BYTES));
         }
         if (value instanceof byte[] b) {
-            return java.util.Arrays.equals(b, BYTES);
+            return Arrays.equals(b, BYTES);
         }
         if (value instanceof List<?> list) {
             if (list.size() == 1) {

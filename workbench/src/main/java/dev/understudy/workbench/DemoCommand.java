@@ -1,21 +1,19 @@
 package dev.understudy.workbench;
 
 import dev.understudy.cli.StatusLine;
-import dev.understudy.testkit.PurchaseOrdersWorkload;
-import dev.understudy.testkit.ProjectionCheck;
-import dev.understudy.testkit.LagProbe;
 import dev.understudy.cutover.CutoverGate;
 import dev.understudy.pipeline.BackfillProgress;
-
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
-
-
-import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.schemas.Topics;
+import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.stack.FileTrees;
+import dev.understudy.testkit.LagProbe;
+import dev.understudy.testkit.ProjectionCheck;
+import dev.understudy.testkit.PurchaseOrdersWorkload;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
+import dev.understudy.verify.TableReport;
 import dev.understudy.verify.Verifier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -276,7 +274,7 @@ final class DemoCommand implements Callable<Integer> {
             return false;
         }
         Verifier.Report report = new Verifier(config, v2.migration(), v2.mappings(), Verifier.Options.defaults(), System.out).run();
-        for (dev.understudy.verify.TableReport t : report.tables()) {
+        for (TableReport t : report.tables()) {
             System.out.println("verify: " + t.summary());
         }
         if (!report.clean()) {

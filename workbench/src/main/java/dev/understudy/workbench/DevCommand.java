@@ -4,9 +4,11 @@ import dev.understudy.stack.EmbeddedStack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -29,7 +31,7 @@ final class DevCommand implements Callable<Integer> {
             Files.createDirectories(file.toAbsolutePath().getParent());
             stack.writeSettings(file);
             System.out.println("Embedded stack is up. Connection settings (also in " + file.toAbsolutePath() + "):");
-            for (Map.Entry<String, String> e : new java.util.TreeMap<>(stack.connectionSettings()).entrySet()) {
+            for (Map.Entry<String, String> e : new TreeMap<>(stack.connectionSettings()).entrySet()) {
                 System.out.println("  " + e.getKey() + "=" + e.getValue());
             }
             System.out.println("Run a migration against it with: ./understudy run --config " + file.toAbsolutePath()
@@ -41,7 +43,7 @@ final class DevCommand implements Callable<Integer> {
                 // The settings describe a stack that no longer exists.
                 try {
                     Files.deleteIfExists(file);
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     System.err.println("understudy: cannot delete " + file + ": " + e.getMessage());
                 }
             }, "understudy-dev-shutdown"));

@@ -1,9 +1,8 @@
 package dev.understudy.workbench;
 
-import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.pipeline.PipelineConfig;
-
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.verify.TableReport;
@@ -17,6 +16,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -75,7 +75,7 @@ final class VerifyBenchmark implements Callable<Integer> {
                 if (in == null) {
                     throw new IllegalStateException("The workbench was built without examples/users; rebuild it with mvn -pl workbench -am package");
                 }
-                Files.copy(in, spec, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(in, spec, StandardCopyOption.REPLACE_EXISTING);
             }
             MigrationSpec loaded = MigrationSpec.load(spec);
             long start = System.nanoTime();

@@ -44,6 +44,7 @@ import java.time.LocalDate;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -354,7 +355,7 @@ final class WriterBenchmark implements Callable<Integer> {
                     + "birthdate = EXCLUDED.birthdate, created_at = EXCLUDED.created_at";
             long nanos = 0;
             StringBuilder csv = new StringBuilder(batch * 120);
-            java.util.Map<Long, Long> last = new java.util.LinkedHashMap<>();
+            Map<Long, Long> last = new LinkedHashMap<>();
             for (long from = 0; from < rows; from += batch) {
                 // Collapsed to the last change per key first, as the writer does before its upsert.
                 last.clear();

@@ -1,5 +1,7 @@
 package dev.understudy.stack.registry;
 
+import java.util.List;
+
 /**
  * A request the registry refuses, answered as {@code {"error_code": errorCode, "message": message}}
  * with HTTP status {@code status}. Codes and messages follow the Confluent registry's
@@ -82,7 +84,7 @@ final class ApiError extends RuntimeException {
     }
 
     /** As SubjectVersionsResource.register words it, with the checker's reasons as details. */
-    static ApiError incompatibleSchema(String subject, java.util.List<String> reasons) {
+    static ApiError incompatibleSchema(String subject, List<String> reasons) {
         return new ApiError(409, INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier schema for subject \""
                 + subject + "\", details: " + reasons);
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
  * The registry's state: what applying the {@link RegistryRecord}s of a {@link RegistryLog} in order
@@ -191,7 +192,7 @@ final class RegistryState {
         return Optional.ofNullable(modes.get(subject));
     }
 
-    private java.util.stream.Stream<Version> allVersions() {
+    private Stream<Version> allVersions() {
         List<Version> all = new ArrayList<>();
         subjects.values().forEach(versions -> all.addAll(versions.values()));
         return all.stream();

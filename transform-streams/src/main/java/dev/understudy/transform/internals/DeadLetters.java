@@ -1,7 +1,7 @@
 package dev.understudy.transform.internals;
 
-import dev.understudy.schemas.RegistryException;
 import dev.understudy.schemas.DeadLetterFields;
+import dev.understudy.schemas.RegistryException;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.errors.StreamsException;
@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 
 /** Builds dead-letter records and decides which failures are the record's fault. */
 public final class DeadLetters {
@@ -74,7 +75,7 @@ public final class DeadLetters {
 
     /** Where a record came from; {@code partition}/{@code offset} are -1 when not known. */
     public record Where(String topic, int partition, long offset) {
-        public static Where of(java.util.Optional<RecordMetadata> metadata, String fallbackTopic) {
+        public static Where of(Optional<RecordMetadata> metadata, String fallbackTopic) {
             return metadata.map(m -> new Where(m.topic(), m.partition(), m.offset()))
                     .orElseGet(() -> new Where(fallbackTopic, -1, -1L));
         }

@@ -6,6 +6,7 @@ import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.transform.JoinedTableMapping;
+import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.Record;
@@ -52,7 +53,7 @@ public final class JoinInputProcessor extends DeadLetteringProcessor<byte[], byt
     private final String leftKeySink;
     private final long generation;
     private final LeftTargetKeys leftKeys;
-    private volatile org.apache.avro.Schema checkedKeySchema;
+    private volatile Schema checkedKeySchema;
 
     /** The joined side, which releases no target keys. */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,

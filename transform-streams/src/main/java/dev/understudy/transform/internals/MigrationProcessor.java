@@ -6,6 +6,7 @@ import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.transform.FatalMappingException;
 import dev.understudy.transform.TableMapping;
+import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -141,7 +142,7 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
         return List.of(left, row);
     }
 
-    private void conform(GenericRecord datum, String what, org.apache.avro.Schema schema) {
+    private void conform(GenericRecord datum, String what, Schema schema) {
         // The sink's serializer would reject a non-conforming datum with an exception that fails the
         // task; checking here turns a mapping bug on one row into a dead-lettered record instead.
         if (!datum.getSchema().equals(schema) || !GenericData.get().validate(schema, datum)) {

@@ -15,8 +15,10 @@ import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -285,10 +287,10 @@ public class SpecTableMapping implements TableMapping {
             if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
                 return Long.toString(((Number) v).longValue());
             }
-            if (v instanceof java.nio.ByteBuffer b) {
+            if (v instanceof ByteBuffer b) {
                 byte[] bytes = new byte[b.remaining()];
                 b.duplicate().get(bytes);
-                return java.util.HexFormat.of().formatHex(bytes);
+                return HexFormat.of().formatHex(bytes);
             }
             return v.toString();
         }

@@ -1,16 +1,19 @@
 package dev.understudy.transform.spec.internals;
 
+import com.google.protobuf.ByteString;
 import dev.cel.common.types.CelKind;
 import dev.cel.common.types.CelType;
 import dev.cel.common.types.NullableType;
 import dev.cel.common.types.SimpleType;
 import dev.cel.common.values.CelByteString;
+import dev.cel.common.values.NullValue;
 import org.apache.avro.LogicalType;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericEnumSymbol;
 import org.apache.avro.generic.GenericFixed;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -51,7 +54,7 @@ public final class AvroCel {
         if (value == null) {
             // A Java null in the activation reads as an unknown, not as CEL null; the runtime's
             // null is this constant.
-            return dev.cel.common.values.NullValue.NULL_VALUE;
+            return NullValue.NULL_VALUE;
         }
         if (value instanceof Integer i) {
             return i.longValue();
@@ -65,16 +68,16 @@ public final class AvroCel {
         // The default (non-CelValue) runtime binds bytes functions such as size() to protobuf's
         // ByteString; a CelByteString would match no overload.
         if (value instanceof ByteBuffer bb) {
-            return com.google.protobuf.ByteString.copyFrom(bb.duplicate());
+            return ByteString.copyFrom(bb.duplicate());
         }
         if (value instanceof GenericFixed fixed) {
-            return com.google.protobuf.ByteString.copyFrom(fixed.bytes());
+            return ByteString.copyFrom(fixed.bytes());
         }
         return value; // Long, Double, Boolean
     }
 
     public static boolean isCelNull(Object value) {
-        return value == null || value instanceof dev.cel.common.values.NullValue || value instanceof com.google.protobuf.NullValue;
+        return value == null || value instanceof NullValue || value instanceof com.google.protobuf.NullValue;
     }
 
     /**
@@ -130,7 +133,7 @@ public final class AvroCel {
                 if (celValue instanceof CelByteString b) {
                     return ByteBuffer.wrap(b.toByteArray());
                 }
-                if (celValue instanceof com.google.protobuf.ByteString b) {
+                if (celValue instanceof ByteString b) {
                     return ByteBuffer.wrap(b.toByteArray());
                 }
             }
@@ -178,7 +181,7 @@ public final class AvroCel {
         Schema t = nonNull(target);
         String sl = logicalName(s);
         String tl = logicalName(t);
-        if (s.getType() == t.getType() && java.util.Objects.equals(sl, tl)) {
+        if (s.getType() == t.getType() && Objects.equals(sl, tl)) {
             return true;
         }
         if (sl != null || tl != null) {

@@ -1,5 +1,6 @@
 package dev.understudy.transform.spec.internals;
 
+import dev.understudy.schemas.RowValues;
 import org.apache.avro.LogicalTypes;
 import org.apache.avro.Schema;
 
@@ -11,6 +12,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -34,7 +36,7 @@ public final class Casts {
             return Arrays.stream(values()).filter(t -> t.spec.equals(spec)).findFirst();
         }
 
-        public static java.util.List<String> names() {
+        public static List<String> names() {
             return Arrays.stream(values()).map(t -> t.spec).toList();
         }
 
@@ -68,7 +70,7 @@ public final class Casts {
             return Arrays.stream(values()).filter(t -> t.spec.equals(spec)).findFirst();
         }
 
-        public static java.util.List<String> names() {
+        public static List<String> names() {
             return Arrays.stream(values()).map(t -> t.spec).toList();
         }
     }
@@ -92,7 +94,7 @@ public final class Casts {
         Schema source = AvroCel.nonNull(sourceField);
         try {
             return switch (to) {
-                case STRING -> dev.understudy.schemas.RowValues.text(value, source);
+                case STRING -> RowValues.text(value, source);
                 case INT -> {
                     BigDecimal d = decimal(value);
                     yield d.intValueExact();

@@ -1,7 +1,7 @@
 package dev.understudy.transform.spec.internals;
 
-import dev.understudy.schemas.Suggestions;
 import dev.cel.common.CelValidationResult;
+import dev.understudy.schemas.Suggestions;
 import dev.understudy.transform.spec.SpecProblem;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -183,7 +184,7 @@ public final class SpecParser {
                 sourceInvalid = true;
             } else if (source == null) {
                 add(keys.get("from").getValueNode(), path + ".from", "unknown source alias '" + from + "'",
-                        "use one of the aliases under sources: " + new java.util.TreeSet<>(aliases) + "." + Suggestions.didYouMean(from, aliases));
+                        "use one of the aliases under sources: " + new TreeSet<>(aliases) + "." + Suggestions.didYouMean(from, aliases));
             } else {
                 sourceTable = source.table();
             }
@@ -246,7 +247,7 @@ public final class SpecParser {
                 table = s.table();
             } else if (!aliases.contains(source)) {
                 add(keys.get("source").getValueNode(), joinPath + ".source", "unknown source alias '" + source + "'",
-                        "use one of the aliases under sources: " + new java.util.TreeSet<>(aliases) + "." + Suggestions.didYouMean(source, aliases));
+                        "use one of the aliases under sources: " + new TreeSet<>(aliases) + "." + Suggestions.didYouMean(source, aliases));
             }
         }
         MappingNode on = mapping(keys.get("on"), joinPath + ".on");
