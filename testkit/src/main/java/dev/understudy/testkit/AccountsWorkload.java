@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -27,7 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>
  * Runs on its own threads at a target rate of row-changing statements per second until closed.
  */
-public final class AccountsWorkload implements AutoCloseable {
+public final class AccountsWorkload extends RateLimitedWorkload<AccountsWorkload> {
     /** The legacy DDL, packaged in the testkit jar from {@code examples/accounts}. */
     public static final String LEGACY_SQL_RESOURCE = "examples/accounts/legacy.sql";
     /** About one transaction in this many is large. */
@@ -40,28 +39,17 @@ public final class AccountsWorkload implements AutoCloseable {
     /** Attempts of one transaction before the thread gives up and reports it. */
     private static final int MAX_ATTEMPTS = 20;
 
-    private final String jdbcUrl;
-    private final String user;
-    private final String password;
-    private final int statementsPerSecond;
-    private final List<Thread> threads = new ArrayList<>();
-    private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong largeTransactions = new AtomicLong();
     private final AtomicLong transfers = new AtomicLong();
     private final AtomicLong statements = new AtomicLong();
     private final AtomicLong retries = new AtomicLong();
-    private volatile boolean running;
-    private volatile Throwable failure;
 
     /**
      * @param statementsPerSecond target rate of row-changing statements (three per transfer) over all
      *                            threads; 0 or less runs as fast as the database allows
      */
     public AccountsWorkload(String jdbcUrl, String user, String password, int statementsPerSecond) {
-        this.jdbcUrl = jdbcUrl;
-        this.user = user;
-        this.password = password;
-        this.statementsPerSecond = statementsPerSecond;
+        super("accounts", jdbcUrl, user, password, statementsPerSecond);
     }
 
     /** The legacy DDL of the accounts case, from the classpath. */
@@ -93,133 +81,109 @@ public final class AccountsWorkload implements AutoCloseable {
         }
     }
 
-    public AccountsWorkload start(int threadCount) {
-        running = true;
-        for (int i = 0; i < threadCount; i++) {
-            Thread t = new Thread(() -> run(threadCount), "accounts-workload-" + i);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
-        }
-        return this;
-    }
-
     private record Transfer(int from, int to, long amount) {
     }
 
-    private void run(int threadCount) {
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        long intervalNanos = statementsPerSecond <= 0 ? 0 : 1_000_000_000L * threadCount / statementsPerSecond;
-        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
-            c.setAutoCommit(false);
-            int accounts;
-            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM public.accounts")) {
-                rs.next();
-                accounts = rs.getInt(1);
-            }
-            c.commit();
+    @Override
+    protected Writer prepare(Connection c) throws SQLException {
+        return new TransfersWriter(c);
+    }
+
+    /** One thread's statements, and the number of accounts it draws from. */
+    private final class TransfersWriter implements Writer {
+        private final Connection c;
+        private final int accounts;
+        private final PreparedStatement lock;
+        private final PreparedStatement debit;
+        private final PreparedStatement credit;
+        private final PreparedStatement insert;
+
+        TransfersWriter(Connection c) throws SQLException {
+            this.c = c;
+            accounts = (int) maxId(c, "public.accounts");
             if (accounts < 2) {
                 throw new IllegalStateException("public.accounts holds " + accounts + " accounts; fill it with AccountsWorkload.createAndFill first");
             }
-            try (PreparedStatement lock = c.prepareStatement("SELECT id FROM public.accounts WHERE id = ANY(?) ORDER BY id FOR UPDATE");
-                 PreparedStatement debit = c.prepareStatement("UPDATE public.accounts SET balance = balance - ? WHERE id = ?");
-                 PreparedStatement credit = c.prepareStatement("UPDATE public.accounts SET balance = balance + ? WHERE id = ?");
-                 PreparedStatement insert = c.prepareStatement("INSERT INTO public.transfers (from_id, to_id, amount) VALUES (?, ?, ?)")) {
-                long next = System.nanoTime();
-                while (running) {
-                    boolean large = random.nextInt(LARGE_EVERY) == 0;
-                    int count = large ? LARGE_MIN + random.nextInt(LARGE_MAX - LARGE_MIN + 1) : 1 + random.nextInt(SMALL_MAX);
-                    List<Transfer> plan = new ArrayList<>(count);
-                    for (int i = 0; i < count; i++) {
-                        int from = 1 + random.nextInt(accounts);
-                        int to = 1 + random.nextInt(accounts - 1);
-                        if (to >= from) {
-                            to++;
-                        }
-                        plan.add(new Transfer(from, to, 1 + random.nextInt(100)));
+            lock = c.prepareStatement("SELECT id FROM public.accounts WHERE id = ANY(?) ORDER BY id FOR UPDATE");
+            debit = c.prepareStatement("UPDATE public.accounts SET balance = balance - ? WHERE id = ?");
+            credit = c.prepareStatement("UPDATE public.accounts SET balance = balance + ? WHERE id = ?");
+            insert = c.prepareStatement("INSERT INTO public.transfers (from_id, to_id, amount) VALUES (?, ?, ?)");
+        }
+
+        @Override
+        public int transaction() throws SQLException {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            boolean large = random.nextInt(LARGE_EVERY) == 0;
+            int count = large ? LARGE_MIN + random.nextInt(LARGE_MAX - LARGE_MIN + 1) : 1 + random.nextInt(SMALL_MAX);
+            List<Transfer> plan = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                int from = 1 + random.nextInt(accounts);
+                int to = 1 + random.nextInt(accounts - 1);
+                if (to >= from) {
+                    to++;
+                }
+                plan.add(new Transfer(from, to, 1 + random.nextInt(100)));
+            }
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    apply(plan);
+                    c.commit();
+                    break;
+                } catch (SQLException e) {
+                    c.rollback();
+                    // Accounts are locked in id order before any update, so two transactions
+                    // cannot wait on each other; a deadlock or serialization failure can still
+                    // come from writers outside this workload, and is retried like PostgreSQL
+                    // advises (the same transaction again).
+                    if (!isConflict(e)) {
+                        throw e;
                     }
-                    for (int attempt = 1; ; attempt++) {
-                        try {
-                            apply(c, plan, lock, debit, credit, insert);
-                            c.commit();
-                            break;
-                        } catch (SQLException e) {
-                            c.rollback();
-                            // Accounts are locked in id order before any update, so two transactions
-                            // cannot wait on each other; a deadlock or serialization failure can still
-                            // come from writers outside this workload, and is retried like PostgreSQL
-                            // advises (the same transaction again).
-                            if (!"40P01".equals(e.getSQLState()) && !"40001".equals(e.getSQLState())) {
-                                throw e;
-                            }
-                            if (attempt == MAX_ATTEMPTS) {
-                                throw new SQLException("A transfer transaction failed " + MAX_ATTEMPTS + " times in a row: " + e.getMessage(),
-                                        e.getSQLState(), e);
-                            }
-                            retries.incrementAndGet();
-                        }
+                    if (attempt == MAX_ATTEMPTS) {
+                        throw new SQLException("A transfer transaction failed " + MAX_ATTEMPTS + " times in a row: " + e.getMessage(),
+                                e.getSQLState(), e);
                     }
-                    transactions.incrementAndGet();
-                    if (large) {
-                        largeTransactions.incrementAndGet();
-                    }
-                    transfers.addAndGet(count);
-                    statements.addAndGet((long) count * STATEMENTS_PER_TRANSFER);
-                    if (intervalNanos > 0) {
-                        next += intervalNanos * count * STATEMENTS_PER_TRANSFER;
-                        long sleep = next - System.nanoTime();
-                        if (sleep > 0) {
-                            Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
-                        } else if (sleep < -1_000_000_000L) {
-                            // Fell more than a second behind (a stalled database): start afresh rather than burst.
-                            next = System.nanoTime();
-                        }
-                    }
+                    retries.incrementAndGet();
                 }
             }
-        } catch (SQLException | RuntimeException e) {
-            failure = e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** The transaction's statements, after locking every account it touches in id order. */
-    private static void apply(Connection c, List<Transfer> plan, PreparedStatement lock, PreparedStatement debit, PreparedStatement credit,
-                              PreparedStatement insert) throws SQLException {
-        TreeSet<Integer> touched = new TreeSet<>();
-        for (Transfer t : plan) {
-            touched.add(t.from());
-            touched.add(t.to());
-        }
-        lock.setArray(1, c.createArrayOf("int4", touched.toArray()));
-        try (ResultSet rs = lock.executeQuery()) {
-            int locked = 0;
-            while (rs.next()) {
-                locked++;
+            if (large) {
+                largeTransactions.incrementAndGet();
             }
-            if (locked != touched.size()) {
-                throw new IllegalStateException("Only " + locked + " of the " + touched.size()
-                        + " accounts a transfer touches exist in public.accounts; accounts must not be deleted while the workload runs");
+            transfers.addAndGet(count);
+            statements.addAndGet((long) count * STATEMENTS_PER_TRANSFER);
+            return count * STATEMENTS_PER_TRANSFER;
+        }
+
+        /** The transaction's statements, after locking every account it touches in id order. */
+        private void apply(List<Transfer> plan) throws SQLException {
+            TreeSet<Integer> touched = new TreeSet<>();
+            for (Transfer t : plan) {
+                touched.add(t.from());
+                touched.add(t.to());
+            }
+            lock.setArray(1, c.createArrayOf("int4", touched.toArray()));
+            try (ResultSet rs = lock.executeQuery()) {
+                int locked = 0;
+                while (rs.next()) {
+                    locked++;
+                }
+                if (locked != touched.size()) {
+                    throw new IllegalStateException("Only " + locked + " of the " + touched.size()
+                            + " accounts a transfer touches exist in public.accounts; accounts must not be deleted while the workload runs");
+                }
+            }
+            for (Transfer t : plan) {
+                debit.setLong(1, t.amount());
+                debit.setInt(2, t.from());
+                debit.executeUpdate();
+                credit.setLong(1, t.amount());
+                credit.setInt(2, t.to());
+                credit.executeUpdate();
+                insert.setInt(1, t.from());
+                insert.setInt(2, t.to());
+                insert.setLong(3, t.amount());
+                insert.executeUpdate();
             }
         }
-        for (Transfer t : plan) {
-            debit.setLong(1, t.amount());
-            debit.setInt(2, t.from());
-            debit.executeUpdate();
-            credit.setLong(1, t.amount());
-            credit.setInt(2, t.to());
-            credit.executeUpdate();
-            insert.setInt(1, t.from());
-            insert.setInt(2, t.to());
-            insert.setLong(3, t.amount());
-            insert.executeUpdate();
-        }
-    }
-
-    /** Committed transactions. */
-    public long transactions() {
-        return transactions.get();
     }
 
     /** Committed transactions of {@value #LARGE_MIN} to {@value #LARGE_MAX} transfers. */
@@ -242,29 +206,9 @@ public final class AccountsWorkload implements AutoCloseable {
         return retries.get();
     }
 
-    /** The counters as one line. */
+    @Override
     public String describe() {
         return String.format("%,d transfers (%,d row changes) in %,d transactions, %,d of them large; %,d retried",
                 transfers(), statements(), transactions(), largeTransactions(), retries());
-    }
-
-    public Throwable failure() {
-        return failure;
-    }
-
-    /** Stops the writers and waits for their last transaction to end; throws if a writer failed. */
-    @Override
-    public void close() {
-        running = false;
-        for (Thread t : threads) {
-            try {
-                t.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (failure != null) {
-            throw new IllegalStateException("The accounts workload failed: " + failure.getMessage(), failure);
-        }
     }
 }

@@ -1,13 +1,10 @@
 package dev.understudy.testkit;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -18,15 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * is the read model's key, so a renumber is a key change there) and new customers; one to three
  * statements per transaction, at a target rate, on its own threads until closed.
  */
-public final class PurchaseOrdersWorkload implements AutoCloseable {
+public final class PurchaseOrdersWorkload extends RateLimitedWorkload<PurchaseOrdersWorkload> {
     /** Countries the seed and the workload draw from; every 50th customer has none (the column is nullable). */
     private static final String[] COUNTRIES = {"BR", "DE", "FR", "JP", "US", "IN", "NG", "CA", "AU", "MX", "ES", "IT", "KR", "SE", "ZA"};
 
-    private final String jdbcUrl;
-    private final String user;
-    private final String password;
-    private final int opsPerSecond;
-    private final List<Thread> threads = new ArrayList<>();
     /**
      * Shared by every workload of this JVM (a demo runs one per phase) so that new and renumbered order
      * numbers do not collide on the unique constraint.
@@ -40,16 +32,10 @@ public final class PurchaseOrdersWorkload implements AutoCloseable {
     private final AtomicLong orderDeletes = new AtomicLong();
     private final AtomicLong renumbers = new AtomicLong();
     private final AtomicLong customerInserts = new AtomicLong();
-    private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong rolledBack = new AtomicLong();
-    private volatile boolean running;
-    private volatile Throwable failure;
 
     public PurchaseOrdersWorkload(String jdbcUrl, String user, String password, int opsPerSecond) {
-        this.jdbcUrl = jdbcUrl;
-        this.user = user;
-        this.password = password;
-        this.opsPerSecond = opsPerSecond;
+        super("purchase-orders", jdbcUrl, user, password, opsPerSecond);
     }
 
     /**
@@ -78,135 +64,120 @@ public final class PurchaseOrdersWorkload implements AutoCloseable {
         return b.append("]").toString();
     }
 
-    public PurchaseOrdersWorkload start(int threadCount) {
-        running = true;
-        for (int i = 0; i < threadCount; i++) {
-            Thread t = new Thread(() -> run(threadCount), "purchase-orders-workload-" + i);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
-        }
-        return this;
+    @Override
+    protected Writer prepare(Connection c) throws SQLException {
+        return new OrdersWriter(c);
     }
 
-    private void run(int threadCount) {
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        long intervalNanos = opsPerSecond <= 0 ? 0 : 1_000_000_000L * threadCount / opsPerSecond;
-        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
-            c.setAutoCommit(false);
-            long maxCustomer;
-            long maxOrder;
-            try (Statement s = c.createStatement();
-                 ResultSet rs = s.executeQuery("SELECT (SELECT coalesce(max(id), 0) FROM public.customers), "
-                         + "(SELECT coalesce(max(id), 0) FROM public.purchase_orders)")) {
-                rs.next();
-                maxCustomer = rs.getLong(1);
-                maxOrder = rs.getLong(2);
-            }
-            c.commit();
-            try (PreparedStatement rename = c.prepareStatement("UPDATE public.customers SET name = ?, updated_at = now() WHERE id = ?");
-                 PreparedStatement country = c.prepareStatement("UPDATE public.customers SET country = ?, updated_at = now() WHERE id = ?");
-                 PreparedStatement move = c.prepareStatement("UPDATE public.purchase_orders SET customer_id = ? WHERE id = ?");
-                 PreparedStatement amount = c.prepareStatement("UPDATE public.purchase_orders SET total_cents = total_cents + ? WHERE id = ?");
-                 PreparedStatement insertOrder = c.prepareStatement("INSERT INTO public.purchase_orders (order_number, customer_id, total_cents, "
-                         + "created_at) VALUES (?, ?, ?, now() - ? * interval '1 microsecond') RETURNING id");
-                 PreparedStatement deleteOrder = c.prepareStatement("DELETE FROM public.purchase_orders WHERE id = ?");
-                 PreparedStatement renumber = c.prepareStatement("UPDATE public.purchase_orders SET order_number = ? WHERE id = ?");
-                 PreparedStatement insertCustomer = c.prepareStatement("INSERT INTO public.customers (name, country) VALUES (?, ?) RETURNING id")) {
-                long next = System.nanoTime();
-                while (running) {
-                    int statements = 1 + random.nextInt(3);
-                    // Ids created in this transaction are used by later ones only once it committed:
-                    // a rolled-back customer id would make a later order's foreign key fail.
-                    long newMaxCustomer = maxCustomer;
-                    long newMaxOrder = maxOrder;
-                    long[] done = new long[8];
-                    try {
-                        for (int i = 0; i < statements; i++) {
-                            int dice = random.nextInt(100);
-                            long customer = 1 + random.nextLong(Math.max(1, maxCustomer));
-                            long order = 1 + random.nextLong(Math.max(1, maxOrder));
-                            if (dice < 15) {
-                                rename.setString(1, "Renamed " + random.nextInt(1_000_000));
-                                rename.setLong(2, customer);
-                                done[0] += rename.executeUpdate();
-                            } else if (dice < 25) {
-                                country.setString(1, random.nextInt(20) == 0 ? null : COUNTRIES[random.nextInt(COUNTRIES.length)]);
-                                country.setLong(2, customer);
-                                done[1] += country.executeUpdate();
-                            } else if (dice < 45) {
-                                move.setLong(1, customer);
-                                move.setLong(2, order);
-                                done[2] += move.executeUpdate();
-                            } else if (dice < 65) {
-                                amount.setLong(1, 1 + random.nextInt(10_000));
-                                amount.setLong(2, order);
-                                done[3] += amount.executeUpdate();
-                            } else if (dice < 80) {
-                                insertOrder.setString(1, "PO-N" + ORDER_NUMBERS.incrementAndGet());
-                                insertOrder.setLong(2, customer);
-                                insertOrder.setLong(3, 100 + random.nextInt(1_000_000));
-                                insertOrder.setLong(4, random.nextLong(1_000_000_000_000L));
-                                try (ResultSet rs = insertOrder.executeQuery()) {
-                                    rs.next();
-                                    newMaxOrder = Math.max(newMaxOrder, rs.getLong(1));
-                                }
-                                done[4]++;
-                            } else if (dice < 90) {
-                                deleteOrder.setLong(1, order);
-                                done[5] += deleteOrder.executeUpdate();
-                            } else if (dice < 96) {
-                                renumber.setString(1, "PO-R" + ORDER_NUMBERS.incrementAndGet());
-                                renumber.setLong(2, order);
-                                done[6] += renumber.executeUpdate();
-                            } else {
-                                insertCustomer.setString(1, "New customer " + random.nextInt(1_000_000));
-                                insertCustomer.setString(2, COUNTRIES[random.nextInt(COUNTRIES.length)]);
-                                try (ResultSet rs = insertCustomer.executeQuery()) {
-                                    rs.next();
-                                    newMaxCustomer = Math.max(newMaxCustomer, rs.getLong(1));
-                                }
-                                done[7]++;
-                            }
+    /** One thread's statements, and the highest ids it knows of, which bound the ids it picks. */
+    private final class OrdersWriter implements Writer {
+        private final Connection c;
+        private final PreparedStatement rename;
+        private final PreparedStatement country;
+        private final PreparedStatement move;
+        private final PreparedStatement amount;
+        private final PreparedStatement insertOrder;
+        private final PreparedStatement deleteOrder;
+        private final PreparedStatement renumber;
+        private final PreparedStatement insertCustomer;
+        private long maxCustomer;
+        private long maxOrder;
+
+        OrdersWriter(Connection c) throws SQLException {
+            this.c = c;
+            maxCustomer = maxId(c, "public.customers");
+            maxOrder = maxId(c, "public.purchase_orders");
+            rename = c.prepareStatement("UPDATE public.customers SET name = ?, updated_at = now() WHERE id = ?");
+            country = c.prepareStatement("UPDATE public.customers SET country = ?, updated_at = now() WHERE id = ?");
+            move = c.prepareStatement("UPDATE public.purchase_orders SET customer_id = ? WHERE id = ?");
+            amount = c.prepareStatement("UPDATE public.purchase_orders SET total_cents = total_cents + ? WHERE id = ?");
+            insertOrder = c.prepareStatement("INSERT INTO public.purchase_orders (order_number, customer_id, total_cents, "
+                    + "created_at) VALUES (?, ?, ?, now() - ? * interval '1 microsecond') RETURNING id");
+            deleteOrder = c.prepareStatement("DELETE FROM public.purchase_orders WHERE id = ?");
+            renumber = c.prepareStatement("UPDATE public.purchase_orders SET order_number = ? WHERE id = ?");
+            insertCustomer = c.prepareStatement("INSERT INTO public.customers (name, country) VALUES (?, ?) RETURNING id");
+        }
+
+        @Override
+        public int transaction() throws SQLException {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            int statements = 1 + random.nextInt(3);
+            // Ids created in this transaction are used by later ones only once it committed:
+            // a rolled-back customer id would make a later order's foreign key fail.
+            long newMaxCustomer = maxCustomer;
+            long newMaxOrder = maxOrder;
+            long[] done = new long[8];
+            try {
+                for (int i = 0; i < statements; i++) {
+                    int dice = random.nextInt(100);
+                    long customer = 1 + random.nextLong(Math.max(1, maxCustomer));
+                    long order = 1 + random.nextLong(Math.max(1, maxOrder));
+                    if (dice < 15) {
+                        rename.setString(1, "Renamed " + random.nextInt(1_000_000));
+                        rename.setLong(2, customer);
+                        done[0] += rename.executeUpdate();
+                    } else if (dice < 25) {
+                        country.setString(1, random.nextInt(20) == 0 ? null : COUNTRIES[random.nextInt(COUNTRIES.length)]);
+                        country.setLong(2, customer);
+                        done[1] += country.executeUpdate();
+                    } else if (dice < 45) {
+                        move.setLong(1, customer);
+                        move.setLong(2, order);
+                        done[2] += move.executeUpdate();
+                    } else if (dice < 65) {
+                        amount.setLong(1, 1 + random.nextInt(10_000));
+                        amount.setLong(2, order);
+                        done[3] += amount.executeUpdate();
+                    } else if (dice < 80) {
+                        insertOrder.setString(1, "PO-N" + ORDER_NUMBERS.incrementAndGet());
+                        insertOrder.setLong(2, customer);
+                        insertOrder.setLong(3, 100 + random.nextInt(1_000_000));
+                        insertOrder.setLong(4, random.nextLong(1_000_000_000_000L));
+                        try (ResultSet rs = insertOrder.executeQuery()) {
+                            rs.next();
+                            newMaxOrder = Math.max(newMaxOrder, rs.getLong(1));
                         }
-                        c.commit();
-                    } catch (SQLException e) {
-                        // Two writers can lock the same rows in opposite order; the loser's transaction is
-                        // rolled back and the run goes on. So does one whose order number a writer outside
-                        // this JVM took first. Anything else ends this thread and is reported.
-                        c.rollback();
-                        if (!"40P01".equals(e.getSQLState()) && !"40001".equals(e.getSQLState()) && !"23505".equals(e.getSQLState())) {
-                            throw e;
+                        done[4]++;
+                    } else if (dice < 90) {
+                        deleteOrder.setLong(1, order);
+                        done[5] += deleteOrder.executeUpdate();
+                    } else if (dice < 96) {
+                        renumber.setString(1, "PO-R" + ORDER_NUMBERS.incrementAndGet());
+                        renumber.setLong(2, order);
+                        done[6] += renumber.executeUpdate();
+                    } else {
+                        insertCustomer.setString(1, "New customer " + random.nextInt(1_000_000));
+                        insertCustomer.setString(2, COUNTRIES[random.nextInt(COUNTRIES.length)]);
+                        try (ResultSet rs = insertCustomer.executeQuery()) {
+                            rs.next();
+                            newMaxCustomer = Math.max(newMaxCustomer, rs.getLong(1));
                         }
-                        rolledBack.incrementAndGet();
-                        continue;
-                    }
-                    maxCustomer = newMaxCustomer;
-                    maxOrder = newMaxOrder;
-                    transactions.incrementAndGet();
-                    renames.addAndGet(done[0]);
-                    countryChanges.addAndGet(done[1]);
-                    moves.addAndGet(done[2]);
-                    amountUpdates.addAndGet(done[3]);
-                    orderInserts.addAndGet(done[4]);
-                    orderDeletes.addAndGet(done[5]);
-                    renumbers.addAndGet(done[6]);
-                    customerInserts.addAndGet(done[7]);
-                    if (intervalNanos > 0) {
-                        next += intervalNanos * statements;
-                        long sleep = next - System.nanoTime();
-                        if (sleep > 0) {
-                            Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
-                        } else if (sleep < -1_000_000_000L) {
-                            next = System.nanoTime();
-                        }
+                        done[7]++;
                     }
                 }
+                c.commit();
+            } catch (SQLException e) {
+                // Two writers can lock the same rows in opposite order; the loser's transaction is
+                // rolled back and the run goes on. So does one whose order number a writer outside
+                // this JVM took first. Anything else ends this thread and is reported.
+                c.rollback();
+                if (!isConflict(e) && !"23505".equals(e.getSQLState())) {
+                    throw e;
+                }
+                rolledBack.incrementAndGet();
+                return 0;
             }
-        } catch (SQLException e) {
-            failure = e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            maxCustomer = newMaxCustomer;
+            maxOrder = newMaxOrder;
+            renames.addAndGet(done[0]);
+            countryChanges.addAndGet(done[1]);
+            moves.addAndGet(done[2]);
+            amountUpdates.addAndGet(done[3]);
+            orderInserts.addAndGet(done[4]);
+            orderDeletes.addAndGet(done[5]);
+            renumbers.addAndGet(done[6]);
+            customerInserts.addAndGet(done[7]);
+            return statements;
         }
     }
 
@@ -242,10 +213,6 @@ public final class PurchaseOrdersWorkload implements AutoCloseable {
         return customerInserts.get();
     }
 
-    public long transactions() {
-        return transactions.get();
-    }
-
     /** Transactions rolled back after a deadlock or a taken order number (and not counted anywhere else). */
     public long rolledBack() {
         return rolledBack.get();
@@ -257,31 +224,11 @@ public final class PurchaseOrdersWorkload implements AutoCloseable {
                 + renumbers.get() + customerInserts.get();
     }
 
-    /** The counters as one line. */
+    @Override
     public String describe() {
         return String.format("%,d customer renames, %,d country changes, %,d order moves, %,d amount updates, %,d order inserts, "
                         + "%,d order deletes, %,d renumbers, %,d new customers in %,d transactions",
                 customerRenames(), countryChanges(), orderMoves(), amountUpdates(), orderInserts(), orderDeletes(), renumbers(),
                 customerInserts(), transactions());
-    }
-
-    public Throwable failure() {
-        return failure;
-    }
-
-    /** Stops the writers and waits for their last transaction to end. */
-    @Override
-    public void close() {
-        running = false;
-        for (Thread t : threads) {
-            try {
-                t.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (failure != null) {
-            throw new IllegalStateException("The purchase-orders workload failed: " + failure.getMessage(), failure);
-        }
     }
 }

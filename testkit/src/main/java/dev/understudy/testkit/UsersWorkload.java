@@ -5,12 +5,9 @@ import org.postgresql.PGConnection;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,25 +17,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * one to four statements per transaction, at a target rate, on its own threads. Used by the demo
  * and by the integration tests as the concurrent workload.
  */
-public final class UsersWorkload implements AutoCloseable {
-    private final String jdbcUrl;
-    private final String user;
-    private final String password;
-    private final int opsPerSecond;
-    private final List<Thread> threads = new ArrayList<>();
+public final class UsersWorkload extends RateLimitedWorkload<UsersWorkload> {
     private final AtomicLong inserts = new AtomicLong();
     private final AtomicLong updates = new AtomicLong();
     private final AtomicLong deletes = new AtomicLong();
     private final AtomicLong keyChanges = new AtomicLong();
-    private final AtomicLong transactions = new AtomicLong();
-    private volatile boolean running;
-    private volatile Throwable failure;
 
     public UsersWorkload(String jdbcUrl, String user, String password, int opsPerSecond) {
-        this.jdbcUrl = jdbcUrl;
-        this.user = user;
-        this.password = password;
-        this.opsPerSecond = opsPerSecond;
+        super("users", jdbcUrl, user, password, opsPerSecond);
     }
 
     /** Creates legacy public.users and fills it with {@code rows} rows. */
@@ -80,94 +66,86 @@ public final class UsersWorkload implements AutoCloseable {
         return copied;
     }
 
-    public UsersWorkload start(int threadCount) {
-        running = true;
-        for (int i = 0; i < threadCount; i++) {
-            Thread t = new Thread(() -> run(threadCount), "users-workload-" + i);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
-        }
-        return this;
+    @Override
+    protected Writer prepare(Connection c) throws SQLException {
+        return new UsersWriter(c);
     }
 
-    private void run(int threadCount) {
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        long intervalNanos = opsPerSecond <= 0 ? 0 : 1_000_000_000L * threadCount / opsPerSecond;
-        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
-            c.setAutoCommit(false);
-            long maxId;
-            try (Statement s = c.createStatement(); var rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM public.users")) {
-                rs.next();
-                maxId = rs.getLong(1);
-            }
-            c.commit();
-            try (PreparedStatement insert = c.prepareStatement(
+    /** One thread's statements, and the highest id it knows of, which bounds the ids it picks. */
+    private final class UsersWriter implements Writer {
+        private final Connection c;
+        private final PreparedStatement insert;
+        private final PreparedStatement update;
+        private final PreparedStatement delete;
+        private final PreparedStatement rekey;
+        private long maxId;
+
+        UsersWriter(Connection c) throws SQLException {
+            this.c = c;
+            maxId = maxId(c, "public.users");
+            insert = c.prepareStatement(
                     "INSERT INTO public.users (name, email, created_at) VALUES (?, ?, now() - ? * interval '1 microsecond') RETURNING id");
-                 PreparedStatement update = c.prepareStatement("UPDATE public.users SET name = ?, email = ? WHERE id = ?");
-                 PreparedStatement delete = c.prepareStatement("DELETE FROM public.users WHERE id = ?");
-                 PreparedStatement rekey = c.prepareStatement(
-                         "UPDATE public.users SET id = nextval('public.users_id_seq') WHERE id = ? RETURNING id")) {
-                long next = System.nanoTime();
-                while (running) {
-                    int statements = 1 + random.nextInt(4);
-                    for (int i = 0; i < statements; i++) {
-                        int dice = random.nextInt(100);
-                        long id = 1 + random.nextLong(Math.max(1, maxId));
-                        if (dice < 30) {
-                            insert.setString(1, "Inserted " + random.nextInt(1_000_000));
-                            insert.setString(2, "new" + random.nextInt(1_000_000) + "@example.com");
-                            insert.setLong(3, random.nextLong(1_000_000_000_000L));
-                            try (var rs = insert.executeQuery()) {
-                                rs.next();
-                                maxId = Math.max(maxId, rs.getLong(1));
-                            }
-                            inserts.incrementAndGet();
-                        } else if (dice < 80) {
-                            update.setString(1, "Renamed " + random.nextInt(1_000_000));
-                            update.setString(2, "changed" + random.nextInt(1_000_000) + "@example.com");
-                            update.setLong(3, id);
-                            updates.addAndGet(update.executeUpdate());
-                        } else if (dice < 95) {
-                            delete.setLong(1, id);
-                            deletes.addAndGet(delete.executeUpdate());
-                        } else {
-                            rekey.setLong(1, id);
-                            try (var rs = rekey.executeQuery()) {
-                                if (rs.next()) {
-                                    maxId = Math.max(maxId, rs.getLong(1));
-                                    keyChanges.incrementAndGet();
-                                }
-                            }
-                        }
-                    }
-                    try {
-                        c.commit();
-                        transactions.incrementAndGet();
-                    } catch (SQLException e) {
-                        c.rollback();
-                    }
-                    if (intervalNanos > 0) {
-                        next += intervalNanos * statements;
-                        long sleep = next - System.nanoTime();
-                        if (sleep > 0) {
-                            Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
-                        } else if (sleep < -1_000_000_000L) {
-                            next = System.nanoTime();
-                        }
+            update = c.prepareStatement("UPDATE public.users SET name = ?, email = ? WHERE id = ?");
+            delete = c.prepareStatement("DELETE FROM public.users WHERE id = ?");
+            rekey = c.prepareStatement("UPDATE public.users SET id = nextval('public.users_id_seq') WHERE id = ? RETURNING id");
+        }
+
+        @Override
+        public int transaction() throws SQLException {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            int statements = 1 + random.nextInt(4);
+            try {
+                for (int i = 0; i < statements; i++) {
+                    statement(random);
+                }
+            } catch (SQLException e) {
+                // Two workload threads can touch the same row; a deadlock or serialization failure rolls
+                // back one transaction and the run goes on. Anything else ends this thread and is reported.
+                c.rollback();
+                if (!isConflict(e)) {
+                    throw e;
+                }
+                return 0;
+            }
+            try {
+                c.commit();
+                return statements;
+            } catch (SQLException e) {
+                // A conflict PostgreSQL finds only at commit: the transaction is gone, the run goes on.
+                c.rollback();
+                return 0;
+            }
+        }
+
+        private void statement(ThreadLocalRandom random) throws SQLException {
+            int dice = random.nextInt(100);
+            long id = 1 + random.nextLong(Math.max(1, maxId));
+            if (dice < 30) {
+                insert.setString(1, "Inserted " + random.nextInt(1_000_000));
+                insert.setString(2, "new" + random.nextInt(1_000_000) + "@example.com");
+                insert.setLong(3, random.nextLong(1_000_000_000_000L));
+                try (var rs = insert.executeQuery()) {
+                    rs.next();
+                    maxId = Math.max(maxId, rs.getLong(1));
+                }
+                inserts.incrementAndGet();
+            } else if (dice < 80) {
+                update.setString(1, "Renamed " + random.nextInt(1_000_000));
+                update.setString(2, "changed" + random.nextInt(1_000_000) + "@example.com");
+                update.setLong(3, id);
+                updates.addAndGet(update.executeUpdate());
+            } else if (dice < 95) {
+                delete.setLong(1, id);
+                deletes.addAndGet(delete.executeUpdate());
+            } else {
+                rekey.setLong(1, id);
+                try (var rs = rekey.executeQuery()) {
+                    if (rs.next()) {
+                        maxId = Math.max(maxId, rs.getLong(1));
+                        keyChanges.incrementAndGet();
                     }
                 }
             }
-        } catch (SQLException e) {
-            // Two workload threads can touch the same row; a deadlock or serialization failure rolls
-            // back one transaction and the run goes on. Anything else ends this thread and is reported.
-            if (!"40P01".equals(e.getSQLState()) && !"40001".equals(e.getSQLState())) {
-                failure = e;
-            } else if (running) {
-                run(threadCount);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -187,31 +165,13 @@ public final class UsersWorkload implements AutoCloseable {
         return keyChanges.get();
     }
 
-    public long transactions() {
-        return transactions.get();
-    }
-
     public long changes() {
         return inserts.get() + updates.get() + deletes.get() + keyChanges.get();
     }
 
-    public Throwable failure() {
-        return failure;
-    }
-
-    /** Stops the writers and waits for their last transaction to end. */
     @Override
-    public void close() {
-        running = false;
-        for (Thread t : threads) {
-            try {
-                t.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (failure != null) {
-            throw new IllegalStateException("The users workload failed: " + failure.getMessage(), failure);
-        }
+    public String describe() {
+        return String.format("%,d inserts, %,d updates, %,d deletes, %,d key changes in %,d transactions",
+                inserts(), updates(), deletes(), keyChanges(), transactions());
     }
 }

@@ -1,9 +1,9 @@
 package dev.understudy.workbench;
 
-import dev.understudy.testkit.AccountsWorkload;
 import dev.understudy.testkit.AccountsInvariant;
-
-
+import dev.understudy.testkit.AccountsWorkload;
+import dev.understudy.testkit.LagProbe;
+import dev.understudy.testkit.RateLimitedWorkload;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.stack.EmbeddedStack;
@@ -22,13 +22,10 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -199,8 +196,8 @@ final class TransactionBenchmark implements Callable<Integer> {
                     startSeconds, accounts, (System.nanoTime() - started) / 1e9);
             WriterMetrics m = pipeline.writer().metrics();
             try (AccountsInvariant reader = new AccountsInvariant(targetUrl, user, password, accounts, OPENING_BALANCE, READER_PAUSE_MS);
-                 TransferLagProbe probe = new TransferLagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(),
-                         targetUrl, user, password, accounts)) {
+                 LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(),
+                         targetUrl, user, password, PROBE_INTERVAL_MS, new TransferProbe(accounts))) {
                 reader.start();
                 long recordsAtStart = m.recordsCommitted();
                 long batchesAtStart = m.batches();
@@ -209,7 +206,7 @@ final class TransactionBenchmark implements Callable<Integer> {
                 long peakHeld = 0;
                 long workloadStart = System.nanoTime();
                 long probesFromMs = System.currentTimeMillis();
-                probe.start();
+                probe.startWriting();
                 AccountsWorkload workload = new AccountsWorkload(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(),
                         rate).start(threads);
                 try {
@@ -246,7 +243,7 @@ final class TransactionBenchmark implements Callable<Integer> {
                 double catchUpSeconds = (caughtUpAt - workloadEnd) / 1e9;
                 System.out.printf("  target %s %.1f s after the workload stopped; %s%n",
                         caughtUp ? "equal to the legacy tables" : "still behind the legacy tables", catchUpSeconds, reader.describe());
-                return new Run(name, probe.lag(probesFromMs, probesToMs), reader.reads(), reader.violations(), reader.samples(),
+                return new Run(name, lag(probe, probesFromMs, probesToMs), reader.reads(), reader.violations(), reader.samples(),
                         workload.transactions(), m.recordsCommitted() - recordsAtStart, recordsDuringWorkload, (workloadEnd - workloadStart) / 1e9,
                         catchUpSeconds, caughtUp, m.batches() - batchesAtStart, m.transactionsApplied() - transactionsAtStart,
                         m.heldSpills() - spillsAtStart, peakHeld);
@@ -378,191 +375,62 @@ final class TransactionBenchmark implements Callable<Integer> {
      * commit until its transfers row is visible in the target is one sample. With transaction
      * boundaries, the row is visible only with its whole transaction.
      */
-    static final class TransferLagProbe implements AutoCloseable {
-        private record Pending(long committedAtMs, long committedNanos) {
-        }
-
-        private record Sample(long committedAtMs, long latencyMicros) {
-        }
-
-        private final String legacyUrl;
-        private final String legacyUser;
-        private final String legacyPassword;
-        private final String targetUrl;
-        private final String targetUser;
-        private final String targetPassword;
-        private final int accounts;
-        private final Map<Long, Pending> outstanding = new ConcurrentHashMap<>();
-        private final List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
-        private final List<Long> committedAtMs = Collections.synchronizedList(new ArrayList<>());
-        private Thread writer;
-        private Thread watcher;
-        private volatile boolean running = true;
-        private volatile boolean writing = true;
-        private volatile Throwable failure;
-
-        TransferLagProbe(String legacyUrl, String legacyUser, String legacyPassword, String targetUrl, String targetUser, String targetPassword,
-                         int accounts) {
-            this.legacyUrl = legacyUrl;
-            this.legacyUser = legacyUser;
-            this.legacyPassword = legacyPassword;
-            this.targetUrl = targetUrl;
-            this.targetUser = targetUser;
-            this.targetPassword = targetPassword;
-            this.accounts = accounts;
-        }
-
-        void start() {
-            writer = daemon(this::write, "transfer-lag-probe-writer");
-            watcher = daemon(this::watch, "transfer-lag-probe-watcher");
-        }
-
-        /**
-         * Stops committing probes and waits for the last one to be committed, so that a probe cannot
-         * land in the legacy tables after the caller took their state as final.
-         */
-        void stopWriting() {
-            writing = false;
-            if (writer != null) {
-                try {
-                    writer.join(10_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        private static Thread daemon(Runnable r, String name) {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            t.start();
-            return t;
-        }
-
-        private void write() {
-            ThreadLocalRandom random = ThreadLocalRandom.current();
-            try (Connection c = DriverManager.getConnection(legacyUrl, legacyUser, legacyPassword);
-                 PreparedStatement lock = c.prepareStatement("SELECT id FROM public.accounts WHERE id IN (?, ?) ORDER BY id FOR UPDATE");
-                 PreparedStatement debit = c.prepareStatement("UPDATE public.accounts SET balance = balance - 0 WHERE id = ?");
-                 PreparedStatement credit = c.prepareStatement("UPDATE public.accounts SET balance = balance + 0 WHERE id = ?");
-                 PreparedStatement insert = c.prepareStatement("INSERT INTO public.transfers (from_id, to_id, amount) VALUES (?, ?, 0) RETURNING id")) {
-                c.setAutoCommit(false);
-                while (running && writing) {
-                    int from = 1 + random.nextInt(accounts);
-                    int to = 1 + random.nextInt(accounts - 1);
-                    if (to >= from) {
-                        to++;
-                    }
-                    long id;
-                    try {
-                        lock.setInt(1, from);
-                        lock.setInt(2, to);
-                        lock.executeQuery().close();
-                        debit.setInt(1, from);
-                        debit.executeUpdate();
-                        credit.setInt(1, to);
-                        credit.executeUpdate();
-                        insert.setInt(1, from);
-                        insert.setInt(2, to);
-                        try (ResultSet rs = insert.executeQuery()) {
-                            rs.next();
-                            id = rs.getLong(1);
-                        }
-                        c.commit();
-                    } catch (SQLException e) {
-                        c.rollback();
-                        if (!"40P01".equals(e.getSQLState()) && !"40001".equals(e.getSQLState())) {
-                            throw e;
-                        }
-                        continue;
-                    }
-                    long now = System.currentTimeMillis();
-                    outstanding.put(id, new Pending(now, System.nanoTime()));
-                    committedAtMs.add(now);
-                    Thread.sleep(PROBE_INTERVAL_MS);
-                }
-            } catch (SQLException e) {
-                failure = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        private void watch() {
-            try (Connection c = DriverManager.getConnection(targetUrl, targetUser, targetPassword);
-                 PreparedStatement ps = c.prepareStatement("SELECT id FROM public.transfers WHERE id = ANY(?)")) {
-                while (running) {
-                    if (!outstanding.isEmpty()) {
-                        ps.setArray(1, c.createArrayOf("int8", outstanding.keySet().toArray()));
-                        try (ResultSet rs = ps.executeQuery()) {
-                            long now = System.nanoTime();
-                            while (rs.next()) {
-                                Pending p = outstanding.remove(rs.getLong(1));
-                                if (p != null) {
-                                    samples.add(new Sample(p.committedAtMs(), (now - p.committedNanos()) / 1000));
-                                }
-                            }
-                        }
-                    }
-                    Thread.sleep(10);
-                }
-            } catch (SQLException e) {
-                failure = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        String lastLatency() {
-            synchronized (samples) {
-                return samples.isEmpty() ? "n/a" : String.format("%,d ms", samples.get(samples.size() - 1).latencyMicros() / 1000);
-            }
-        }
-
-        /** Percentiles of the probes committed in [fromMs, toMs); a probe never seen counts as committed, not seen. */
-        Lag lag(long fromMs, long toMs) {
-            List<Long> micros = new ArrayList<>();
-            synchronized (samples) {
-                for (Sample s : samples) {
-                    if (s.committedAtMs() >= fromMs && s.committedAtMs() < toMs) {
-                        micros.add(s.latencyMicros());
-                    }
-                }
-            }
-            int committed;
-            synchronized (committedAtMs) {
-                committed = (int) committedAtMs.stream().filter(t -> t >= fromMs && t < toMs).count();
-            }
-            Collections.sort(micros);
-            return new Lag(percentile(micros, 50), percentile(micros, 95), percentile(micros, 99), percentile(micros, 100), micros.size(),
-                    committed);
-        }
-
-        private static double percentile(List<Long> sortedMicros, double p) {
-            if (sortedMicros.isEmpty()) {
-                return Double.NaN;
-            }
-            int index = (int) Math.min(sortedMicros.size() - 1, Math.max(0, Math.ceil(p / 100.0 * sortedMicros.size()) - 1));
-            return sortedMicros.get(index) / 1000.0;
-        }
-
-        /** Stops both threads; throws if either could not do its work, since the lag figures would then be incomplete. */
+    record TransferProbe(int accounts) implements LagProbe.Probe {
         @Override
-        public void close() {
-            running = false;
-            writing = false;
-            for (Thread t : new Thread[]{writer, watcher}) {
-                if (t != null) {
-                    try {
-                        t.join(5_000);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
+        public LagProbe.Commit prepare(Connection c) throws SQLException {
+            PreparedStatement lock = c.prepareStatement("SELECT id FROM public.accounts WHERE id IN (?, ?) ORDER BY id FOR UPDATE");
+            PreparedStatement debit = c.prepareStatement("UPDATE public.accounts SET balance = balance - 0 WHERE id = ?");
+            PreparedStatement credit = c.prepareStatement("UPDATE public.accounts SET balance = balance + 0 WHERE id = ?");
+            PreparedStatement insert = c.prepareStatement("INSERT INTO public.transfers (from_id, to_id, amount) VALUES (?, ?, 0) RETURNING id");
+            return n -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                int from = 1 + random.nextInt(accounts);
+                int to = 1 + random.nextInt(accounts - 1);
+                if (to >= from) {
+                    to++;
                 }
-            }
-            if (failure != null) {
-                throw new IllegalStateException("The transfer lag probe failed: " + failure.getMessage(), failure);
-            }
+                try {
+                    lock.setInt(1, from);
+                    lock.setInt(2, to);
+                    lock.executeQuery().close();
+                    debit.setInt(1, from);
+                    debit.executeUpdate();
+                    credit.setInt(1, to);
+                    credit.executeUpdate();
+                    insert.setInt(1, from);
+                    insert.setInt(2, to);
+                    long id;
+                    try (ResultSet rs = insert.executeQuery()) {
+                        rs.next();
+                        id = rs.getLong(1);
+                    }
+                    c.commit();
+                    return id;
+                } catch (SQLException e) {
+                    // A workload transaction got there first; this probe is dropped and the next one committed at once.
+                    c.rollback();
+                    if (!RateLimitedWorkload.isConflict(e)) {
+                        throw e;
+                    }
+                    return null;
+                }
+            };
         }
+
+        @Override
+        public String watchSql() {
+            return "SELECT id FROM public.transfers WHERE id = ANY(?)";
+        }
+
+        @Override
+        public String keyType() {
+            return "int8";
+        }
+    }
+
+    /** Percentiles of the probes committed in [fromMs, toMs); a probe never seen counts as committed, not seen. */
+    private static Lag lag(LagProbe probe, long fromMs, long toMs) {
+        return new Lag(probe.percentileMs(50, fromMs, toMs), probe.percentileMs(95, fromMs, toMs), probe.percentileMs(99, fromMs, toMs),
+                probe.percentileMs(100, fromMs, toMs), probe.samples(fromMs, toMs), probe.committed(fromMs, toMs));
     }
 }
