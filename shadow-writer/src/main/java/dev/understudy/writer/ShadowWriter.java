@@ -2,11 +2,9 @@ package dev.understudy.writer;
 
 import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.RegistryClient;
-import dev.understudy.schemas.RegistryException;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -22,7 +20,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -36,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -90,10 +86,10 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private boolean started;
     private volatile boolean closing;
     private volatile Thread loopThread;
-    private volatile Connection connection;
+    private final TargetConnection connection;
 
     // State below is touched by the loop thread only (rebalance callbacks run inside its poll).
-    private Batch inFlight;
+    private WriterBatch inFlight;
     private boolean backingOff;
     private boolean partitionsRevoked;
     private boolean immediateConstraints;
@@ -113,10 +109,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private long holdWarnedAt;
     /** How long held records wait before the writer reports a watermark that does not move. */
     private static final long HOLD_WARN_NANOS = TimeUnit.SECONDS.toNanos(60);
-    private long rateWindowStart;
-    private long rateWindowRecords;
-    /** The rate limit's window: long enough to smooth batches, short enough that idle time earns little credit. */
-    private static final long RATE_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private final RateWindow rateWindow = new RateWindow();
 
     /**
      * Creates the consumer and the dead-letter producer; nothing connects until {@link #start()} or {@link #run()}.
@@ -125,6 +118,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
      */
     public ShadowWriter(ShadowWriterConfig config, RegistryClient registry) {
         this.config = config;
+        this.connection = new TargetConnection(config);
         this.decoder = new RecordDecoder(registry, config.topicTables());
         this.tableOrder = List.copyOf(new LinkedHashSet<>(config.topicTables().values()));
         Map<String, Object> props = new HashMap<>();
@@ -273,14 +267,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 // The loop is blocked in the database (e.g. waiting for a lock), where wakeup() does
                 // not reach: abort the connection to unblock it.
                 log.warn("The shadow writer did not stop within {}; aborting its database connection", CLOSE_GRACE);
-                Connection c = connection;
-                if (c != null) {
-                    try {
-                        c.abort(Runnable::run);
-                    } catch (SQLException | RuntimeException e) {
-                        log.debug("Aborting the connection failed", e);
-                    }
-                }
+                connection.abort();
                 Thread t = loopThread;
                 if (!finished.await(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS) && t != null) {
                     t.interrupt();
@@ -325,7 +312,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 if (aligner != null) {
                     processAligned(records);
                 } else if (!records.isEmpty()) {
-                    process(new Batch(records), 0);
+                    process(new WriterBatch(records), 0);
                 }
                 if (!records.isEmpty()) {
                     throttle(records.count());
@@ -364,7 +351,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         TransactionAligner.Release release = aligner.take(ready, this::positionOf);
         metrics.held(aligner.heldCount(), aligner.released(), aligner.spills());
         if (!release.records().isEmpty()) {
-            process(new Batch(release.records(), release.positions(), release.coveredOrders(), release.commitOrder()),
+            process(new WriterBatch(release.records(), release.positions(), release.coveredOrders(), release.commitOrder()),
                     release.transactions());
         }
         if (!release.rewind().isEmpty()) {
@@ -450,7 +437,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
     }
 
-    private void process(Batch batch, int transactions) throws Exception {
+    private void process(WriterBatch batch, int transactions) throws Exception {
         long start = System.nanoTime();
         inFlight = batch;
         try {
@@ -473,7 +460,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     }
 
     /** One attempt at a batch: decode, apply every table, publish dead letters, commit. */
-    private Totals applyOnce(Batch batch) throws Exception {
+    private Totals applyOnce(WriterBatch batch) throws Exception {
         String step = "decoding records";
         String table = null;
         Connection c = null;
@@ -517,7 +504,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 WriterPositions.recordCommitOrder(c, config.groupId(), batch.commitOrder);
             }
             PausePoints.reach(batch.isRelease() ? PausePoints.WRITER_RELEASE_APPLIED : PausePoints.WRITER_BATCH_APPLIED);
-            step = "committing";
+            step = BatchFailures.COMMITTING;
             c.commit();
             committed = true;
             return new Totals(total, letters.size());
@@ -525,7 +512,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             throw new StepFailure(step, table, e);
         } finally {
             if (!committed && c != null) {
-                rollbackQuietly(c);
+                TargetConnection.rollbackQuietly(c);
             }
         }
     }
@@ -544,7 +531,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             stored = WriterPositions.read(c, config.groupId(), unpositioned);
             c.commit();
         } catch (SQLException e) {
-            rollbackQuietly(c);
+            TargetConnection.rollbackQuietly(c);
             throw new StepFailure("reading positions from " + WriterPositions.TABLE, null, e);
         }
         Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
@@ -610,47 +597,26 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 String table = e instanceof StepFailure sf ? sf.table : null;
                 Throwable cause = e instanceof StepFailure ? e.getCause() : e;
                 String where = inFlight == null ? "" : " (records " + inFlight.describe(table) + ")";
-
-                SQLException sql = SqlErrorClassifier.firstSqlException(cause);
-                String what;
-                if (cause instanceof TableMappingException) {
-                    throw new ShadowWriterException(cause.getMessage() + where, cause);
-                } else if (sql != null) {
-                    String state = SqlErrorClassifier.sqlState(sql);
-                    what = "SQLSTATE " + state + ": " + firstLine(sql.getMessage());
-                    boolean retriable = SqlErrorClassifier.classify(sql) == SqlErrorClassifier.Kind.RETRIABLE;
-                    if (!retriable && step.equals("committing") && !immediateConstraints && !SqlErrorClassifier.affectsEveryRow(sql)) {
-                        // A deferred constraint failed at commit, outside any savepoint: run the batch
-                        // again with constraints checked per statement so the failing row is isolated.
-                        immediateConstraints = true;
-                        log.warn("Commit failed{} ({}); retrying the batch with SET CONSTRAINTS ALL IMMEDIATE to isolate the row",
-                                where, what);
-                        continue;
-                    }
-                    if (!retriable) {
-                        throw new ShadowWriterException("Permanent database error " + step + where + " (" + what + "). "
-                                + (SqlErrorClassifier.affectsEveryRow(sql)
-                                ? "Every row would fail the same way, so the writer stopped instead of dead-lettering them. "
-                                : "")
-                                + "The batch was rolled back and its offsets were not committed; fix the cause "
-                                + "(grants, target migrations, the table mapping) and restart the writer, which resumes from the last committed offset",
-                                cause);
-                    }
-                    dropBrokenConnection(state);
-                } else if (cause instanceof RegistryException r && r.isTransient()) {
-                    what = "schema registry unavailable: " + r.getMessage();
-                } else if (SqlErrorClassifier.hasCause(cause, RetriableException.class)) {
-                    what = cause.getMessage();
-                } else {
-                    throw new ShadowWriterException("Permanent error " + step + where + ": " + cause.getMessage()
-                            + ". The batch was rolled back and its offsets were not committed; fix the cause and restart the writer",
-                            cause);
+                BatchFailures.Decision decision = BatchFailures.decide(cause, step, where, immediateConstraints);
+                if (decision instanceof BatchFailures.Stop stop) {
+                    throw stop.error();
+                }
+                if (decision instanceof BatchFailures.IsolateRow isolate) {
+                    immediateConstraints = true;
+                    log.warn("Commit failed{} ({}); retrying the batch with SET CONSTRAINTS ALL IMMEDIATE to isolate the row",
+                            where, isolate.what());
+                    continue;
+                }
+                BatchFailures.Retry retry = (BatchFailures.Retry) decision;
+                String what = retry.what();
+                if (retry.database()) {
+                    connection.dropIfBroken(retry.sqlState());
                 }
                 failures++;
                 metrics.recordRetry();
                 long delay = backoffMillis(failures);
                 log.warn("Retriable failure {}{} ({}); rolled back, retry {} in {} ms{}", step, where, what, failures, delay,
-                        connection == null ? ", with a new database connection" : "");
+                        connection.current() == null ? ", with a new database connection" : "");
                 backoff(delay);
             }
         }
@@ -713,18 +679,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     private void throttle(int records) {
         Double override = controlRate;
         double rate = override != null ? override : maxRecordsPerSecond;
-        long now = System.nanoTime();
-        if (rate <= 0) {
-            rateWindowStart = 0;
-            return;
-        }
-        if (rateWindowStart == 0 || now - rateWindowStart > RATE_WINDOW_NANOS) {
-            rateWindowStart = now;
-            rateWindowRecords = 0;
-        }
-        rateWindowRecords += records;
-        long due = rateWindowStart + (long) (rateWindowRecords / rate * 1e9);
-        long waitMillis = TimeUnit.NANOSECONDS.toMillis(due - now);
+        long waitMillis = rateWindow.waitMillis(records, rate, System.nanoTime());
         if (waitMillis > 0) {
             holdBack(waitMillis, false);
         }
@@ -740,7 +695,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             return;
         }
         controlReadAt = now;
-        Connection c = connection;
+        Connection c = connection.current();
         if (c == null) {
             return;
         }
@@ -756,7 +711,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             controlPaused = paused;
             controlRate = rate;
         } catch (SQLException e) {
-            rollbackQuietly(c);
+            TargetConnection.rollbackQuietly(c);
             log.debug("Could not read {}: {}", WriterControl.TABLE, e.getMessage());
         }
     }
@@ -781,7 +736,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Offsets and lag
 
-    private void commitOffsets(Batch batch) {
+    private void commitOffsets(WriterBatch batch) {
         pendingOffsets.putAll(batch.nextOffsets());
         if (pendingOffsets.isEmpty()) {
             return;
@@ -892,91 +847,23 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     // Database connection
 
     private Connection ensureConnection() throws SQLException {
-        Connection c = connection;
+        Connection c = connection.current();
         if (c != null) {
             return c;
         }
-        Properties props = new Properties();
-        if (config.user() != null) {
-            props.setProperty("user", config.user());
-        }
-        if (config.password() != null) {
-            props.setProperty("password", config.password());
-        }
-        props.setProperty("ApplicationName", "understudy-shadow-writer");
-        props.setProperty("tcpKeepAlive", "true");
-        c = DriverManager.getConnection(config.jdbcUrl(), props);
         try {
-            c.setAutoCommit(false);
-            try (Statement s = c.createStatement()) {
-                // Offsets are committed right after the database commit. With synchronous_commit off,
-                // a database crash can lose recently committed transactions (PostgreSQL docs,
-                // "Asynchronous Commit") whose offsets Kafka already holds, so they would never be
-                // re-read. Force it on for this connection whatever the server, database or role default.
-                s.execute("SET synchronous_commit = on");
-                // pgjdbc starts the connection in the JVM's time zone. The values sent are zone-free
-                // (instants end in Z; a zone in a timestamp-without-time-zone literal is ignored), but
-                // a zone-less local timestamp cast to timestamptz, or a trigger using the current zone,
-                // would depend on where the writer runs; UTC makes it the same everywhere, and matches
-                // RowValues, which renders local timestamps as UTC wall-clock time.
-                s.execute("SET TimeZone = 'UTC'");
-            }
-            c.commit();
-            BookkeepingTables.ensurePositions(c);
-            BookkeepingTables.ensureControl(c);
-            c.commit();
-            if (appliers.isEmpty()) {
-                for (String table : tableOrder) {
-                    appliers.put(table, new TableApplier(c, table));
+            return connection.open(opened -> {
+                if (appliers.isEmpty()) {
+                    for (String table : tableOrder) {
+                        appliers.put(table, new TableApplier(opened, table));
+                    }
+                    opened.commit();
+                    log.info("Target tables checked: {}", appliers.values().stream().map(a -> a.table() + a.columns()).toList());
                 }
-                c.commit();
-                log.info("Target tables checked: {}", appliers.values().stream().map(a -> a.table() + a.columns()).toList());
-            }
+            });
         } catch (SQLException | RuntimeException e) {
             appliers.clear();
-            closeQuietly(c);
             throw e;
-        }
-        connection = c;
-        return c;
-    }
-
-    /** After a retriable error: keep the connection if it still works, else drop it so the retry reconnects. */
-    private void dropBrokenConnection(String sqlState) {
-        Connection c = connection;
-        if (c == null) {
-            return;
-        }
-        boolean broken = sqlState == null || sqlState.startsWith("08") || sqlState.startsWith("57P")
-                || sqlState.equals("25P03") || sqlState.equals("25P04");
-        if (!broken) {
-            try {
-                broken = c.isClosed() || !c.isValid(2);
-            } catch (SQLException e) {
-                broken = true;
-            }
-        }
-        if (broken) {
-            connection = null;
-            closeQuietly(c);
-        }
-    }
-
-    private static void rollbackQuietly(Connection c) {
-        try {
-            if (!c.isClosed()) {
-                c.rollback();
-            }
-        } catch (SQLException e) {
-            log.debug("Rollback failed: {}", e.getMessage());
-        }
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException e) {
-            log.debug("Closing the database connection failed: {}", e.getMessage());
         }
     }
 
@@ -991,144 +878,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("Closing the dead-letter producer failed: {}", e.getMessage());
         }
-        Connection c = connection;
-        connection = null;
-        if (c != null) {
-            rollbackQuietly(c);
-            closeQuietly(c);
-        }
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
-
-    // ---------------------------------------------------------------------------------------------
-
-    /** The records of one poll, decoded lazily (again after partitions are dropped). */
-    private static final class Batch {
-        private final Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records = new LinkedHashMap<>();
-        /** Positions to store instead of "after the last record" (records held back lie before that), or null. */
-        private final Map<TopicPartition, OffsetAndMetadata> positions;
-        /** The source commit order this batch completes for the whole group, recorded with it, or null. */
-        private Long commitOrder;
-        /** Per partition, the commit order up to which this batch covers it (TransactionAligner), recorded with its position. */
-        private final Map<TopicPartition, Long> coveredOrders;
-        private Map<String, List<RowChange>> changes;
-        private List<DeadLetter> undecodable;
-
-        Batch(ConsumerRecords<byte[], byte[]> polled) {
-            for (TopicPartition tp : polled.partitions()) {
-                records.put(tp, polled.records(tp));
-            }
-            this.positions = null;
-            this.commitOrder = null;
-            this.coveredOrders = new HashMap<>();
-        }
-
-        Batch(Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> records, Map<TopicPartition, OffsetAndMetadata> positions,
-              Map<TopicPartition, Long> coveredOrders, Long commitOrder) {
-            this.records.putAll(records);
-            this.positions = new HashMap<>(positions);
-            this.coveredOrders = new HashMap<>(coveredOrders);
-            this.commitOrder = commitOrder;
-        }
-
-        void decode(RecordDecoder decoder, List<String> tableOrder) {
-            if (changes != null) {
-                return;
-            }
-            Map<String, List<RowChange>> byTable = new LinkedHashMap<>();
-            for (String table : tableOrder) {
-                byTable.put(table, new ArrayList<>());
-            }
-            List<DeadLetter> dead = new ArrayList<>();
-            for (List<ConsumerRecord<byte[], byte[]>> partition : records.values()) {
-                for (ConsumerRecord<byte[], byte[]> r : partition) {
-                    RecordDecoder.Decoded d = decoder.decode(r);
-                    if (d.change() != null) {
-                        byTable.get(d.change().table()).add(d.change());
-                    } else {
-                        dead.add(d.deadLetter());
-                        log.warn("Dead-lettering undecodable record {}: {}", d.deadLetter().coordinates(), d.deadLetter().error());
-                    }
-                }
-            }
-            byTable.values().removeIf(List::isEmpty);
-            changes = byTable;
-            undecodable = dead;
-        }
-
-        void retain(Set<TopicPartition> owned) {
-            if (positions != null) {
-                positions.keySet().retainAll(owned);
-            }
-            if (!owned.containsAll(coveredOrders.keySet())) {
-                // No longer every partition: the group-wide commit order is not complete through this batch.
-                commitOrder = null;
-            }
-            coveredOrders.keySet().retainAll(owned);
-            if (records.keySet().retainAll(owned)) {
-                changes = null;
-                undecodable = null;
-            }
-        }
-
-        /** True when the batch completes source transactions (it covers partitions up to a commit order). */
-        boolean isRelease() {
-            return !coveredOrders.isEmpty();
-        }
-
-        int size() {
-            int n = 0;
-            for (List<ConsumerRecord<byte[], byte[]>> l : records.values()) {
-                n += l.size();
-            }
-            return n;
-        }
-
-        Long firstOffset(TopicPartition tp) {
-            List<ConsumerRecord<byte[], byte[]>> l = records.get(tp);
-            return l == null || l.isEmpty() ? null : l.get(0).offset();
-        }
-
-        Map<TopicPartition, OffsetAndMetadata> nextOffsets() {
-            if (positions != null) {
-                return new HashMap<>(positions);
-            }
-            Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-            for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
-                List<ConsumerRecord<byte[], byte[]>> l = e.getValue();
-                if (!l.isEmpty()) {
-                    next.put(e.getKey(), new OffsetAndMetadata(l.get(l.size() - 1).offset() + 1));
-                }
-            }
-            return next;
-        }
-
-        /** e.g. {@code understudy.new.public.users[0] offsets 0..1666, understudy.new.public.users[1] offsets 0..1650}. */
-        String describe(String table) {
-            Set<String> topics = new HashSet<>();
-            if (table != null && changes != null) {
-                for (RowChange c : changes.getOrDefault(table, List.of())) {
-                    topics.add(c.topic());
-                }
-            }
-            List<String> parts = new ArrayList<>();
-            for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
-                List<ConsumerRecord<byte[], byte[]>> l = e.getValue();
-                if (l.isEmpty() || (!topics.isEmpty() && !topics.contains(e.getKey().topic()))) {
-                    continue;
-                }
-                parts.add(e.getKey().topic() + "[" + e.getKey().partition() + "] offsets " + l.get(0).offset() + ".."
-                        + l.get(l.size() - 1).offset());
-            }
-            return parts.isEmpty() ? "none" : String.join(", ", parts);
-        }
+        connection.close();
     }
 
     private record Totals(ApplyResult result, int deadLetters) {

@@ -96,6 +96,17 @@ public final class SqlErrorClassifier {
     }
 
     /**
+     * Whether an error with {@code sqlState} means the connection itself is gone or unusable, so a
+     * retry must reconnect: no SQLSTATE at all (an I/O failure), class 08 connection exception, 57P
+     * operator intervention (admin shutdown, crash shutdown, cannot connect now), 25P03 idle in
+     * transaction session timeout and 25P04 transaction timeout (the server closed the session).
+     */
+    public static boolean connectionLost(String sqlState) {
+        return sqlState == null || sqlState.startsWith("08") || sqlState.startsWith("57P")
+                || sqlState.equals("25P03") || sqlState.equals("25P04");
+    }
+
+    /**
      * True for a permanent error that the statement would raise whatever the row, such as a missing
      * column or privilege (see {@link #STATEMENT_LEVEL_CLASSES}). Such an error is a deployment
      * problem to fix, not a poison record to dead-letter.
