@@ -97,19 +97,13 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     /** Assigned partitions not yet moved to their position in the target database; kept paused until then. */
     private final Set<TopicPartition> unpositioned = new HashSet<>();
     private long lagRefreshedAt;
-    /** Records per second the writer may apply; 0 means no limit. Set from any thread. */
-    private volatile double maxRecordsPerSecond;
     private volatile boolean pauseRequested;
-    /** The group's controls in the target ({@link WriterControl}), read about once a second by the loop. */
-    private volatile boolean controlPaused;
-    private volatile Double controlRate;
-    private long controlReadAt;
-    private static final long CONTROL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** The local rate limit and the group's controls in the target, read about once a second by the loop. */
+    private final WriterControls controls;
     private TransactionAligner aligner;
     private long holdWarnedAt;
     /** How long held records wait before the writer reports a watermark that does not move. */
     private static final long HOLD_WARN_NANOS = TimeUnit.SECONDS.toNanos(60);
-    private final RateWindow rateWindow = new RateWindow();
 
     /**
      * Creates the consumer and the dead-letter producer; nothing connects until {@link #start()} or {@link #run()}.
@@ -119,6 +113,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     public ShadowWriter(ShadowWriterConfig config, RegistryClient registry) {
         this.config = config;
         this.connection = new TargetConnection(config);
+        this.controls = new WriterControls(config.groupId(), 0);
         this.decoder = new RecordDecoder(registry, config.topicTables());
         this.tableOrder = List.copyOf(new LinkedHashSet<>(config.topicTables().values()));
         Map<String, Object> props = new HashMap<>();
@@ -211,7 +206,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         if (perSecond < 0 || Double.isNaN(perSecond)) {
             throw new IllegalArgumentException("max records per second must be 0 (no limit) or more, was " + perSecond);
         }
-        maxRecordsPerSecond = perSecond;
+        controls.setLocalRate(perSecond);
     }
 
     /** Stops applying after the current batch, staying in the group, until {@link #resume()}. */
@@ -302,7 +297,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                     resumeAll();
                 }
                 refreshControl();
-                if (pauseRequested || controlPaused) {
+                if (pauseRequested || controls.paused()) {
                     holdBack(BACKOFF_SLICE_MS, true);
                     continue;
                 }
@@ -677,43 +672,14 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
 
     /** Waits out the rate limit after a batch of {@code records}. */
     private void throttle(int records) {
-        Double override = controlRate;
-        double rate = override != null ? override : maxRecordsPerSecond;
-        long waitMillis = rateWindow.waitMillis(records, rate, System.nanoTime());
+        long waitMillis = controls.waitMillis(records, System.nanoTime());
         if (waitMillis > 0) {
             holdBack(waitMillis, false);
         }
     }
 
-    /**
-     * Reads the group's controls from the target about once a second. A failure keeps the last
-     * controls: the next batch meets the same database and goes through the retry path.
-     */
     private void refreshControl() {
-        long now = System.nanoTime();
-        if (controlReadAt != 0 && now - controlReadAt < CONTROL_REFRESH_NANOS) {
-            return;
-        }
-        controlReadAt = now;
-        Connection c = connection.current();
-        if (c == null) {
-            return;
-        }
-        try {
-            var control = WriterControl.read(c, config.groupId());
-            c.commit();
-            boolean paused = control.map(WriterBookkeeping.Control::paused).orElse(false);
-            Double rate = control.map(WriterBookkeeping.Control::maxRecordsPerSecond).orElse(null);
-            if (paused != controlPaused || !Objects.equals(rate, controlRate)) {
-                log.info("Writer controls from {}: {}{}", WriterControl.TABLE, paused ? "paused" : "running",
-                        rate == null ? "" : ", at most " + rate + " records/s");
-            }
-            controlPaused = paused;
-            controlRate = rate;
-        } catch (SQLException e) {
-            TargetConnection.rollbackQuietly(c);
-            log.debug("Could not read {}: {}", WriterControl.TABLE, e.getMessage());
-        }
+        controls.refresh(connection.current(), System.nanoTime());
     }
 
     /** Holds back without leaving the group (paused partitions, zero-timeout polls), counted as throttling. */
