@@ -1,6 +1,5 @@
 package dev.understudy.writer;
 
-import dev.understudy.schemas.AvroNames;
 import dev.understudy.schemas.ChangeOrder;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
@@ -13,7 +12,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -102,7 +100,7 @@ public final class TableApplier {
     }
 
     private final String requestedTable;
-    private Catalog catalog;
+    private TargetTable catalog;
     private final Map<Schema, KeyPlan> keyPlans = new HashMap<>();
     private final Map<KeyPlan, Map<Schema, UpsertPlan>> upsertPlans = new IdentityHashMap<>();
 
@@ -117,27 +115,27 @@ public final class TableApplier {
     public TableApplier(Connection c, String table) throws SQLException {
         this.requestedTable = Objects.requireNonNull(table, "table");
         BookkeepingTables.ensureRowVersion(c);
-        this.catalog = Catalog.load(c, table);
+        this.catalog = TargetTable.load(c, table);
     }
 
     /** The table as {@code schema.table}, as named in the catalog and in the bookkeeping table. */
     public String table() {
-        return catalog.qualifiedName;
+        return catalog.qualifiedName();
     }
 
-    /** Column names in table order. */
+    /** TargetTable.Column names in table order. */
     public List<String> columns() {
-        return catalog.columns.stream().map(Column::name).toList();
+        return catalog.columns().stream().map(TargetTable.Column::name).toList();
     }
 
     /** Primary-key column names in key order. */
     public List<String> primaryKey() {
-        return catalog.primaryKey.stream().map(Column::name).toList();
+        return catalog.primaryKey().stream().map(TargetTable.Column::name).toList();
     }
 
-    /** Column type as PostgreSQL spells it, with modifiers, e.g. {@code character varying(20)}; null for an unknown column. */
+    /** TargetTable.Column type as PostgreSQL spells it, with modifiers, e.g. {@code character varying(20)}; null for an unknown column. */
     public String columnType(String column) {
-        Column col = catalog.byName.get(column);
+        TargetTable.Column col = catalog.byName().get(column);
         return col == null ? null : col.type();
     }
 
@@ -444,10 +442,10 @@ public final class TableApplier {
 
     /** Reads the table's columns again; true (and the statements rebuilt) when they changed. */
     private boolean refreshCatalog(Connection c) throws SQLException {
-        Catalog fresh = Catalog.load(c, requestedTable);
+        TargetTable fresh = TargetTable.load(c, requestedTable);
         if (!fresh.equals(catalog)) {
-            log.info("Re-read the catalog of {}: columns {}", fresh.qualifiedName,
-                    fresh.columns.stream().map(col -> col.name() + " " + col.type()).toList());
+            log.info("Re-read the catalog of {}: columns {}", fresh.qualifiedName(),
+                    fresh.columns().stream().map(col -> col.name() + " " + col.type()).toList());
             catalog = fresh;
             keyPlans.clear();
             upsertPlans.clear();
@@ -457,93 +455,93 @@ public final class TableApplier {
     }
 
     private KeyPlan buildKeyPlan(Schema keySchema) {
-        Catalog cat = catalog;
+        TargetTable cat = catalog;
         if (keySchema.getType() != Schema.Type.RECORD) {
-            throw new TableMappingException("The key schema for " + cat.qualifiedName + " is " + keySchema.getType()
-                    + ", not a record of the primary-key columns " + names(cat.primaryKey)
+            throw new TableMappingException("The key schema for " + cat.qualifiedName() + " is " + keySchema.getType()
+                    + ", not a record of the primary-key columns " + names(cat.primaryKey())
                     + "; key the topic's records with a record of the primary key (see dev.understudy.schemas.KeySchemas)");
         }
-        Map<Column, Schema.Field> byColumn = new HashMap<>();
+        Map<TargetTable.Column, Schema.Field> byColumn = new HashMap<>();
         for (Schema.Field f : keySchema.getFields()) {
-            Column col = cat.columnFor(f.name());
+            TargetTable.Column col = cat.columnFor(f.name());
             if (col == null) {
                 throw new TableMappingException("Key field '" + f.name() + "' of key schema " + keySchema.getFullName()
-                        + " has no column in " + cat.qualifiedName + " (columns: " + names(cat.columns) + "). The key must be "
-                        + cat.qualifiedName + "'s primary key " + names(cat.primaryKey)
+                        + " has no column in " + cat.qualifiedName() + " (columns: " + names(cat.columns()) + "). The key must be "
+                        + cat.qualifiedName() + "'s primary key " + names(cat.primaryKey())
                         + "; map the topic to the right table or fix the key the transform writes");
             }
-            if (!cat.primaryKey.contains(col)) {
+            if (!cat.primaryKey().contains(col)) {
                 throw new TableMappingException("Key field '" + f.name() + "' of key schema " + keySchema.getFullName()
-                        + " maps to column " + col.name() + ", which is not part of " + cat.qualifiedName + "'s primary key "
-                        + names(cat.primaryKey) + "; make the table's primary key match the key, or fix the key the transform writes");
+                        + " maps to column " + col.name() + ", which is not part of " + cat.qualifiedName() + "'s primary key "
+                        + names(cat.primaryKey()) + "; make the table's primary key match the key, or fix the key the transform writes");
             }
             if (byColumn.put(col, f) != null) {
                 throw new TableMappingException("Key schema " + keySchema.getFullName() + " has two fields for column "
-                        + col.name() + " of " + cat.qualifiedName + "; rename one of them");
+                        + col.name() + " of " + cat.qualifiedName() + "; rename one of them");
             }
         }
         List<Schema.Field> fields = new ArrayList<>();
-        for (Column pk : cat.primaryKey) {
+        for (TargetTable.Column pk : cat.primaryKey()) {
             Schema.Field f = byColumn.get(pk);
             if (f == null) {
                 throw new TableMappingException("Key schema " + keySchema.getFullName() + " lacks primary-key column "
-                        + pk.name() + " of " + cat.qualifiedName + " (primary key " + names(cat.primaryKey)
+                        + pk.name() + " of " + cat.qualifiedName() + " (primary key " + names(cat.primaryKey())
                         + "); key the records with every primary-key column");
             }
             fields.add(f);
         }
-        StringBuilder sql = new StringBuilder("DELETE FROM ").append(cat.quotedName).append(" AS t USING unnest(");
+        StringBuilder sql = new StringBuilder("DELETE FROM ").append(cat.quotedName()).append(" AS t USING unnest(");
         appendParams(sql, fields.size());
         sql.append(") AS k(");
         appendAliases(sql, "k", fields.size());
         sql.append(") WHERE ");
-        for (int i = 0; i < cat.primaryKey.size(); i++) {
+        for (int i = 0; i < cat.primaryKey().size(); i++) {
             if (i > 0) {
                 sql.append(" AND ");
             }
-            Column pk = cat.primaryKey.get(i);
+            TargetTable.Column pk = cat.primaryKey().get(i);
             sql.append("t.").append(quote(pk.name())).append(" = k.k").append(i + 1).append("::").append(pk.castType());
         }
         return new KeyPlan(fields, sql.toString());
     }
 
     private UpsertPlan buildUpsertPlan(KeyPlan keyPlan, Schema valueSchema) {
-        Catalog cat = catalog;
+        TargetTable cat = catalog;
         if (valueSchema.getType() != Schema.Type.RECORD) {
-            throw new TableMappingException("The value schema for " + cat.qualifiedName + " is " + valueSchema.getType()
+            throw new TableMappingException("The value schema for " + cat.qualifiedName() + " is " + valueSchema.getType()
                     + ", not a record of its columns; the transform must write target rows as records");
         }
         List<Binding> bindings = new ArrayList<>();
-        for (int i = 0; i < cat.primaryKey.size(); i++) {
+        for (int i = 0; i < cat.primaryKey().size(); i++) {
             // The key is authoritative for the primary key: it is what the version guard and the
             // partitioner used, so a value that disagrees with it must not move the row.
-            bindings.add(new Binding(cat.primaryKey.get(i), true, keyPlan.fields.get(i)));
+            bindings.add(new Binding(cat.primaryKey().get(i), true, keyPlan.fields.get(i)));
         }
-        Set<Column> bound = new HashSet<>(cat.primaryKey);
+        Set<TargetTable.Column> bound = new HashSet<>(cat.primaryKey());
         for (Schema.Field f : valueSchema.getFields()) {
-            Column col = cat.columnFor(f.name());
+            TargetTable.Column col = cat.columnFor(f.name());
             if (col == null) {
                 throw new TableMappingException("Value field '" + f.name() + "' of value schema " + valueSchema.getFullName()
-                        + " has no column in " + cat.qualifiedName + " (columns: " + names(cat.columns)
+                        + " has no column in " + cat.qualifiedName() + " (columns: " + names(cat.columns())
                         + "). Apply the target migration that adds the column, or remove the field from the transform's output; "
                         + "then restart the writer");
             }
-            if (cat.primaryKey.contains(col)) {
+            if (cat.primaryKey().contains(col)) {
                 continue;
             }
             if (col.generated()) {
                 throw new TableMappingException("Value field '" + f.name() + "' of value schema " + valueSchema.getFullName()
-                        + " maps to generated column " + col.name() + " of " + cat.qualifiedName
+                        + " maps to generated column " + col.name() + " of " + cat.qualifiedName()
                         + ", which cannot be written; remove the field from the transform's output");
             }
             if (!bound.add(col)) {
                 throw new TableMappingException("Value schema " + valueSchema.getFullName() + " has two fields for column "
-                        + col.name() + " of " + cat.qualifiedName + "; rename one of them");
+                        + col.name() + " of " + cat.qualifiedName() + "; rename one of them");
             }
             bindings.add(new Binding(col, false, f));
         }
 
-        StringBuilder sql = new StringBuilder("INSERT INTO ").append(cat.quotedName).append(" (");
+        StringBuilder sql = new StringBuilder("INSERT INTO ").append(cat.quotedName()).append(" (");
         for (int i = 0; i < bindings.size(); i++) {
             sql.append(i > 0 ? ", " : "").append(quote(bindings.get(i).column.name()));
         }
@@ -562,11 +560,11 @@ public final class TableApplier {
         sql.append(") AS v(");
         appendAliases(sql, "v", bindings.size());
         sql.append(") ON CONFLICT (");
-        for (int i = 0; i < cat.primaryKey.size(); i++) {
-            sql.append(i > 0 ? ", " : "").append(quote(cat.primaryKey.get(i).name()));
+        for (int i = 0; i < cat.primaryKey().size(); i++) {
+            sql.append(i > 0 ? ", " : "").append(quote(cat.primaryKey().get(i).name()));
         }
         sql.append(") DO ");
-        List<Binding> nonKey = bindings.subList(cat.primaryKey.size(), bindings.size());
+        List<Binding> nonKey = bindings.subList(cat.primaryKey().size(), bindings.size());
         if (nonKey.isEmpty()) {
             sql.append("NOTHING");
         } else {
@@ -600,8 +598,8 @@ public final class TableApplier {
         return '"' + identifier.replace("\"", "\"\"") + '"';
     }
 
-    private static String names(List<Column> columns) {
-        return columns.stream().map(Column::name).collect(Collectors.joining(", ", "(", ")"));
+    private static String names(List<TargetTable.Column> columns) {
+        return columns.stream().map(TargetTable.Column::name).collect(Collectors.joining(", ", "(", ")"));
     }
 
     private static String firstLine(String s) {
@@ -610,134 +608,6 @@ public final class TableApplier {
         }
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);
-    }
-
-    /**
-     * A column as the catalog describes it.
-     *
-     * @param type     {@code format_type(atttypid, atttypmod)}, e.g. {@code character varying(20)}
-     * @param castType {@code format_type(atttypid, -1)}: the type without modifiers, used in casts.
-     *                 An explicit cast to {@code varchar(n)} or {@code char(n)} silently truncates
-     *                 (PostgreSQL docs, "Character Types"), whereas storing an unbounded value into
-     *                 the column applies the modifier as an assignment cast, which raises 22001 for an
-     *                 over-long value; so the cast must not carry the modifier. Passing -1 rather than
-     *                 NULL makes format_type print {@code bpchar} rather than {@code character}, which
-     *                 would mean {@code character(1)}.
-     */
-    private record Column(String name, String type, String castType, boolean generated, boolean identityAlways) {
-    }
-
-    private record Catalog(String qualifiedName, String quotedName, List<Column> columns, Map<String, Column> byName,
-                           List<Column> primaryKey) {
-
-        static Catalog load(Connection c, String table) throws SQLException {
-            long oid = -1;
-            String schema = null;
-            String name = null;
-            int dot = table.indexOf('.');
-            String wantedSchema = dot < 0 ? "public" : table.substring(0, dot);
-            String wantedName = dot < 0 ? table : table.substring(dot + 1);
-            // Exact names first (as stored in the catalog); then PostgreSQL's own parsing of the
-            // name, for a quoted or case-folded spelling.
-            try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
-                    + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
-                ps.setString(1, wantedSchema);
-                ps.setString(2, wantedName);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        oid = rs.getLong(1);
-                        schema = rs.getString(2);
-                        name = rs.getString(3);
-                    }
-                }
-            }
-            if (oid < 0) {
-                // A savepoint, because an unparsable name may raise 42601/42602 rather than return
-                // NULL, and that must not abort the caller's transaction.
-                Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
-                try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
-                        + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?) AND c.relkind IN ('r', 'p')")) {
-                    ps.setString(1, table);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next()) {
-                            oid = rs.getLong(1);
-                            schema = rs.getString(2);
-                            name = rs.getString(3);
-                        }
-                    }
-                    if (sp != null) {
-                        c.releaseSavepoint(sp);
-                    }
-                } catch (SQLException e) {
-                    if (!"42601".equals(e.getSQLState()) && !"42602".equals(e.getSQLState())) {
-                        throw e;
-                    }
-                    if (sp != null) {
-                        c.rollback(sp);
-                    }
-                }
-            }
-            if (oid < 0) {
-                throw new TableMappingException("Target table " + table + " does not exist (looked for schema '" + wantedSchema
-                        + "', table '" + wantedName + "'). Run the target migrations first, or fix the topic-to-table mapping");
-            }
-            String qualified = schema + "." + name;
-
-            List<Column> columns = new ArrayList<>();
-            Map<String, Column> byName = new LinkedHashMap<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-                    + "format_type(a.atttypid, -1), a.attgenerated <> '', a.attidentity = 'a' FROM pg_attribute a "
-                    + "WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
-                ps.setLong(1, oid);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        Column col = new Column(rs.getString(1), rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getBoolean(5));
-                        columns.add(col);
-                        byName.put(col.name(), col);
-                    }
-                }
-            }
-            List<Column> primaryKey = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname FROM pg_index i "
-                    + "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
-                    + "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-                    + "WHERE i.indrelid = ?::oid AND i.indisprimary ORDER BY k.ord")) {
-                ps.setLong(1, oid);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        primaryKey.add(byName.get(rs.getString(1)));
-                    }
-                }
-            }
-            if (primaryKey.isEmpty()) {
-                throw new TableMappingException("Target table " + qualified + " has no primary key. The writer upserts with "
-                        + "ON CONFLICT on the primary key and keys its bookkeeping by it; add one "
-                        + "(ALTER TABLE " + quote(schema) + "." + quote(name) + " ADD PRIMARY KEY (...)) and restart");
-            }
-            return new Catalog(qualified, quote(schema) + "." + quote(name), List.copyOf(columns),
-                    Collections.unmodifiableMap(byName), List.copyOf(primaryKey));
-        }
-
-        /**
-         * The column a field writes to: the column of the same name, else the one whose name
-         * sanitized to an Avro name (AvroNames.sanitize, as the capture does) equals the field's.
-         */
-        Column columnFor(String field) {
-            Column exact = byName.get(field);
-            if (exact != null) {
-                return exact;
-            }
-            Column match = null;
-            for (Column col : columns) {
-                if (AvroNames.sanitize(col.name()).equals(field)) {
-                    if (match != null) {
-                        return null;
-                    }
-                    match = col;
-                }
-            }
-            return match;
-        }
     }
 
     /** How a key schema maps onto the primary key, and the delete statement for it. */
@@ -763,7 +633,7 @@ public final class TableApplier {
         }
     }
 
-    private record Binding(Column column, boolean fromKey, Schema.Field field) {
+    private record Binding(TargetTable.Column column, boolean fromKey, Schema.Field field) {
     }
 
     /** How a (key, value) schema pair maps onto the table, and the upsert statement for it. */
