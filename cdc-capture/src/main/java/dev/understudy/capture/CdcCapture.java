@@ -423,27 +423,13 @@ public final class CdcCapture implements AutoCloseable {
         LOG.error("Capture '{}' dead-letters a change of {} (key {}, LSN {}) to {}; the other changes go on. Cause: {}", settings.name(),
                 table, key, lsn, Topics.deadLetter(settings.topicPrefix()), error);
         RecordHeaders h = new RecordHeaders();
-        header(h, DeadLetterFields.TOPIC, topic);
-        header(h, DeadLetterFields.PARTITION, "-1");
-        header(h, DeadLetterFields.OFFSET, "-1");
-        header(h, DeadLetterFields.LSN, lsn == null ? null : lsn.toString());
-        header(h, DeadLetterFields.TABLE, table);
-        header(h, DeadLetterFields.KEY, key);
-        header(h, DeadLetterFields.COLUMN, column);
-        header(h, DeadLetterFields.STAGE, "capture");
-        header(h, DeadLetterFields.ERROR, error);
-        header(h, DeadLetterFields.FAILED_AT_MS, Long.toString(System.currentTimeMillis()));
-        ObjectNode value = JSON.createObjectNode().put("stage", "capture").put("table", table).put("column", column)
+        DeadLetterFields.onto(h, DeadLetterFields.CAPTURE).origin(topic, -1, -1).lsn(lsn).table(table).key(key).column(column).error(error)
+                .failedAt(System.currentTimeMillis());
+        ObjectNode value = JSON.createObjectNode().put("stage", DeadLetterFields.CAPTURE).put("table", table).put("column", column)
                 .put("lsn", lsn).put("topic", topic).put("error", error);
         value.set("key", keyNode(record.key()));
         return deadLetters.send(new ProducerRecord<>(Topics.deadLetter(settings.topicPrefix()), null,
                 key.getBytes(StandardCharsets.UTF_8), value.toString().getBytes(StandardCharsets.UTF_8), h));
-    }
-
-    private static void header(RecordHeaders h, String name, String value) {
-        if (value != null) {
-            h.add(name, value.getBytes(StandardCharsets.UTF_8));
-        }
     }
 
     /** A Connect key struct as a JSON object in field order, values as their text, e.g. {@code {"id":"42"}}. */

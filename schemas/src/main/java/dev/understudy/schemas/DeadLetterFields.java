@@ -1,5 +1,9 @@
 package dev.understudy.schemas;
 
+import org.apache.kafka.common.header.Headers;
+
+import java.nio.charset.StandardCharsets;
+
 /**
  * The one vocabulary of dead-letter headers ({@link Topics#deadLetter}), whichever stage wrote the
  * letter: the capture for changes it could not convert, the transform for records it could not
@@ -45,5 +49,71 @@ public final class DeadLetterFields {
     public static final String WRITER = "writer";
 
     private DeadLetterFields() {
+    }
+
+    /**
+     * Adds a letter's fields to {@code headers}, the one place they are written: each stage says
+     * what it knows, and what it does not know (null) is left out.
+     */
+    public static Writer onto(Headers headers, String stage) {
+        return new Writer(headers).put(STAGE, stage);
+    }
+
+    /** Writes the fields of one letter; see {@link #onto}. */
+    public static final class Writer {
+        private final Headers headers;
+
+        private Writer(Headers headers) {
+            this.headers = headers;
+        }
+
+        /** Where the change was read from (or, for the capture, bound for), -1 when it never reached the topic. */
+        public Writer origin(String topic, int partition, long offset) {
+            return put(TOPIC, topic).put(PARTITION, Integer.toString(partition)).put(OFFSET, Long.toString(offset));
+        }
+
+        public Writer table(String table) {
+            return put(TABLE, table);
+        }
+
+        public Writer key(String keyJson) {
+            return put(KEY, keyJson);
+        }
+
+        public Writer lsn(Long lsn) {
+            return put(LSN, lsn == null ? null : lsn.toString());
+        }
+
+        public Writer version(Long version) {
+            return put(VERSION, version == null ? null : version.toString());
+        }
+
+        public Writer column(String column) {
+            return put(COLUMN, column);
+        }
+
+        public Writer sqlState(String sqlState) {
+            return put(SQLSTATE, sqlState);
+        }
+
+        public Writer error(String error) {
+            return put(ERROR, error);
+        }
+
+        /** The exception's class name and stack trace (its message goes in {@link #error}). */
+        public Writer exception(String className, String stackTrace) {
+            return put(EXCEPTION, className).put(STACKTRACE, stackTrace);
+        }
+
+        public Writer failedAt(long epochMillis) {
+            return put(FAILED_AT_MS, Long.toString(epochMillis));
+        }
+
+        private Writer put(String name, String value) {
+            if (value != null) {
+                headers.add(name, value.getBytes(StandardCharsets.UTF_8));
+            }
+            return this;
+        }
     }
 }

@@ -15,7 +15,6 @@ import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -172,20 +171,15 @@ public final class DeadLetterPublisher implements AutoCloseable {
     public static ProducerRecord<byte[], byte[]> toRecord(String topic, DeadLetter deadLetter) {
         RecordHeaders headers = new RecordHeaders();
         addChangeHeaders(headers, deadLetter);
-        add(headers, TOPIC, deadLetter.topic());
-        add(headers, PARTITION, Integer.toString(deadLetter.partition()));
-        add(headers, OFFSET, Long.toString(deadLetter.offset()));
-        if (deadLetter.lsn() >= 0) {
-            add(headers, LSN, Long.toString(deadLetter.lsn()));
-        }
-        if (deadLetter.version() >= 0) {
-            add(headers, VERSION, Long.toString(deadLetter.version()));
-        }
-        add(headers, TABLE, deadLetter.table());
-        add(headers, KEY, deadLetter.keyJson());
-        add(headers, SQLSTATE, deadLetter.sqlState());
-        add(headers, ERROR, truncate(deadLetter.error()));
-        add(headers, FAILED_AT_MS, Long.toString(deadLetter.failedAtMs()));
+        DeadLetterFields.onto(headers, DeadLetterFields.WRITER)
+                .origin(deadLetter.topic(), deadLetter.partition(), deadLetter.offset())
+                .lsn(deadLetter.lsn() >= 0 ? deadLetter.lsn() : null)
+                .version(deadLetter.version() >= 0 ? deadLetter.version() : null)
+                .table(deadLetter.table())
+                .key(deadLetter.keyJson())
+                .sqlState(deadLetter.sqlState())
+                .error(truncate(deadLetter.error()))
+                .failedAt(deadLetter.failedAtMs());
         return new ProducerRecord<>(topic, null, deadLetter.rawKey(), deadLetter.rawValue(), headers);
     }
 
@@ -212,12 +206,6 @@ public final class DeadLetterPublisher implements AutoCloseable {
         }
         ChangeHeaders.copyKeptByDeadLetters(ChangeHeaders.forDecodedChange(deadLetter.version(), deadLetter.lsn(), deadLetter.generation()),
                 headers);
-    }
-
-    private static void add(RecordHeaders headers, String name, String value) {
-        if (value != null) {
-            headers.add(name, value.getBytes(StandardCharsets.UTF_8));
-        }
     }
 
     /** Closes the producer when this publisher created it. */

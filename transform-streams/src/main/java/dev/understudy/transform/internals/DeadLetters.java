@@ -11,7 +11,6 @@ import org.slf4j.Logger;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 
 /** Builds dead-letter records and decides which failures are the record's fault. */
@@ -28,14 +27,11 @@ public final class DeadLetters {
         // Processor API forwards exactly the headers object it is given.
         Headers headers = new RecordHeaders(input.headers().toArray());
         headers.remove(ToastFillProcessor.PRIOR_ROW); // internal to the topology, not part of the record
-        headers.add(DeadLetterFields.STAGE, utf8(DeadLetterFields.TRANSFORM));
-        headers.add(DeadLetterFields.TOPIC, utf8(where.topic()));
-        headers.add(DeadLetterFields.PARTITION, utf8(String.valueOf(where.partition())));
-        headers.add(DeadLetterFields.OFFSET, utf8(String.valueOf(where.offset())));
-        headers.add(DeadLetterFields.EXCEPTION, utf8(error.getClass().getName()));
-        headers.add(DeadLetterFields.ERROR, utf8(String.valueOf(error.getMessage())));
-        headers.add(DeadLetterFields.STACKTRACE, utf8(stackTrace(error)));
-        headers.add(DeadLetterFields.FAILED_AT_MS, utf8(String.valueOf(System.currentTimeMillis())));
+        DeadLetterFields.onto(headers, DeadLetterFields.TRANSFORM)
+                .origin(where.topic(), where.partition(), where.offset())
+                .error(String.valueOf(error.getMessage()))
+                .exception(error.getClass().getName(), stackTrace(error))
+                .failedAt(System.currentTimeMillis());
         return new Record<>(rawKey, input.value(), input.timestamp(), headers);
     }
 
@@ -61,10 +57,6 @@ public final class DeadLetters {
         return new StreamsException(stage + ": cannot process the record at " + where + " because the schema registry failed: "
                 + error.getMessage() + ". Check that the registry is reachable; the record's offset was not committed, "
                 + "so it is processed again once the application restarts.", error);
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     private static String stackTrace(Throwable t) {
