@@ -118,17 +118,15 @@ public final class ChangeHeaders {
     }
 
     /**
-     * The ordering headers of a decoded change whose original headers are gone: version, LSN (when
-     * known, not negative) and generation.
+     * Adds to {@code headers} the ordering headers of a decoded change whose original headers are
+     * gone: version, LSN (when known, not negative) and generation.
      */
-    public static Headers forDecodedChange(long version, long lsn, long generation) {
-        Headers headers = new RecordHeaders();
+    public static void addDecodedChange(Headers headers, long version, long lsn, long generation) {
         headers.add(VERSION, encodeLong(version));
         if (lsn >= 0) {
             headers.add(LSN, encodeLong(lsn));
         }
         headers.add(GENERATION, encodeLong(generation));
-        return headers;
     }
 
     public static byte[] encodeLong(long value) {

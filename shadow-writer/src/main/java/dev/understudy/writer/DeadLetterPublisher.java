@@ -204,8 +204,7 @@ public final class DeadLetterPublisher implements AutoCloseable {
         if (deadLetter.generation() < 0) {
             return;
         }
-        ChangeHeaders.copyKeptByDeadLetters(ChangeHeaders.forDecodedChange(deadLetter.version(), deadLetter.lsn(), deadLetter.generation()),
-                headers);
+        ChangeHeaders.addDecodedChange(headers, deadLetter.version(), deadLetter.lsn(), deadLetter.generation());
     }
 
     /** Closes the producer when this publisher created it. */

@@ -113,7 +113,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     public ShadowWriter(ShadowWriterConfig config, RegistryClient registry) {
         this.config = config;
         this.connection = new TargetConnection(config);
-        this.controls = new WriterControls(config.groupId(), 0);
+        this.controls = new WriterControls(config.groupId());
         this.decoder = new RecordDecoder(registry, config.topicTables());
         this.tableOrder = List.copyOf(new LinkedHashSet<>(config.topicTables().values()));
         Map<String, Object> props = new HashMap<>();

@@ -26,9 +26,8 @@ final class WriterControls {
     private volatile Double groupRate;
     private long readAt;
 
-    WriterControls(String groupId, double localRate) {
+    WriterControls(String groupId) {
         this.groupId = groupId;
-        this.localRate = localRate;
     }
 
     void setLocalRate(double perSecond) {
