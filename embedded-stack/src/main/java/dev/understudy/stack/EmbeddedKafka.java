@@ -89,6 +89,11 @@ public final class EmbeddedKafka implements AutoCloseable {
                     // 50 partitions by default; creating them delays the first transactional producer
                     // (Kafka Streams exactly-once) by seconds.
                     .setConfigProp("transaction.state.log.num.partitions", "3")
+                    // A killed migration application leaves its open transaction behind; when it does not
+                    // come back under the same transactional id (a new spec generation runs a new application),
+                    // the broker aborts it after the producer's transaction.timeout.ms, checked this often
+                    // (10 s by default). Until then read_committed readers of its topics stop at it.
+                    .setConfigProp("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000")
                     .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
                     .setConfigProp("share.coordinator.state.topic.min.isr", "1")
                     // The default 3 s delay only helps when many consumers join at once.

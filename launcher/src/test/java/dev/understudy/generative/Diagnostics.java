@@ -32,7 +32,8 @@ final class Diagnostics {
         List<String> out = new ArrayList<>();
         AvroDeserializer avro = new AvroDeserializer(new ConfluentRegistryClient(registryUrl, SerdeConfig.defaults()));
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000),
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = consumer.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
             consumer.assign(parts);

@@ -153,7 +153,10 @@ public final class CutoverGate {
         Map<String, Long> firstReport = new HashMap<>();
         try (KafkaConsumer<String, GenericRecord> consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP),
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new StringDeserializer(), new AvroDeserializer(registry))) {
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                // The comparison application writes drift reports in Kafka transactions (exactly-once):
+                // reports of an aborted attempt must not count.
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new AvroDeserializer(registry))) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
                     .map(p -> new TopicPartition(topic, p.partition())).toList();
             consumer.assign(partitions);

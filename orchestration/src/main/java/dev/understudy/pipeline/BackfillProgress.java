@@ -1,5 +1,6 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.schemas.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -18,6 +19,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -88,6 +91,8 @@ public final class BackfillProgress implements AutoCloseable {
     private Map<TopicPartition, Long> writerGoal;
     /** Ends of the application's repartition topics in the current drain round. */
     private Map<TopicPartition, Long> internalGoal;
+    /** Where the repartition topics' partitions without a committed offset begin: their queue starts there. */
+    private Map<TopicPartition, Long> internalStart = Map.of();
     private int internalRounds;
     /** Records queued in the repartition topics once the legacy goal is passed, -1 before. */
     private volatile long internalBehind = -1;
@@ -316,7 +321,8 @@ public final class BackfillProgress implements AutoCloseable {
             while (true) {
                 if (internalGoal != null) {
                     long queued = internalGoal.entrySet().stream()
-                            .mapToLong(e -> Math.max(0, e.getValue() - committed.getOrDefault(e.getKey(), 0L))).sum();
+                            .mapToLong(e -> Math.max(0, e.getValue() - committed.getOrDefault(e.getKey(),
+                                    internalStart.getOrDefault(e.getKey(), 0L)))).sum();
                     internalBehind = queued;
                     boolean drained = queued == 0;
                     if (!drained) {
@@ -327,8 +333,10 @@ public final class BackfillProgress implements AutoCloseable {
                         break;
                     }
                 }
-                List<TopicPartition> internal = committed.keySet().stream().filter(tp -> !goal.containsKey(tp)).toList();
+                List<TopicPartition> internal = internalPartitions(committed);
                 internalGoal = internal.isEmpty() ? Map.of() : offsets(internal, OffsetSpec.latest());
+                List<TopicPartition> uncommitted = internal.stream().filter(tp -> !committed.containsKey(tp)).toList();
+                internalStart = uncommitted.isEmpty() ? Map.of() : offsets(uncommitted, OffsetSpec.earliest());
                 internalRounds++;
             }
         }
@@ -340,6 +348,32 @@ public final class BackfillProgress implements AutoCloseable {
         long[] first = samples.peekFirst();
         rate = now > first[0] ? (done - first[1]) / ((now - first[0]) / 1e9) : 0;
         return caughtUp;
+    }
+
+    /**
+     * The partitions of the application's own topics that carry records between its sub-topologies:
+     * a join's repartition topic and its subscription and response topics (KIP-213), named
+     * {@code <application.id>-...} by Kafka Streams; its changelogs carry none. Found by name, not
+     * only by the group's committed offsets: a partition whose records no task has consumed yet has
+     * no committed offset, and its queue would go unseen (the backfill was once reported complete in
+     * 4 s while a join's rows were still queued, and the target then showed re-read history).
+     */
+    private List<TopicPartition> internalPartitions(Map<TopicPartition, Long> committed) {
+        Set<String> topics = new TreeSet<>();
+        committed.keySet().stream().filter(tp -> !goal.containsKey(tp)).forEach(tp -> topics.add(tp.topic()));
+        try {
+            for (String t : admin.listTopics().names().get()) {
+                if (Topics.isStreamsRecordTopic(migrationGroup, t)) {
+                    topics.add(t);
+                }
+            }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while listing topics", e);
+        }
+        return topics.isEmpty() ? List.of() : partitions(topics);
     }
 
     private List<TopicPartition> partitions(Collection<String> topics) {

@@ -80,4 +80,16 @@ public final class Topics {
     public static String comparisonApplication(String prefix) {
         return prefix + "-comparison";
     }
+
+    /**
+     * Whether {@code topic} is one of Kafka Streams application {@code applicationId}'s own topics
+     * that carry records from one sub-topology to the next (a repartition topic, a foreign-key join's
+     * subscription and response topics), rather than a changelog. Kafka Streams prefixes every
+     * internal topic with {@code <application.id>-} and names changelogs {@code <store>-changelog}
+     * (StreamsConfig, "Internal topics"); a generation's prefix never prefixes another generation's,
+     * because the number is followed by this dash.
+     */
+    public static boolean isStreamsRecordTopic(String applicationId, String topic) {
+        return topic.startsWith(applicationId + "-") && !topic.endsWith("-changelog");
+    }
 }

@@ -309,6 +309,9 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 } else if (!records.isEmpty()) {
                     process(new WriterBatch(records), 0);
                 }
+                if (records.isEmpty() && !records.nextOffsets().isEmpty()) {
+                    followMarkers(records.nextOffsets());
+                }
                 if (!records.isEmpty()) {
                     throttle(records.count());
                 }
@@ -703,7 +706,34 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
     // Offsets and lag
 
     private void commitOffsets(WriterBatch batch) {
-        pendingOffsets.putAll(batch.nextOffsets());
+        commitGroupOffsets(batch.nextOffsets());
+    }
+
+    /**
+     * A poll that returned transaction markers only (the migration writes in Kafka transactions)
+     * moved the consumer's position with no batch to apply. The group's offset follows it, so that
+     * what is measured from the group's offsets (a backfill's progress, lag tools) reaches the
+     * partition's end. Only where nothing is held below it; the position stored in the target stays
+     * where it is, and reading again from there reads markers only.
+     */
+    private void followMarkers(Map<TopicPartition, OffsetAndMetadata> next) {
+        Map<TopicPartition, OffsetAndMetadata> owed = new HashMap<>();
+        Set<TopicPartition> assigned = consumer.assignment();
+        for (Map.Entry<TopicPartition, OffsetAndMetadata> e : next.entrySet()) {
+            TopicPartition tp = e.getKey();
+            if (!assigned.contains(tp) || unpositioned.contains(tp)) {
+                continue;
+            }
+            if (aligner != null && !Long.valueOf(e.getValue().offset()).equals(aligner.committable(tp))) {
+                continue; // records below it are held for their transaction
+            }
+            owed.put(tp, e.getValue());
+        }
+        commitGroupOffsets(owed);
+    }
+
+    private void commitGroupOffsets(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        pendingOffsets.putAll(offsets);
         if (pendingOffsets.isEmpty()) {
             return;
         }

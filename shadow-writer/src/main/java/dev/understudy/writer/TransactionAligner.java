@@ -187,11 +187,16 @@ final class TransactionAligner {
                 }
             }
             if (!records.isEmpty()) {
-                long next = records.get(records.size() - 1).offset() + 1;
-                admittedTo.put(tp, next);
-                if (next >= replay) {
-                    replayBelow.remove(tp);
-                }
+                admitTo(tp, records.get(records.size() - 1).offset() + 1);
+            }
+        }
+        // The poll's next offsets pass the transaction markers after its last records (KIP-1094): the
+        // migration writes in Kafka transactions, so a partition's end is a marker, never a record.
+        // A partition may also have returned markers only.
+        for (Map.Entry<TopicPartition, OffsetAndMetadata> e : polled.nextOffsets().entrySet()) {
+            Long at = admittedTo.get(e.getKey());
+            if (at == null || e.getValue().offset() > at) {
+                admitTo(e.getKey(), e.getValue().offset());
             }
         }
         bound();
@@ -398,6 +403,21 @@ final class TransactionAligner {
      * Where {@code tp} resumes after a restart: its first held or dropped record, else after the last
      * admitted one; null when nothing was admitted from it (its stored position stays as it is).
      */
+    private void admitTo(TopicPartition tp, long next) {
+        admittedTo.put(tp, next);
+        if (next >= replayBelow.getOrDefault(tp, -1L)) {
+            replayBelow.remove(tp);
+        }
+    }
+
+    /**
+     * The offset of {@code tp} below which every record read is applied or not to be applied, as far
+     * as this aligner knows (null before its first record): where the group's offset may point.
+     */
+    Long committable(TopicPartition tp) {
+        return nextPosition(tp);
+    }
+
     private Long nextPosition(TopicPartition tp) {
         Long next = admittedTo.get(tp);
         if (next == null) {

@@ -36,10 +36,21 @@ private static final Logger log = LoggerFactory.getLogger(WriterBatch.class);
     List<DeadLetter> undecodable;
 
     WriterBatch(ConsumerRecords<byte[], byte[]> polled) {
+        Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
         for (TopicPartition tp : polled.partitions()) {
-            records.put(tp, polled.records(tp));
+            List<ConsumerRecord<byte[], byte[]>> l = polled.records(tp);
+            records.put(tp, l);
+            // The poll's next offset passes the transaction markers after the last record (KIP-1094;
+            // the migration writes in Kafka transactions), so the stored position and the group's
+            // offset reach the partition's end rather than stopping at its last marker.
+            OffsetAndMetadata n = polled.nextOffsets().get(tp);
+            long after = l.isEmpty() ? -1 : l.get(l.size() - 1).offset() + 1;
+            long at = n == null ? after : Math.max(after, n.offset());
+            if (at >= 0) {
+                next.put(tp, new OffsetAndMetadata(at));
+            }
         }
-        this.positions = null;
+        this.positions = next;
         this.commitOrder = null;
         this.coveredOrders = new HashMap<>();
     }
@@ -78,9 +89,7 @@ private static final Logger log = LoggerFactory.getLogger(WriterBatch.class);
     }
 
     void retain(Set<TopicPartition> owned) {
-        if (positions != null) {
-            positions.keySet().retainAll(owned);
-        }
+        positions.keySet().retainAll(owned);
         if (!owned.containsAll(coveredOrders.keySet())) {
             // No longer every partition: the group-wide commit order is not complete through this batch.
             commitOrder = null;
@@ -111,17 +120,7 @@ private static final Logger log = LoggerFactory.getLogger(WriterBatch.class);
     }
 
     Map<TopicPartition, OffsetAndMetadata> nextOffsets() {
-        if (positions != null) {
-            return new HashMap<>(positions);
-        }
-        Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-        for (Map.Entry<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> e : records.entrySet()) {
-            List<ConsumerRecord<byte[], byte[]>> l = e.getValue();
-            if (!l.isEmpty()) {
-                next.put(e.getKey(), new OffsetAndMetadata(l.get(l.size() - 1).offset() + 1));
-            }
-        }
-        return next;
+        return new HashMap<>(positions);
     }
 
     /** e.g. {@code understudy.new.public.users[0] offsets 0..1666, understudy.new.public.users[1] offsets 0..1650}. */

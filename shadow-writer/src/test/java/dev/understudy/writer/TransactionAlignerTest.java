@@ -3,6 +3,7 @@ package dev.understudy.writer;
 import dev.understudy.schemas.ChangeHeaders;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.record.TimestampType;
@@ -89,6 +90,33 @@ class TransactionAlignerTest {
         assertEquals(2L, released.positions().get(P1).offset(), "transaction 9 stays held and keeps the position");
         assertEquals(2L, released.positions().get(P0).offset());
         assertEquals(1, aligner.heldCount());
+    }
+
+    /**
+     * The migration writes in Kafka transactions, so a partition ends with a commit marker the
+     * consumer skips. The poll's next offsets (KIP-1094) pass it; positions stored and committed must
+     * too, or a caught-up writer's group offset stays one below the partition's end for ever.
+     */
+    @Test
+    void positionsPassTheTransactionMarkersAfterTheLastRecords() {
+        Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> map = new HashMap<>();
+        map.put(P0, List.of(record(P0, 0, null), record(P0, 1, null)));
+        var applied = aligner.take(aligner.admit(new ConsumerRecords<>(map,
+                Map.of(P0, new OffsetAndMetadata(3)))), tp -> 3L);
+        assertEquals(List.of(0L, 1L), offsets(applied, P0));
+        assertEquals(3L, applied.positions().get(P0).offset(), "offset 2 is the marker of the records' transaction");
+        assertEquals(3L, aligner.committable(P0));
+
+        // A poll of markers only moves the position; with nothing held, that is where the group may point.
+        aligner.admit(new ConsumerRecords<>(Map.of(), Map.of(P0, new OffsetAndMetadata(5))));
+        assertEquals(5L, aligner.committable(P0));
+
+        // A held record keeps it below, markers or not.
+        map.clear();
+        map.put(P0, List.of(record(P0, 5, 42L)));
+        aligner.admit(new ConsumerRecords<>(map, Map.of(P0, new OffsetAndMetadata(6))));
+        aligner.admit(new ConsumerRecords<>(Map.of(), Map.of(P0, new OffsetAndMetadata(8))));
+        assertEquals(5L, aligner.committable(P0), "transaction 42 is held at offset 5");
     }
 
     @Test

@@ -27,10 +27,17 @@ public final class StreamsProperties {
         // its local RocksDB state and restore only the changelog tail.
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, numThreads);
-        // At-least-once is enough: the writer applies rows idempotently by version, and the
-        // comparison re-evaluates a key from its stored state on every record, so a replayed record
-        // repeats nothing that matters (at worst a duplicate event after a crash).
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        // Exactly-once: a task's state store changes, its output records and its input offsets are
+        // committed in one Kafka transaction (KIP-447, exactly_once_v2), or none of them are. At-least-once
+        // is not enough for these topologies: their stores decide what a change emits (ToastFillProcessor's
+        // prior row names the target key a row leaves, and its last LSN marks replays; the join's stores
+        // name the rows a driving change joins), and after a crash at-least-once restores a changelog that
+        // may be ahead of the committed input. The input is then processed again against state that
+        // already holds its effect: a row's own new image becomes its "prior row", the tombstone for the
+        // target key it left is never emitted, and the target keeps a row the legacy database no longer
+        // has. Readers of the outputs read committed only (the writer, the comparison, the watermarks).
+        // Cost: after an unclean stop a task's local state is wiped and restored from its changelog.
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         // Commit (and flush the producer) often, so rows reach the writer and events their readers
         // with little delay; the shadow pipeline's lag is what the settle window must cover. The
         // transaction watermark also waits for the migration's commits: in `bench transactions`, 100 ms

@@ -92,7 +92,8 @@ class PipelineTopologyTest {
     void streamsPropertiesFavourPromptDelivery() {
         Properties p = StreamsProperties.of("understudy", "localhost:9092", stateDir, 2);
         assertEquals("understudy", p.get(StreamsConfig.APPLICATION_ID_CONFIG));
-        assertEquals(StreamsConfig.AT_LEAST_ONCE, p.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG));
+        // Exactly once: store, outputs and input offsets commit together (see StreamsProperties).
+        assertEquals(StreamsConfig.EXACTLY_ONCE_V2, p.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG));
         assertEquals(50, p.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG));
         assertEquals(0L, p.get(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG));
         assertEquals(2, p.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG));
