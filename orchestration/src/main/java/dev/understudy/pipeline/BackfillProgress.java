@@ -1,6 +1,5 @@
 package dev.understudy.pipeline;
 
-import dev.understudy.schemas.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -16,11 +15,11 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -359,21 +358,9 @@ public final class BackfillProgress implements AutoCloseable {
      * 4 s while a join's rows were still queued, and the target then showed re-read history).
      */
     private List<TopicPartition> internalPartitions(Map<TopicPartition, Long> committed) {
-        Set<String> topics = new TreeSet<>();
-        committed.keySet().stream().filter(tp -> !goal.containsKey(tp)).forEach(tp -> topics.add(tp.topic()));
-        try {
-            for (String t : admin.listTopics().names().get()) {
-                if (Topics.isStreamsRecordTopic(migrationGroup, t)) {
-                    topics.add(t);
-                }
-            }
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while listing topics", e);
-        }
-        return topics.isEmpty() ? List.of() : partitions(topics);
+        Set<TopicPartition> internal = new LinkedHashSet<>(new KafkaOffsets(admin).internalPartitions(migrationGroup));
+        committed.keySet().stream().filter(tp -> !goal.containsKey(tp)).forEach(internal::add);
+        return List.copyOf(internal);
     }
 
     private List<TopicPartition> partitions(Collection<String> topics) {

@@ -1,5 +1,6 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.schemas.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -63,7 +64,7 @@ public final class KafkaOffsets {
     public List<TopicPartition> internalPartitions(String applicationId) {
         List<String> mine = new ArrayList<>();
         for (String n : get(admin.listTopics().names(), "list topics")) {
-            if (n.startsWith(applicationId + "-") && (n.endsWith("-repartition") || n.endsWith("-topic"))) {
+            if (Topics.isStreamsRecordTopic(applicationId, n)) {
                 mine.add(n);
             }
         }

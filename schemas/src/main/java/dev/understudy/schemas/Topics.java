@@ -83,13 +83,13 @@ public final class Topics {
 
     /**
      * Whether {@code topic} is one of Kafka Streams application {@code applicationId}'s own topics
-     * that carry records from one sub-topology to the next (a repartition topic, a foreign-key join's
-     * subscription and response topics), rather than a changelog. Kafka Streams prefixes every
-     * internal topic with {@code <application.id>-} and names changelogs {@code <store>-changelog}
-     * (StreamsConfig, "Internal topics"); a generation's prefix never prefixes another generation's,
-     * because the number is followed by this dash.
+     * that carry records from one sub-topology to the next: a repartition topic
+     * ({@code <application.id>-<name>-repartition}) or a foreign-key join's subscription and response
+     * topics ({@code <application.id>-<name>-topic}, KIP-213); not a changelog
+     * ({@code -changelog}). A generation's prefix never prefixes another generation's, because the
+     * number is followed by the dash.
      */
     public static boolean isStreamsRecordTopic(String applicationId, String topic) {
-        return topic.startsWith(applicationId + "-") && !topic.endsWith("-changelog");
+        return topic.startsWith(applicationId + "-") && (topic.endsWith("-repartition") || topic.endsWith("-topic"));
     }
 }

@@ -16,5 +16,6 @@ class TopicsTest {
         assertFalse(Topics.isStreamsRecordTopic(g1, Topics.migrationApplication("shop", 10) + "-orders-table-repartition"),
                 "generation 10 is not generation 1");
         assertFalse(Topics.isStreamsRecordTopic(g1, "shop.legacy.public.orders"));
+        assertFalse(Topics.isStreamsRecordTopic(g1, g1 + "-orders-store"), "neither a repartition nor a join topic");
     }
 }

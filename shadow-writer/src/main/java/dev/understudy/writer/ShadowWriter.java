@@ -711,12 +711,12 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
 
     /**
      * A poll that returned transaction markers only (the migration writes in Kafka transactions)
-     * moved the consumer's position with no batch to apply. The group's offset follows it, so that
-     * what is measured from the group's offsets (a backfill's progress, lag tools) reaches the
-     * partition's end. Only where nothing is held below it; the position stored in the target stays
-     * where it is, and reading again from there reads markers only.
+     * moved the consumer's position with no batch to apply. The stored position and the group's
+     * offset follow it, so that what is measured from them (verify's catch-up, a backfill's progress,
+     * lag tools) reaches the partition's end. Only where nothing is held below it. Both only move
+     * forward; if either write fails, the next batch writes past it anyway.
      */
-    private void followMarkers(Map<TopicPartition, OffsetAndMetadata> next) {
+    private void followMarkers(Map<TopicPartition, OffsetAndMetadata> next) throws Exception {
         Map<TopicPartition, OffsetAndMetadata> owed = new HashMap<>();
         Set<TopicPartition> assigned = consumer.assignment();
         for (Map.Entry<TopicPartition, OffsetAndMetadata> e : next.entrySet()) {
@@ -728,6 +728,18 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
                 continue; // records below it are held for their transaction
             }
             owed.put(tp, e.getValue());
+        }
+        if (owed.isEmpty()) {
+            return;
+        }
+        Connection c = ensureConnection();
+        try {
+            WriterPositions.record(c, config.groupId(), owed, Map.of());
+            c.commit();
+        } catch (SQLException e) {
+            TargetConnection.rollbackQuietly(c);
+            log.debug("Could not record positions {} past transaction markers yet: {}", owed, e.getMessage());
+            return;
         }
         commitGroupOffsets(owed);
     }
