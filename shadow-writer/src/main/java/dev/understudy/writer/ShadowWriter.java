@@ -716,7 +716,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
      * lag tools) reaches the partition's end. Only where nothing is held below it. Both only move
      * forward; if either write fails, the next batch writes past it anyway.
      */
-    private void followMarkers(Map<TopicPartition, OffsetAndMetadata> next) throws Exception {
+    private void followMarkers(Map<TopicPartition, OffsetAndMetadata> next) {
         Map<TopicPartition, OffsetAndMetadata> owed = new HashMap<>();
         Set<TopicPartition> assigned = consumer.assignment();
         for (Map.Entry<TopicPartition, OffsetAndMetadata> e : next.entrySet()) {
@@ -732,12 +732,16 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         if (owed.isEmpty()) {
             return;
         }
-        Connection c = ensureConnection();
+        Connection c = null;
         try {
+            c = ensureConnection();
             WriterPositions.record(c, config.groupId(), owed, Map.of());
             c.commit();
         } catch (SQLException e) {
-            TargetConnection.rollbackQuietly(c);
+            // The next batch meets the same failure, and its retry rule (BatchFailures) decides.
+            if (c != null) {
+                TargetConnection.rollbackQuietly(c);
+            }
             log.debug("Could not record positions {} past transaction markers yet: {}", owed, e.getMessage());
             return;
         }
