@@ -94,6 +94,12 @@ public final class EmbeddedKafka implements AutoCloseable {
                     // the broker aborts it after the producer's transaction.timeout.ms, checked this often
                     // (10 s by default). Until then read_committed readers of its topics stop at it.
                     .setConfigProp("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000")
+                    // Transactions v2 (KIP-890): a transactional write to a partition whose previous
+                    // transaction's marker is not written yet waits on the broker for up to this long, then
+                    // fails with CONCURRENT_TRANSACTIONS; the producer then backs off and its later batches
+                    // fail with out-of-order sequences until the first gets in. 100 ms by default, which a
+                    // loaded machine exceeds at every commit of a Streams application committing every 50 ms.
+                    .setConfigProp("add.partitions.to.txn.retry.backoff.max.ms", "2000")
                     .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
                     .setConfigProp("share.coordinator.state.topic.min.isr", "1")
                     // The default 3 s delay only helps when many consumers join at once.

@@ -46,6 +46,12 @@ public final class StreamsProperties {
         // Kafka Streams raises its producers' linger.ms to 100 by default (StreamsConfig's producer
         // overrides), trading latency for batching; 5 ms still batches well under load.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+        // A write right after a commit can meet the previous transaction's markers still being written
+        // (CONCURRENT_TRANSACTIONS, transactions v2); the producer's retry backoff grows exponentially
+        // from retry.backoff.ms to retry.backoff.max.ms (KIP-580, 1 s by default), which at a commit every
+        // 50 ms stalls the application. Retry sooner, and never wait more than a commit interval or two.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.RETRY_BACKOFF_MS_CONFIG), 10);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG), 100);
         // Every topology states its serdes; bytes as the default keep a forgotten one from guessing.
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
         p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
