@@ -15,11 +15,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -332,7 +330,11 @@ public final class BackfillProgress implements AutoCloseable {
                         break;
                     }
                 }
-                List<TopicPartition> internal = internalPartitions(committed);
+                // Found by name (KafkaOffsets), not by the group's committed offsets: a partition no task
+                // has consumed from yet has no committed offset, and its queue would go unseen (the
+                // backfill was once reported complete in 4 s while a join's rows were still queued, and
+                // the target then showed re-read history).
+                List<TopicPartition> internal = new KafkaOffsets(admin).internalPartitions(migrationGroup);
                 internalGoal = internal.isEmpty() ? Map.of() : offsets(internal, OffsetSpec.latest());
                 List<TopicPartition> uncommitted = internal.stream().filter(tp -> !committed.containsKey(tp)).toList();
                 internalStart = uncommitted.isEmpty() ? Map.of() : offsets(uncommitted, OffsetSpec.earliest());
@@ -347,20 +349,6 @@ public final class BackfillProgress implements AutoCloseable {
         long[] first = samples.peekFirst();
         rate = now > first[0] ? (done - first[1]) / ((now - first[0]) / 1e9) : 0;
         return caughtUp;
-    }
-
-    /**
-     * The partitions of the application's own topics that carry records between its sub-topologies:
-     * a join's repartition topic and its subscription and response topics (KIP-213), named
-     * {@code <application.id>-...} by Kafka Streams; its changelogs carry none. Found by name, not
-     * only by the group's committed offsets: a partition whose records no task has consumed yet has
-     * no committed offset, and its queue would go unseen (the backfill was once reported complete in
-     * 4 s while a join's rows were still queued, and the target then showed re-read history).
-     */
-    private List<TopicPartition> internalPartitions(Map<TopicPartition, Long> committed) {
-        Set<TopicPartition> internal = new LinkedHashSet<>(new KafkaOffsets(admin).internalPartitions(migrationGroup));
-        committed.keySet().stream().filter(tp -> !goal.containsKey(tp)).forEach(internal::add);
-        return List.copyOf(internal);
     }
 
     private List<TopicPartition> partitions(Collection<String> topics) {

@@ -724,7 +724,7 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
             if (!assigned.contains(tp) || unpositioned.contains(tp)) {
                 continue;
             }
-            if (aligner != null && !Long.valueOf(e.getValue().offset()).equals(aligner.committable(tp))) {
+            if (aligner != null && !Long.valueOf(e.getValue().offset()).equals(aligner.nextPosition(tp))) {
                 continue; // records below it are held for their transaction
             }
             owed.put(tp, e.getValue());

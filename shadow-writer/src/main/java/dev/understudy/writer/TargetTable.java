@@ -34,41 +34,38 @@ record TargetTable(String qualifiedName, String quotedName, List<TargetTable.Col
     record Column(String name, String type, String castType, boolean generated, boolean identityAlways) {
     }
 
+    /** A relation found in the catalog: its oid, and its schema and name as stored. */
+    private record Found(long oid, String schema, String name) {
+    }
+
+    private static final String FIND = "SELECT c.oid, n.nspname, c.relname FROM pg_class c "
+            + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ";
+
+    /** The table or partitioned table matching {@code condition} (after {@link #FIND}), or null. */
+    private static Found find(Connection c, String condition, String... parameters) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(FIND + condition)) {
+            for (int i = 0; i < parameters.length; i++) {
+                ps.setString(i + 1, parameters[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new Found(rs.getLong(1), rs.getString(2), rs.getString(3)) : null;
+            }
+        }
+    }
+
     static TargetTable load(Connection c, String table) throws SQLException {
-        long oid = -1;
-        String schema = null;
-        String name = null;
         int dot = table.indexOf('.');
         String wantedSchema = dot < 0 ? "public" : table.substring(0, dot);
         String wantedName = dot < 0 ? table : table.substring(dot + 1);
         // Exact names first (as stored in the catalog); then PostgreSQL's own parsing of the
         // name, for a quoted or case-folded spelling.
-        try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
-                + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
-            ps.setString(1, wantedSchema);
-            ps.setString(2, wantedName);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    oid = rs.getLong(1);
-                    schema = rs.getString(2);
-                    name = rs.getString(3);
-                }
-            }
-        }
-        if (oid < 0) {
+        Found found = find(c, "n.nspname = ? AND c.relname = ?", wantedSchema, wantedName);
+        if (found == null) {
             // A savepoint, because an unparsable name may raise 42601/42602 rather than return
             // NULL, and that must not abort the caller's transaction.
             Savepoint sp = c.getAutoCommit() ? null : c.setSavepoint();
-            try (PreparedStatement ps = c.prepareStatement("SELECT c.oid, n.nspname, c.relname FROM pg_class c "
-                    + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?) AND c.relkind IN ('r', 'p')")) {
-                ps.setString(1, table);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        oid = rs.getLong(1);
-                        schema = rs.getString(2);
-                        name = rs.getString(3);
-                    }
-                }
+            try {
+                found = find(c, "c.oid = to_regclass(?)", table);
                 if (sp != null) {
                     c.releaseSavepoint(sp);
                 }
@@ -81,10 +78,13 @@ record TargetTable(String qualifiedName, String quotedName, List<TargetTable.Col
                 }
             }
         }
-        if (oid < 0) {
+        if (found == null) {
             throw new TableMappingException("Target table " + table + " does not exist (looked for schema '" + wantedSchema
                     + "', table '" + wantedName + "'). Run the target migrations first, or fix the topic-to-table mapping");
         }
+        long oid = found.oid();
+        String schema = found.schema();
+        String name = found.name();
         String qualified = schema + "." + name;
 
         List<Column> columns = new ArrayList<>();

@@ -399,10 +399,6 @@ final class TransactionAligner {
         return transactions.size();
     }
 
-    /**
-     * Where {@code tp} resumes after a restart: its first held or dropped record, else after the last
-     * admitted one; null when nothing was admitted from it (its stored position stays as it is).
-     */
     private void admitTo(TopicPartition tp, long next) {
         admittedTo.put(tp, next);
         if (next >= replayBelow.getOrDefault(tp, -1L)) {
@@ -411,14 +407,12 @@ final class TransactionAligner {
     }
 
     /**
-     * The offset of {@code tp} below which every record read is applied or not to be applied, as far
-     * as this aligner knows (null before its first record): where the group's offset may point.
+     * Where {@code tp} resumes after a restart: its first held or dropped record, else after the last
+     * admitted one (past any transaction markers read); null when nothing was admitted from it (its
+     * stored position stays as it is). Every record below it is applied or not to be applied, so the
+     * stored position and the group's offset may point there.
      */
-    Long committable(TopicPartition tp) {
-        return nextPosition(tp);
-    }
-
-    private Long nextPosition(TopicPartition tp) {
+    Long nextPosition(TopicPartition tp) {
         Long next = admittedTo.get(tp);
         if (next == null) {
             return null;

@@ -44,11 +44,8 @@ private static final Logger log = LoggerFactory.getLogger(WriterBatch.class);
             // the migration writes in Kafka transactions), so the stored position and the group's
             // offset reach the partition's end rather than stopping at its last marker.
             OffsetAndMetadata n = polled.nextOffsets().get(tp);
-            long after = l.isEmpty() ? -1 : l.get(l.size() - 1).offset() + 1;
-            long at = n == null ? after : Math.max(after, n.offset());
-            if (at >= 0) {
-                next.put(tp, new OffsetAndMetadata(at));
-            }
+            long after = l.get(l.size() - 1).offset() + 1; // partitions() lists partitions with records only
+            next.put(tp, new OffsetAndMetadata(n == null ? after : Math.max(after, n.offset())));
         }
         this.positions = next;
         this.commitOrder = null;

@@ -105,18 +105,18 @@ class TransactionAlignerTest {
                 Map.of(P0, new OffsetAndMetadata(3)))), tp -> 3L);
         assertEquals(List.of(0L, 1L), offsets(applied, P0));
         assertEquals(3L, applied.positions().get(P0).offset(), "offset 2 is the marker of the records' transaction");
-        assertEquals(3L, aligner.committable(P0));
+        assertEquals(3L, aligner.nextPosition(P0));
 
         // A poll of markers only moves the position; with nothing held, that is where the group may point.
         aligner.admit(new ConsumerRecords<>(Map.of(), Map.of(P0, new OffsetAndMetadata(5))));
-        assertEquals(5L, aligner.committable(P0));
+        assertEquals(5L, aligner.nextPosition(P0));
 
         // A held record keeps it below, markers or not.
         map.clear();
         map.put(P0, List.of(record(P0, 5, 42L)));
         aligner.admit(new ConsumerRecords<>(map, Map.of(P0, new OffsetAndMetadata(6))));
         aligner.admit(new ConsumerRecords<>(Map.of(), Map.of(P0, new OffsetAndMetadata(8))));
-        assertEquals(5L, aligner.committable(P0), "transaction 42 is held at offset 5");
+        assertEquals(5L, aligner.nextPosition(P0), "transaction 42 is held at offset 5");
     }
 
     @Test
