@@ -25,6 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  *   <li>{@code -Dgenerative.trials=300}: long mode;</li>
  *   <li>{@code -Dgenerative.seed=N}: replays the trial of seed N (printed with every trial);</li>
  *   <li>{@code -Dgenerative.baseSeed=N}: the sequence of trial seeds of base N ({@code random}: a fresh base, printed);</li>
+ *   <li>{@code -Dgenerative.firstTrial=K}: starts the sequence at its K-th trial (1-based), so that a long run
+ *   stopped after trial K-1 goes on with the same seeds;</li>
  *   <li>{@code -Dgenerative.types=all}: also the types not carried exactly yet ({@link TypeCatalog});</li>
  *   <li>{@code -Dgenerative.faults=all}: every fault in every trial (by default each with even odds);</li>
  *   <li>while bugs the test found are open: {@code -Dgenerative.lowerCaseTables=true} (mixed-case table
@@ -60,6 +62,7 @@ class GenerativeDifferentialIT {
     @Test
     void targetsEqualTheirSqlProjectionOnGeneratedSchemasSpecsWorkloadsAndFaults(@TempDir Path work) throws Exception {
         List<Long> seeds = new ArrayList<>();
+        int firstTrial = 1;
         String replay = System.getProperty("generative.seed");
         if (replay != null && !replay.isBlank()) {
             seeds.add(Long.parseLong(replay.strip()));
@@ -81,12 +84,16 @@ class GenerativeDifferentialIT {
                     seeds.add(seed);
                 }
             } else {
-                for (int i = 0; i < trials; i++) {
-                    seeds.add(r.nextLong());
+                firstTrial = Integer.getInteger("generative.firstTrial", 1);
+                for (int i = 1; i <= trials; i++) {
+                    long seed = r.nextLong();
+                    if (i >= firstTrial) {
+                        seeds.add(seed);
+                    }
                 }
             }
-            System.out.println("generative: " + seeds.size() + " trial(s) from base seed " + base + " (-Dgenerative.baseSeed=" + base
-                    + " repeats them; -Dgenerative.seed=<seed> replays one)");
+            System.out.println("generative: " + seeds.size() + " trial(s) from base seed " + base + (firstTrial > 1 ? ", starting at trial " + firstTrial : "")
+                    + " (-Dgenerative.baseSeed=" + base + " repeats them; -Dgenerative.seed=<seed> replays one)");
         }
         Path failuresFile = Path.of("target", "generative", "failures.txt");
         Files.createDirectories(failuresFile.getParent());
@@ -98,8 +105,10 @@ class GenerativeDifferentialIT {
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), PG_TIME_ZONE)) {
             for (int i = 0; i < seeds.size(); i++) {
                 long seed = seeds.get(i);
-                Trial trial = new Trial(stack, seed, i, work.resolve("trial-" + i));
-                System.out.println("generative: trial " + (i + 1) + " of " + seeds.size() + ", seed " + seed + " (replay: -Dgenerative.seed=" + seed + ")");
+                // The trial's number in its base sequence names its objects, so a resumed sequence runs the same trials.
+                int index = firstTrial - 1 + i;
+                Trial trial = new Trial(stack, seed, index, work.resolve("trial-" + index));
+                System.out.println("generative: trial " + (index + 1) + " of " + (firstTrial - 1 + seeds.size()) + ", seed " + seed + " (replay: -Dgenerative.seed=" + seed + ")");
                 try {
                     trial.run();
                     passed++;
