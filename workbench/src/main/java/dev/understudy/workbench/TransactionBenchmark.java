@@ -267,7 +267,7 @@ final class TransactionBenchmark implements Callable<Integer> {
     }
 
     /** A new database on the target server for this run; returns its JDBC URL. */
-    private static String createTargetDatabase(EmbeddedStack stack, String name) throws SQLException {
+    static String createTargetDatabase(EmbeddedStack stack, String name) throws SQLException {
         try (Connection c = stack.target().connect(); Statement s = c.createStatement()) {
             s.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
             s.execute("CREATE DATABASE " + name);
@@ -280,7 +280,7 @@ final class TransactionBenchmark implements Callable<Integer> {
      * server's WAL from being recycled, which would weigh on the next run. A slot still active (a
      * capture that did not stop) is left alone and reported.
      */
-    private static void dropSlots(EmbeddedStack stack, String name, String targetUrl) {
+    static void dropSlots(EmbeddedStack stack, String name, String targetUrl) {
         dropSlot(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), name + "_legacy");
         dropSlot(targetUrl, stack.target().user(), stack.target().password(), name + "_target");
     }

@@ -1,0 +1,321 @@
+package dev.understudy.workbench;
+
+import dev.understudy.cli.Main;
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.stack.FileTrees;
+import dev.understudy.testkit.UsersWorkload;
+import dev.understudy.transform.TransformConfig;
+import org.flywaydb.core.Flyway;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.InputStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Loading a table, next to the physical limit measured in the same run on the same rows: the legacy
+ * {@code public.users} (N rows) goes to the target as the users spec maps it (name renamed to
+ * full_name, birthdate null), by
+ * <ol>
+ *   <li>a {@code COPY} pipe: binary {@code COPY ... TO STDOUT} from the legacy database straight into
+ *   {@code COPY ... FROM STDIN} of a target table with the same definition and index (the baseline);</li>
+ *   <li>Understudy's initial load: {@code understudy run} started as its own process on a new pipeline,
+ *   timed from the process start until the target holds every row;</li>
+ *   <li>Understudy's streaming path: the same pipeline while N more rows are inserted into the legacy
+ *   table, in transactions of {@code --stream-batch} rows, timed from the first insert until the
+ *   target holds them all.</li>
+ * </ol>
+ * Each result is checked by a count and a checksum over the mapped columns against the legacy table.
+ * CPU seconds are charged to three parts, read from /proc ({@link ProcessUsage}): the pipeline process,
+ * this JVM (the Kafka broker and the schema registry, and the COPY pipe's client side), and the
+ * PostgreSQL servers (both, including exited backends). Nothing is asserted; the figures are printed.
+ * <p>
+ * The peer pipeline of the issue this answers (Kafka Connect with Debezium's PostgreSQL source and
+ * Debezium's JDBC sink) is not part of it: the JDBC sink connector is not served by the Maven
+ * repository this build resolves from.
+ */
+@Command(name = "load", mixinStandardHelpOptions = true,
+        description = "Rows/s of an initial load and of streamed inserts through `understudy run`, against a COPY pipe of the same rows "
+                + "(same run), with CPU seconds and peak resident set of each part.")
+final class LoadBenchmark implements Callable<Integer> {
+    @Option(names = "--rows", defaultValue = "1000000", description = "Legacy rows to load, and rows to stream afterwards (default: ${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--stream-batch", defaultValue = "10000",
+            description = "Rows per legacy transaction in the streaming phase (default: ${DEFAULT-VALUE}).")
+    int streamBatch;
+
+    @Option(names = "--timeout", defaultValue = "1800",
+            description = "Seconds to wait for each of: the initial load, and the streamed rows (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
+    String timeZone;
+
+    @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process, as -Xmx takes it (default: ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
+    boolean jfr;
+
+    static final String PIPELINE = "bench_load";
+    static final String COPY_DATABASE = "bench_load_copy";
+    static final long POLL_MS = 200;
+
+    /** Count and checksum of the rows as the users spec maps them, over text with the session's time zone fixed. */
+    private static final String LEGACY_CHECKSUM = "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', id, name, email, created_at), 0)), 0) "
+            + "FROM public.users";
+    private static final String TARGET_CHECKSUM = "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', id, full_name, email, created_at), 0)), 0) "
+            + "FROM public.users WHERE birthdate IS NULL";
+
+    @Override
+    public Integer call() throws Exception {
+        if (rows < 1 || streamBatch < 1 || timeoutSeconds < 1) {
+            System.err.println("--rows, --stream-batch and --timeout must be positive");
+            return 2;
+        }
+        String loadAtStart = WriterBenchmark.loadAverage();
+        Path work = Home.dir().resolve("bench-load");
+        FileTrees.deleteRecursively(work.resolve("streams"));
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+            long t0 = System.nanoTime();
+            try (Connection c = stack.legacy().connect()) {
+                UsersWorkload.createAndFill(c, rows);
+            }
+            System.out.printf("Load benchmark: %,d rows of legacy public.users (filled in %.1f s) to the target as the users spec maps them, "
+                            + "%d cores, PostgreSQL time zone %s%n", rows, (System.nanoTime() - t0) / 1e9,
+                    Runtime.getRuntime().availableProcessors(), timeZone);
+            Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
+
+            Usage before = Usage.now(stack, -1);
+            Phase copy = copyPipe(stack, legacy);
+            Usage afterCopy = Usage.now(stack, -1);
+            Phase[] run = runPipeline(stack, work, legacy);
+
+            System.out.println("== results (the COPY pipe is the baseline) ==");
+            System.out.printf("  %-40s %12s %10s %8s %14s %14s %14s %10s%n", "", "rows/s", "seconds", "ratio", "CPU s pipeline",
+                    "CPU s broker", "CPU s postgres", "checksum");
+            print("COPY pipe legacy -> target (baseline)", copy, copy, afterCopy.minus(before));
+            print("understudy run: initial load", run[0], copy, run[0].usage);
+            print("understudy run: streamed inserts", run[1], copy, run[1].usage);
+            System.out.printf("  initial load: first row in the target %.1f s after the process started%n", run[0].firstRowSeconds);
+            System.out.printf("  pipeline process peak resident set %s; this JVM (broker, registry) %s%n",
+                    run[1].peakRssMiB < 0 ? "n/a" : String.format("%,d MiB", run[1].peakRssMiB), DemoCommand.peakRss());
+            System.out.println("  peer pipeline (Kafka Connect, Debezium PostgreSQL source, Debezium JDBC sink): not run; the JDBC sink "
+                    + "connector is not available from the Maven repository this build resolves from");
+            System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
+            boolean exact = copy.exact && run[0].exact && run[1].exact;
+            System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
+            return exact ? 0 : 1;
+        }
+    }
+
+    private static void print(String what, Phase p, Phase baseline, Usage u) {
+        System.out.printf("  %-40s %,12.0f %10.2f %8.3f %14s %14.1f %14.1f %10s%n", what, p.rows / p.seconds, p.seconds,
+                (baseline.seconds / baseline.rows) / (p.seconds / p.rows), u.pipeline < 0 ? "-" : String.format("%.1f", u.pipeline),
+                u.jvm, u.postgres, p.exact ? "equal" : "DIFFERS");
+    }
+
+    /** The baseline: a binary COPY pipe into a new target database migrated by the same Flyway scripts. */
+    private Phase copyPipe(EmbeddedStack stack, Checksum legacy) throws Exception {
+        System.out.println("== COPY pipe (baseline) ==");
+        String url = TransactionBenchmark.createTargetDatabase(stack, COPY_DATABASE);
+        Flyway.configure().dataSource(url, stack.target().user(), stack.target().password()).locations("classpath:flyway/users").load().migrate();
+        long start = System.nanoTime();
+        long copied;
+        try (Connection l = stack.legacy().connect(); Connection t = DriverManager.getConnection(url, stack.target().user(), stack.target().password())) {
+            copied = UsersWorkload.copyToTarget(l, t);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Checksum target = checksum(url, stack.target().user(), stack.target().password(), TARGET_CHECKSUM);
+        System.out.printf("  %,d rows in %.2f s; %s%n", copied, seconds, target.against(legacy));
+        return new Phase(rows, seconds, target.equals(legacy), 0, null, -1);
+    }
+
+    /** The initial load and the streamed inserts, through one `understudy run` process. */
+    private Phase[] runPipeline(EmbeddedStack stack, Path work, Checksum legacyBefore) throws Exception {
+        System.out.println("== understudy run: initial load ==");
+        String targetUrl = TransactionBenchmark.createTargetDatabase(stack, PIPELINE);
+        Path settings = work.resolve("bench-load.properties");
+        Map<String, String> values = new TreeMap<>(stack.connectionSettings());
+        values.put(PipelineConfig.TARGET_JDBC_URL.name(), targetUrl);
+        values.put(PipelineConfig.PIPELINE_NAME.name(), PIPELINE);
+        values.put(TransformConfig.STATE_DIR.name(), work.resolve("streams").toString());
+        Properties p = new Properties();
+        p.putAll(values);
+        try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
+            p.store(out, "understudy bench load");
+        }
+        Path spec = work.resolve("users.yaml");
+        try (InputStream in = LoadBenchmark.class.getClassLoader().getResourceAsStream("examples/users/v1.2_add_birthdate_to_users.yaml")) {
+            if (in == null) {
+                throw new IllegalStateException("The workbench was built without examples/users; rebuild it with mvn -pl workbench -am package");
+            }
+            Files.copy(in, spec, StandardCopyOption.REPLACE_EXISTING);
+        }
+        String user = stack.target().user();
+        String password = stack.target().password();
+        Path log = work.resolve("run.log");
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + heap));
+        if (jfr) {
+            command.add("-XX:StartFlightRecording=filename=" + work.resolve("run.jfr") + ",settings=profile");
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", settings.toString(),
+                "--spec", spec.toString(), "--status-interval", "10"));
+        Usage before = Usage.now(stack, -1);
+        long start = System.nanoTime();
+        Process run = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            before = before.withPipeline(0);
+            long firstRow = awaitRows(run, targetUrl, user, password, 1, start, log);
+            long loaded = awaitRows(run, targetUrl, user, password, rows, start, log);
+            Usage afterLoad = Usage.now(stack, run.pid());
+            Checksum target = checksum(targetUrl, user, password, TARGET_CHECKSUM);
+            double loadSeconds = (loaded - start) / 1e9;
+            System.out.printf("  every row in the target %.1f s after the process started (first row after %.1f s); %s%n", loadSeconds,
+                    (firstRow - start) / 1e9, target.against(legacyBefore));
+            Phase load = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
+
+            System.out.printf("== understudy run: %,d rows inserted into the legacy table in transactions of %,d ==%n", rows, streamBatch);
+            long streamStart = System.nanoTime();
+            double insertSeconds = insert(stack, rows, streamBatch);
+            long streamed = awaitRows(run, targetUrl, user, password, 2L * rows, streamStart, log);
+            Usage afterStream = Usage.now(stack, run.pid());
+            long peakRss = ProcessUsage.peakRssMiB(run.pid()).orElse(-1L);
+            Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
+            Checksum targetAfter = checksum(targetUrl, user, password, TARGET_CHECKSUM);
+            double streamSeconds = (streamed - streamStart) / 1e9;
+            System.out.printf("  inserted in %.1f s; every row in the target %.1f s after the first insert; %s%n", insertSeconds, streamSeconds,
+                    targetAfter.against(legacyAfter));
+            Phase stream = new Phase(rows, streamSeconds, targetAfter.equals(legacyAfter), 0, afterStream.minus(afterLoad), peakRss);
+            return new Phase[] {load, stream};
+        } finally {
+            run.destroy();
+            if (!run.waitFor(60, TimeUnit.SECONDS)) {
+                run.destroyForcibly().waitFor();
+            }
+            TransactionBenchmark.dropSlots(stack, PIPELINE, targetUrl);
+            System.out.println("  pipeline log: " + log);
+        }
+    }
+
+    /**
+     * Waits until the target's users table holds {@code expected} rows; returns the nanoTime it did.
+     * Cheap first (the table's insert and delete counters in pg_stat_user_tables, which lag by up to
+     * about a second), then an exact count once the counters are close.
+     */
+    private long awaitRows(Process run, String url, String user, String password, long expected, long since, Path log) throws Exception {
+        long deadline = since + timeoutSeconds * 1_000_000_000L;
+        long nextProgress = System.nanoTime() + 10_000_000_000L;
+        long last = -1;
+        while (System.nanoTime() < deadline) {
+            if (!run.isAlive()) {
+                throw new IllegalStateException("understudy run exited with status " + run.exitValue() + "; see " + log);
+            }
+            try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
+                long approximate = 0;
+                try (ResultSet rs = s.executeQuery("SELECT n_tup_ins - n_tup_del FROM pg_stat_user_tables WHERE relid = to_regclass('public.users')")) {
+                    if (rs.next()) {
+                        approximate = rs.getLong(1);
+                    }
+                }
+                if (approximate >= expected * 0.95 || expected <= 1) {
+                    try (ResultSet rs = s.executeQuery(expected <= 1 ? "SELECT count(*) FROM (SELECT 1 FROM public.users LIMIT 1) one"
+                            : "SELECT count(*) FROM public.users")) {
+                        rs.next();
+                        last = rs.getLong(1);
+                    }
+                    if (last >= expected) {
+                        return System.nanoTime();
+                    }
+                } else {
+                    last = approximate;
+                }
+            } catch (SQLException e) {
+                // The table appears once Flyway has run; until then there is nothing to count.
+            }
+            if (System.nanoTime() >= nextProgress) {
+                System.out.printf("  [%5.0fs] target holds about %,d of %,d rows%n", (System.nanoTime() - since) / 1e9, Math.max(0, last), expected);
+                nextProgress += 10_000_000_000L;
+            }
+            Thread.sleep(POLL_MS);
+        }
+        throw new IllegalStateException("The target did not hold " + expected + " rows within " + timeoutSeconds + " s (about " + last
+                + " so far); raise --timeout or see " + log);
+    }
+
+    /** Inserts {@code n} rows into the legacy table, {@code batch} per transaction; returns the seconds it took. */
+    private static double insert(EmbeddedStack stack, int n, int batch) throws SQLException {
+        long start = System.nanoTime();
+        try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
+            c.setAutoCommit(true);
+            for (int from = 1; from <= n; from += batch) {
+                int to = Math.min(n, from + batch - 1);
+                s.execute("INSERT INTO public.users (name, email, created_at) SELECT 'Streamed ' || g, 'streamed' || g || '@example.com', "
+                        + "now() - (g * interval '3 minutes 1.234567 seconds') FROM generate_series(" + from + ", " + to + ") g");
+            }
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static Checksum checksum(String url, String user, String password, String sql) throws SQLException {
+        try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
+            s.execute("SET TimeZone = 'UTC'");
+            try (ResultSet rs = s.executeQuery(sql)) {
+                rs.next();
+                return new Checksum(rs.getLong(1), rs.getBigDecimal(2).toPlainString());
+            }
+        }
+    }
+
+    private record Checksum(long rows, String sum) {
+        String against(Checksum legacy) {
+            return equals(legacy) ? "count and checksum equal to the legacy table's"
+                    : "DIFFERS from the legacy table: " + rows + " rows, checksum " + sum + " against " + legacy.rows + " rows, checksum " + legacy.sum;
+        }
+    }
+
+    /**
+     * @param firstRowSeconds for a load, when the first row was in the target
+     * @param usage           CPU seconds charged to the phase
+     * @param peakRssMiB      the pipeline process's peak resident set, when known (-1 otherwise)
+     */
+    private record Phase(long rows, double seconds, boolean exact, double firstRowSeconds, Usage usage, long peakRssMiB) {
+    }
+
+    /** CPU seconds so far: the pipeline process (-1 when there is none), this JVM, the two PostgreSQL servers. */
+    private record Usage(double pipeline, double jvm, double postgres) {
+        static Usage now(EmbeddedStack stack, long pipelinePid) {
+            double pipeline = pipelinePid < 0 ? -1 : ProcessUsage.cpuSeconds(pipelinePid).orElse(Double.NaN);
+            double jvm = ProcessUsage.cpuSeconds(ProcessHandle.current().pid()).orElse(Double.NaN);
+            double postgres = ProcessUsage.treeCpuSeconds(stack.legacy().postmasterPid()).orElse(Double.NaN)
+                    + ProcessUsage.treeCpuSeconds(stack.target().postmasterPid()).orElse(Double.NaN);
+            return new Usage(pipeline, jvm, postgres);
+        }
+
+        Usage withPipeline(double seconds) {
+            return new Usage(seconds, jvm, postgres);
+        }
+
+        Usage minus(Usage earlier) {
+            return new Usage(pipeline < 0 ? -1 : pipeline - Math.max(0, earlier.pipeline), jvm - earlier.jvm, postgres - earlier.postgres);
+        }
+    }
+}
