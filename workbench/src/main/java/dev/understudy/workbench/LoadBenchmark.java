@@ -72,6 +72,10 @@ final class LoadBenchmark implements Callable<Integer> {
     @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process, as -Xmx takes it (default: ${DEFAULT-VALUE}).")
     String heap;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "A pipeline setting for the run process (repeatable), e.g. --set streams.threads=3; printed with the results.")
+    Map<String, String> overrides = new TreeMap<>();
+
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
@@ -100,8 +104,8 @@ final class LoadBenchmark implements Callable<Integer> {
                 UsersWorkload.createAndFill(c, rows);
             }
             System.out.printf("Load benchmark: %,d rows of legacy public.users (filled in %.1f s) to the target as the users spec maps them, "
-                            + "%d cores, PostgreSQL time zone %s%n", rows, (System.nanoTime() - t0) / 1e9,
-                    Runtime.getRuntime().availableProcessors(), timeZone);
+                            + "%d cores, PostgreSQL time zone %s, pipeline settings %s%n", rows, (System.nanoTime() - t0) / 1e9,
+                    Runtime.getRuntime().availableProcessors(), timeZone, overrides.isEmpty() ? "(defaults)" : overrides);
             Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
 
             Usage before = Usage.now(stack, -1);
@@ -158,6 +162,7 @@ final class LoadBenchmark implements Callable<Integer> {
         values.put(PipelineConfig.TARGET_JDBC_URL.name(), targetUrl);
         values.put(PipelineConfig.PIPELINE_NAME.name(), PIPELINE);
         values.put(TransformConfig.STATE_DIR.name(), work.resolve("streams").toString());
+        values.putAll(overrides);
         Properties p = new Properties();
         p.putAll(values);
         try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
