@@ -37,8 +37,14 @@ public final class TableChunks {
     public record Chunk(int index, long firstPage, long endPage) {
         /** The SQL predicate selecting this chunk's rows. */
         public String predicate() {
-            String from = "ctid >= '(" + firstPage + ",0)'::tid";
-            return endPage < 0 ? from : from + " AND ctid < '(" + endPage + ",0)'::tid";
+            return predicate(null);
+        }
+
+        /** The SQL predicate selecting this chunk's rows of the table known as {@code alias} in a query (null: unqualified). */
+        public String predicate(String alias) {
+            String ctid = alias == null ? "ctid" : alias + ".ctid";
+            String from = ctid + " >= '(" + firstPage + ",0)'::tid";
+            return endPage < 0 ? from : from + " AND " + ctid + " < '(" + endPage + ",0)'::tid";
         }
     }
 

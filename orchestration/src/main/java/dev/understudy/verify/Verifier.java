@@ -287,7 +287,7 @@ public final class Verifier {
     }
 
     /** The target table's column types as PostgreSQL writes them ({@code format_type}), by column name; commits the read. */
-    static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
+    public static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
         Map<String, String> types = new HashMap<>();
         try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                 + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {

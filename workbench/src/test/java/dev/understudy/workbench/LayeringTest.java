@@ -47,6 +47,7 @@ class LayeringTest {
             Map.entry("verify", "orchestration"),
             Map.entry("cutover", "orchestration"),
             Map.entry("dlq", "orchestration"),
+            Map.entry("load", "orchestration"),
             Map.entry("cli", "launcher"),
             Map.entry("stack", "embedded-stack"),
             Map.entry("testkit", "testkit"),
@@ -159,7 +160,7 @@ class LayeringTest {
     }
 
     /**
-     * No cycle between top-level packages (within orchestration too: pipeline, verify, cutover, dlq). A
+     * No cycle between top-level packages (within orchestration too: pipeline, verify, cutover, dlq, load). A
      * module's public package and its {@code internals} do use each other, as in Kafka Streams: the
      * public API builds internal processors that implement its public interfaces.
      */
