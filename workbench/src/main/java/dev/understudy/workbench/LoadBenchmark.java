@@ -1,15 +1,19 @@
 package dev.understudy.workbench;
 
+import dev.understudy.capture.ExportedSnapshot;
 import dev.understudy.cli.Main;
+import dev.understudy.load.BulkCopy;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.stack.FileTrees;
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.transform.TransformConfig;
+import dev.understudy.transform.spec.MigrationSpec;
 import org.flywaydb.core.Flyway;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -36,6 +40,9 @@ import java.util.concurrent.TimeUnit;
  * <ol>
  *   <li>a {@code COPY} pipe: binary {@code COPY ... TO STDOUT} from the legacy database straight into
  *   {@code COPY ... FROM STDIN} of a target table with the same definition and index (the baseline);</li>
+ *   <li>Understudy's bulk copy stage alone ({@link BulkCopy}: COPY through the spec's SQL projection, in
+ *   parallel page-range chunks at a replication slot's exported snapshot), into another new database;
+ *   not yet what {@code run} does for an initial load;</li>
  *   <li>Understudy's initial load: {@code understudy run} started as its own process on a new pipeline,
  *   timed from the process start until the target holds every row;</li>
  *   <li>Understudy's streaming path: the same pipeline while N more rows are inserted into the legacy
@@ -69,6 +76,12 @@ final class LoadBenchmark implements Callable<Integer> {
     @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
     String timeZone;
 
+    @Option(names = "--workers", defaultValue = "2", description = "Connections copying chunks at once in the bulk copy stage (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--chunk-rows", defaultValue = "100000", description = "Rows per chunk of the bulk copy stage, about (default: ${DEFAULT-VALUE}).")
+    long chunkRows;
+
     @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process, as -Xmx takes it (default: ${DEFAULT-VALUE}).")
     String heap;
 
@@ -81,6 +94,7 @@ final class LoadBenchmark implements Callable<Integer> {
 
     static final String PIPELINE = "bench_load";
     static final String COPY_DATABASE = "bench_load_copy";
+    static final String BULK_DATABASE = "bench_load_bulk";
     static final long POLL_MS = 200;
 
     /** Count and checksum of the rows as the users spec maps them, over text with the session's time zone fixed. */
@@ -111,12 +125,16 @@ final class LoadBenchmark implements Callable<Integer> {
             Usage before = Usage.now(stack, -1);
             Phase copy = copyPipe(stack, legacy);
             Usage afterCopy = Usage.now(stack, -1);
-            Phase[] run = runPipeline(stack, work, legacy);
+            Path spec = extractSpec(work);
+            Phase bulk = bulkCopy(stack, spec, legacy);
+            Usage afterBulk = Usage.now(stack, -1);
+            Phase[] run = runPipeline(stack, work, spec, legacy);
 
             System.out.println("== results (the COPY pipe is the baseline) ==");
             System.out.printf("  %-40s %12s %10s %8s %14s %14s %14s %10s%n", "", "rows/s", "seconds", "ratio", "CPU s pipeline",
                     "CPU s broker", "CPU s postgres", "checksum");
             print("COPY pipe legacy -> target (baseline)", copy, copy, afterCopy.minus(before));
+            print("bulk copy stage alone (" + workers + " workers)", bulk, copy, afterBulk.minus(afterCopy));
             print("understudy run: initial load", run[0], copy, run[0].usage);
             print("understudy run: streamed inserts", run[1], copy, run[1].usage);
             System.out.printf("  initial load: first row in the target %.1f s after the process started%n", run[0].firstRowSeconds);
@@ -125,7 +143,7 @@ final class LoadBenchmark implements Callable<Integer> {
             System.out.println("  peer pipeline (Kafka Connect, Debezium PostgreSQL source, Debezium JDBC sink): not run; the JDBC sink "
                     + "connector is not available from the Maven repository this build resolves from");
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
-            boolean exact = copy.exact && run[0].exact && run[1].exact;
+            boolean exact = copy.exact && bulk.exact && run[0].exact && run[1].exact;
             System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
             return exact ? 0 : 1;
         }
@@ -153,8 +171,43 @@ final class LoadBenchmark implements Callable<Integer> {
         return new Phase(rows, seconds, target.equals(legacy), 0, null, -1);
     }
 
+    /** Understudy's bulk copy stage on its own: the users spec's projection, COPY to COPY, at an exported snapshot. */
+    private Phase bulkCopy(EmbeddedStack stack, Path spec, Checksum legacy) throws Exception {
+        System.out.printf("== bulk copy stage (%d workers, chunks of about %,d rows) ==%n", workers, chunkRows);
+        String url = TransactionBenchmark.createTargetDatabase(stack, BULK_DATABASE);
+        Flyway.configure().dataSource(url, stack.target().user(), stack.target().password()).locations("classpath:flyway/users").load().migrate();
+        String slot = BULK_DATABASE + "_slot";
+        long start = System.nanoTime();
+        BulkCopy.Result result;
+        try (ExportedSnapshot snapshot = ExportedSnapshot.create(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(),
+                slot, "pgoutput")) {
+            result = new BulkCopy(snapshot, url, stack.target().user(), stack.target().password(), workers, chunkRows)
+                    .copy(MigrationSpec.load(spec).mappings().get(0), n -> { });
+        } finally {
+            try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
+                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Checksum target = checksum(url, stack.target().user(), stack.target().password(), TARGET_CHECKSUM);
+        System.out.printf("  %,d rows in %d chunks in %.2f s (slot and snapshot included); %s%n", result.rows(), result.chunks(), seconds,
+                target.against(legacy));
+        return new Phase(result.rows(), seconds, target.equals(legacy), 0, null, -1);
+    }
+
+    private static Path extractSpec(Path work) throws IOException {
+        Path spec = work.resolve("users.yaml");
+        try (InputStream in = LoadBenchmark.class.getClassLoader().getResourceAsStream("examples/users/v1.2_add_birthdate_to_users.yaml")) {
+            if (in == null) {
+                throw new IllegalStateException("The workbench was built without examples/users; rebuild it with mvn -pl workbench -am package");
+            }
+            Files.copy(in, spec, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return spec;
+    }
+
     /** The initial load and the streamed inserts, through one `understudy run` process. */
-    private Phase[] runPipeline(EmbeddedStack stack, Path work, Checksum legacyBefore) throws Exception {
+    private Phase[] runPipeline(EmbeddedStack stack, Path work, Path spec, Checksum legacyBefore) throws Exception {
         System.out.println("== understudy run: initial load ==");
         String targetUrl = TransactionBenchmark.createTargetDatabase(stack, PIPELINE);
         Path settings = work.resolve("bench-load.properties");
@@ -167,13 +220,6 @@ final class LoadBenchmark implements Callable<Integer> {
         p.putAll(values);
         try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
             p.store(out, "understudy bench load");
-        }
-        Path spec = work.resolve("users.yaml");
-        try (InputStream in = LoadBenchmark.class.getClassLoader().getResourceAsStream("examples/users/v1.2_add_birthdate_to_users.yaml")) {
-            if (in == null) {
-                throw new IllegalStateException("The workbench was built without examples/users; rebuild it with mvn -pl workbench -am package");
-            }
-            Files.copy(in, spec, StandardCopyOption.REPLACE_EXISTING);
         }
         String user = stack.target().user();
         String password = stack.target().password();
