@@ -1,37 +1,24 @@
 package dev.understudy.workbench;
 
 import dev.understudy.capture.ExportedSnapshot;
-import dev.understudy.cli.Main;
 import dev.understudy.load.BulkCopy;
-import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.stack.FileTrees;
 import dev.understudy.testkit.UsersWorkload;
-import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.flywaydb.core.Flyway;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Loading a table, next to the physical limit measured in the same run on the same rows: the legacy
@@ -95,7 +82,6 @@ final class LoadBenchmark implements Callable<Integer> {
     static final String PIPELINE = "bench_load";
     static final String COPY_DATABASE = "bench_load_copy";
     static final String BULK_DATABASE = "bench_load_bulk";
-    static final long POLL_MS = 200;
 
     /** Count and checksum of the rows as the users spec maps them, over text with the session's time zone fixed. */
     private static final String LEGACY_CHECKSUM = "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', id, name, email, created_at), 0)), 0) "
@@ -125,7 +111,7 @@ final class LoadBenchmark implements Callable<Integer> {
             Usage before = Usage.now(stack, -1);
             Phase copy = copyPipe(stack, legacy);
             Usage afterCopy = Usage.now(stack, -1);
-            Path spec = extractSpec(work);
+            Path spec = RunProcess.usersSpec(work);
             Phase bulk = bulkCopy(stack, spec, legacy);
             Usage afterBulk = Usage.now(stack, -1);
             Phase[] run = runPipeline(stack, work, spec, legacy);
@@ -195,50 +181,18 @@ final class LoadBenchmark implements Callable<Integer> {
         return new Phase(result.rows(), seconds, target.equals(legacy), 0, null, -1);
     }
 
-    private static Path extractSpec(Path work) throws IOException {
-        Path spec = work.resolve("users.yaml");
-        try (InputStream in = LoadBenchmark.class.getClassLoader().getResourceAsStream("examples/users/v1.2_add_birthdate_to_users.yaml")) {
-            if (in == null) {
-                throw new IllegalStateException("The workbench was built without examples/users; rebuild it with mvn -pl workbench -am package");
-            }
-            Files.copy(in, spec, StandardCopyOption.REPLACE_EXISTING);
-        }
-        return spec;
-    }
-
     /** The initial load and the streamed inserts, through one `understudy run` process. */
     private Phase[] runPipeline(EmbeddedStack stack, Path work, Path spec, Checksum legacyBefore) throws Exception {
         System.out.println("== understudy run: initial load ==");
-        String targetUrl = TransactionBenchmark.createTargetDatabase(stack, PIPELINE);
-        Path settings = work.resolve("bench-load.properties");
-        Map<String, String> values = new TreeMap<>(stack.connectionSettings());
-        values.put(PipelineConfig.TARGET_JDBC_URL.name(), targetUrl);
-        values.put(PipelineConfig.PIPELINE_NAME.name(), PIPELINE);
-        values.put(TransformConfig.STATE_DIR.name(), work.resolve("streams").toString());
-        values.putAll(overrides);
-        Properties p = new Properties();
-        p.putAll(values);
-        try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
-            p.store(out, "understudy bench load");
-        }
         String user = stack.target().user();
         String password = stack.target().password();
-        Path log = work.resolve("run.log");
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + heap));
-        if (jfr) {
-            command.add("-XX:StartFlightRecording=filename=" + work.resolve("run.jfr") + ",settings=profile");
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", settings.toString(),
-                "--spec", spec.toString(), "--status-interval", "10"));
-        Usage before = Usage.now(stack, -1);
-        long start = System.nanoTime();
-        Process run = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            before = before.withPipeline(0);
-            long firstRow = awaitRows(run, targetUrl, user, password, 1, start, log);
-            long loaded = awaitRows(run, targetUrl, user, password, rows, start, log);
+        Usage before = Usage.now(stack, -1).withPipeline(0);
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, overrides, heap, jfr)) {
+            long start = run.startedNanos();
+            long firstRow = run.awaitUsers(1, start, timeoutSeconds);
+            long loaded = run.awaitUsers(rows, start, timeoutSeconds);
             Usage afterLoad = Usage.now(stack, run.pid());
-            Checksum target = checksum(targetUrl, user, password, TARGET_CHECKSUM);
+            Checksum target = checksum(run.targetUrl(), user, password, TARGET_CHECKSUM);
             double loadSeconds = (loaded - start) / 1e9;
             System.out.printf("  every row in the target %.1f s after the process started (first row after %.1f s); %s%n", loadSeconds,
                     (firstRow - start) / 1e9, target.against(legacyBefore));
@@ -247,69 +201,17 @@ final class LoadBenchmark implements Callable<Integer> {
             System.out.printf("== understudy run: %,d rows inserted into the legacy table in transactions of %,d ==%n", rows, streamBatch);
             long streamStart = System.nanoTime();
             double insertSeconds = insert(stack, rows, streamBatch);
-            long streamed = awaitRows(run, targetUrl, user, password, 2L * rows, streamStart, log);
+            long streamed = run.awaitUsers(2L * rows, streamStart, timeoutSeconds);
             Usage afterStream = Usage.now(stack, run.pid());
-            long peakRss = ProcessUsage.peakRssMiB(run.pid()).orElse(-1L);
+            long peakRss = run.peakRssMiB();
             Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
-            Checksum targetAfter = checksum(targetUrl, user, password, TARGET_CHECKSUM);
+            Checksum targetAfter = checksum(run.targetUrl(), user, password, TARGET_CHECKSUM);
             double streamSeconds = (streamed - streamStart) / 1e9;
             System.out.printf("  inserted in %.1f s; every row in the target %.1f s after the first insert; %s%n", insertSeconds, streamSeconds,
                     targetAfter.against(legacyAfter));
             Phase stream = new Phase(rows, streamSeconds, targetAfter.equals(legacyAfter), 0, afterStream.minus(afterLoad), peakRss);
             return new Phase[] {load, stream};
-        } finally {
-            run.destroy();
-            if (!run.waitFor(60, TimeUnit.SECONDS)) {
-                run.destroyForcibly().waitFor();
-            }
-            TransactionBenchmark.dropSlots(stack, PIPELINE, targetUrl);
-            System.out.println("  pipeline log: " + log);
         }
-    }
-
-    /**
-     * Waits until the target's users table holds {@code expected} rows; returns the nanoTime it did.
-     * Cheap first (the table's insert and delete counters in pg_stat_user_tables, which lag by up to
-     * about a second), then an exact count once the counters are close.
-     */
-    private long awaitRows(Process run, String url, String user, String password, long expected, long since, Path log) throws Exception {
-        long deadline = since + timeoutSeconds * 1_000_000_000L;
-        long nextProgress = System.nanoTime() + 10_000_000_000L;
-        long last = -1;
-        while (System.nanoTime() < deadline) {
-            if (!run.isAlive()) {
-                throw new IllegalStateException("understudy run exited with status " + run.exitValue() + "; see " + log);
-            }
-            try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
-                long approximate = 0;
-                try (ResultSet rs = s.executeQuery("SELECT n_tup_ins - n_tup_del FROM pg_stat_user_tables WHERE relid = to_regclass('public.users')")) {
-                    if (rs.next()) {
-                        approximate = rs.getLong(1);
-                    }
-                }
-                if (approximate >= expected * 0.95 || expected <= 1) {
-                    try (ResultSet rs = s.executeQuery(expected <= 1 ? "SELECT count(*) FROM (SELECT 1 FROM public.users LIMIT 1) one"
-                            : "SELECT count(*) FROM public.users")) {
-                        rs.next();
-                        last = rs.getLong(1);
-                    }
-                    if (last >= expected) {
-                        return System.nanoTime();
-                    }
-                } else {
-                    last = approximate;
-                }
-            } catch (SQLException e) {
-                // The table appears once Flyway has run; until then there is nothing to count.
-            }
-            if (System.nanoTime() >= nextProgress) {
-                System.out.printf("  [%5.0fs] target holds about %,d of %,d rows%n", (System.nanoTime() - since) / 1e9, Math.max(0, last), expected);
-                nextProgress += 10_000_000_000L;
-            }
-            Thread.sleep(POLL_MS);
-        }
-        throw new IllegalStateException("The target did not hold " + expected + " rows within " + timeoutSeconds + " s (about " + last
-                + " so far); raise --timeout or see " + log);
     }
 
     /** Inserts {@code n} rows into the legacy table, {@code batch} per transaction; returns the seconds it took. */

@@ -1,0 +1,242 @@
+package dev.understudy.workbench;
+
+import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.stack.FileTrees;
+import dev.understudy.testkit.LagProbe;
+import dev.understudy.testkit.RateLimitedWorkload;
+import dev.understudy.testkit.UsersWorkload;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Streaming single-row updates through {@code understudy run} (its own process) at fixed rates, then
+ * unthrottled: end-to-end lag from legacy commit to the row visible in the target, measured by probe
+ * rows (an insert every {@value #PROBE_MS} ms, timed until the target shows it), and the CPU seconds of
+ * the pipeline process per phase. Rates that the pipeline cannot follow show as growing lag; the
+ * unthrottled phase measures the most it applies. Nothing is asserted; the figures are printed.
+ * <p>
+ * The peer pipeline (Kafka Connect with Debezium's PostgreSQL source and JDBC sink) is not run: its
+ * sink connector is not served by the Maven repository this build resolves from.
+ */
+@Command(name = "stream", mixinStandardHelpOptions = true,
+        description = "End-to-end lag p50/p95/p99 of single-row updates streamed through `understudy run` at fixed rates, then the "
+                + "unthrottled rate, with CPU seconds per million changes.")
+final class StreamBenchmark implements Callable<Integer> {
+    @Option(names = "--rows", defaultValue = "100000", description = "Legacy users, loaded before the phases (default: ${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--rates", split = ",", defaultValue = "200,1000,3000,5000",
+            description = "Update rates per second, one phase each (default: ${DEFAULT-VALUE}).")
+    List<Integer> rates;
+
+    @Option(names = "--seconds", defaultValue = "20", description = "Seconds per phase (default: ${DEFAULT-VALUE}).")
+    int seconds;
+
+    @Option(names = "--threads", defaultValue = "4", description = "Workload threads (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--idle-seconds", defaultValue = "10", description = "Seconds of probes alone before the first rate (default: ${DEFAULT-VALUE}).")
+    int idleSeconds;
+
+    @Option(names = "--timeout", defaultValue = "600",
+            description = "Seconds to wait for the initial load, and for the target to catch up after each phase (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
+    String timeZone;
+
+    @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process (default: ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A pipeline setting for the run process (repeatable); printed with the results.")
+    Map<String, String> overrides = new TreeMap<>();
+
+    @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
+    boolean jfr;
+
+    static final String PIPELINE = "bench_stream";
+    static final long PROBE_MS = 100;
+
+    /** A probe: a new user named {@code probe-n}, seen once the target holds its id. */
+    static final LagProbe.Probe USERS = new LagProbe.Probe() {
+        @Override
+        public LagProbe.Commit prepare(Connection legacy) throws SQLException {
+            PreparedStatement ps = legacy.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, 'probe@example.com') RETURNING id");
+            return n -> {
+                ps.setString(1, "probe-" + n);
+                long id;
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    id = rs.getLong(1);
+                }
+                legacy.commit();
+                return id;
+            };
+        }
+
+        @Override
+        public String watchSql() {
+            return "SELECT id FROM public.users WHERE id = ANY(?)";
+        }
+
+        @Override
+        public String keyType() {
+            return "bigint";
+        }
+    };
+
+    /** Single-row updates of random users (not the probes), one per transaction. */
+    static final class Updates extends RateLimitedWorkload<Updates> {
+        private final int users;
+        private final AtomicLong updates = new AtomicLong();
+
+        Updates(String url, String user, String password, int perSecond, int users) {
+            super("updates", url, user, password, perSecond);
+            this.users = users;
+        }
+
+        @Override
+        protected Writer prepare(Connection c) throws SQLException {
+            PreparedStatement ps = c.prepareStatement("UPDATE public.users SET email = ? WHERE id = ?");
+            return () -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                ps.setString(1, "u" + r.nextInt(1_000_000_000) + "@example.com");
+                ps.setLong(2, 1 + r.nextInt(users));
+                ps.executeUpdate();
+                c.commit();
+                updates.incrementAndGet();
+                return 1;
+            };
+        }
+
+        @Override
+        public String describe() {
+            return String.format("%,d updates", updates.get());
+        }
+
+        long updates() {
+            return updates.get();
+        }
+    }
+
+    private record Phase(String name, int rate, double seconds, long updates, double p50, double p95, double p99, double max, int probes,
+                         int committed, double catchUpSeconds, double cpuSeconds) {
+        double achieved() {
+            return updates / seconds;
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (rows < 1 || seconds < 1 || threads < 1 || timeoutSeconds < 1 || rates.stream().anyMatch(r -> r < 1)) {
+            System.err.println("--rows, --seconds, --threads, --timeout and every rate must be positive");
+            return 2;
+        }
+        String loadAtStart = WriterBenchmark.loadAverage();
+        Path work = Home.dir().resolve("bench-stream");
+        FileTrees.deleteRecursively(work.resolve("streams"));
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+            try (Connection c = stack.legacy().connect()) {
+                UsersWorkload.createAndFill(c, rows);
+            }
+            System.out.printf("Stream benchmark: %,d legacy users, single-row update transactions on %d threads, a probe insert every %d ms, "
+                            + "%d s per phase, %d cores, pipeline settings %s%n", rows, threads, PROBE_MS, seconds,
+                    Runtime.getRuntime().availableProcessors(), overrides.isEmpty() ? "(defaults)" : overrides);
+            List<Phase> phases = new ArrayList<>();
+            long peakRss;
+            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), overrides, heap, jfr);
+                 LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), run.targetUrl(),
+                         stack.target().user(), stack.target().password(), PROBE_MS, USERS)) {
+                long loaded = run.awaitUsers(rows, run.startedNanos(), timeoutSeconds);
+                System.out.printf("  initial load of %,d users in the target %.1f s after the process started%n", rows,
+                        (loaded - run.startedNanos()) / 1e9);
+                probe.startWriting();
+                phases.add(phase(stack, run, probe, "idle (probes only)", -1, idleSeconds));
+                for (int rate : rates) {
+                    phases.add(phase(stack, run, probe, String.format("%,d updates/s", rate), rate, seconds));
+                }
+                phases.add(phase(stack, run, probe, "unthrottled", 0, seconds));
+                probe.stopWriting();
+                peakRss = run.peakRssMiB();
+            }
+            System.out.println("== results ==");
+            System.out.printf("  %-20s %12s %9s %9s %9s %9s %8s %12s %14s%n", "phase", "updates/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                    "probes", "catch-up s", "CPU s/M chg");
+            for (Phase p : phases) {
+                System.out.printf("  %-20s %,12.0f %,9.0f %,9.0f %,9.0f %,9.0f %8s %12.1f %,14.0f%n", p.name, p.achieved(), p.p50, p.p95, p.p99,
+                        p.max, p.probes + "/" + p.committed, p.catchUpSeconds,
+                        p.updates == 0 ? Double.NaN : p.cpuSeconds / (p.updates + p.committed) * 1_000_000);
+            }
+            Phase unthrottled = phases.get(phases.size() - 1);
+            double applied = (unthrottled.updates + unthrottled.committed) / (unthrottled.seconds + unthrottled.catchUpSeconds);
+            System.out.printf("  unthrottled: the legacy database took %,.0f updates/s; the target had them all %.1f s after the workload stopped:"
+                    + " %,.0f changes/s applied over the phase and its catch-up%n", unthrottled.achieved(), unthrottled.catchUpSeconds, applied);
+            System.out.printf("  pipeline process peak resident set %s; this JVM (broker, registry) %s%n",
+                    peakRss < 0 ? "n/a" : String.format("%,d MiB", peakRss), DemoCommand.peakRss());
+            System.out.println("  peer pipeline (Kafka Connect, Debezium PostgreSQL source, Debezium JDBC sink): not run; the JDBC sink "
+                    + "connector is not available from the Maven repository this build resolves from");
+            System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
+            return 0;
+        }
+    }
+
+    /**
+     * One phase: updates at {@code rate} per second (0: unthrottled; -1: none) for {@code seconds},
+     * probes throughout, then the wait until the target shows every probe of the phase.
+     */
+    private Phase phase(EmbeddedStack stack, RunProcess run, LagProbe probe, String name, int rate, int seconds) throws Exception {
+        System.out.printf("== %s for %d s ==%n", name, seconds);
+        double cpuBefore = run.cpuSeconds();
+        long from = System.currentTimeMillis();
+        long start = System.nanoTime();
+        Updates updates = rate < 0 ? null : new Updates(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), rate, rows)
+                .start(threads);
+        try {
+            long end = start + seconds * 1_000_000_000L;
+            while (System.nanoTime() < end) {
+                run.checkAlive();
+                if (updates != null && updates.failure() != null) {
+                    throw new IllegalStateException("The update workload failed: " + updates.failure().getMessage(), updates.failure());
+                }
+                if (probe.failure() != null) {
+                    throw new IllegalStateException("The lag probe failed: " + probe.failure().getMessage(), probe.failure());
+                }
+                Thread.sleep(100);
+            }
+        } finally {
+            if (updates != null) {
+                updates.close();
+            }
+        }
+        long stopped = System.nanoTime();
+        long to = System.currentTimeMillis();
+        // Caught up: every probe committed during the phase is visible in the target. Probes are
+        // inserts after updates in commit order, so the last probe seen means the updates before it are applied.
+        long deadline = stopped + timeoutSeconds * 1_000_000_000L;
+        while (probe.samples(from, to) < probe.committed(from, to) && System.nanoTime() < deadline) {
+            run.checkAlive();
+            Thread.sleep(50);
+        }
+        double catchUp = (System.nanoTime() - stopped) / 1e9;
+        double cpu = run.cpuSeconds() - cpuBefore;
+        long n = updates == null ? 0 : updates.updates();
+        Phase p = new Phase(name, rate, (stopped - start) / 1e9, n, probe.percentileMs(50, from, to), probe.percentileMs(95, from, to),
+                probe.percentileMs(99, from, to), probe.percentileMs(100, from, to), probe.samples(from, to), probe.committed(from, to), catchUp, cpu);
+        System.out.printf("  %,d updates (%,.0f/s); lag p50 %,.0f ms, p99 %,.0f ms over %d probes; caught up %.1f s after the phase; %.1f CPU s%n",
+                n, p.achieved(), p.p50, p.p99, p.probes, catchUp, cpu);
+        return p;
+    }
+}
