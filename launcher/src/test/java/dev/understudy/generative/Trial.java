@@ -5,6 +5,8 @@ import dev.understudy.generative.SchemaGenerator.Role;
 import dev.understudy.generative.SpecGenerator.Evolution;
 import dev.understudy.generative.SpecGenerator.Spec;
 import dev.understudy.generative.SpecGenerator.Target;
+import dev.understudy.capture.ExportedSnapshot;
+import dev.understudy.load.BulkCopy;
 import dev.understudy.pipeline.Pipeline;
 import dev.understudy.pipeline.PipelineConfig;
 import dev.understudy.schemas.DeadLetterFields;
@@ -272,6 +274,7 @@ final class Trial {
             reader.close();
             checkReader(reader);
             verify(config, MigrationSpec.load(currentFile));
+            bulkCopyCheck(legacyUrl, targetUrl, MigrationSpec.load(currentFile));
             checkDeadLetters(legacyUrl);
             passed = true;
             note("passed: " + ledgerLine(targetUrl, ledger) + "; " + pipeline.writer().metrics());
@@ -473,6 +476,66 @@ final class Trial {
      * generated to be translatable (copies, renames, constants, casts that fail the stream, plain
      * column references), so verify must run on it.
      */
+    /**
+     * The bulk path against the streaming path: each target SQL can compute ({@link SpecSql}) is copied
+     * again by {@link BulkCopy}, at an exported snapshot of the now quiet legacy database, into a table
+     * of the same definition, and must hold the same rows as the target the pipeline built, compared
+     * by the text of every spec column.
+     */
+    private void bulkCopyCheck(String legacyUrl, String targetUrl, MigrationSpec spec) throws Exception {
+        List<String> lines = new ArrayList<>();
+        String slot = name.toLowerCase(java.util.Locale.ROOT) + "_bulk_check";
+        String user = stack.target().user();
+        String password = stack.target().password();
+        try (Connection t = DriverManager.getConnection(targetUrl, user, password); Statement s = t.createStatement()) {
+            s.execute("CREATE SCHEMA IF NOT EXISTS bulk_check");
+        }
+        try (ExportedSnapshot snapshot = ExportedSnapshot.create(legacyUrl, stack.legacy().user(), stack.legacy().password(), slot, "pgoutput")) {
+            for (SpecTableMapping m : spec.mappings()) {
+                String copy = "bulk_check." + m.targetTable().replace('.', '_');
+                try (Connection t = DriverManager.getConnection(targetUrl, user, password); Statement s = t.createStatement()) {
+                    s.execute("CREATE TABLE " + SpecSql.qualified(copy) + " (LIKE " + SpecSql.qualified(m.targetTable()) + " INCLUDING ALL)");
+                }
+                BulkCopy.Result result;
+                try {
+                    result = new BulkCopy(snapshot, targetUrl, user, password, 2, 100).copy(m, copy, n -> { });
+                } catch (SpecSql.NotTranslatable e) {
+                    lines.add(m.targetTable() + ": not translatable (" + e.getMessage() + ")");
+                    continue;
+                }
+                List<String> fields = result.columns().stream().map(SpecSql::quote).toList();
+                String row = "ROW(" + String.join(", ", fields) + ")::text";
+                try (Connection t = DriverManager.getConnection(targetUrl, user, password); Statement s = t.createStatement()) {
+                    String a = "SELECT " + row + " FROM " + SpecSql.qualified(m.targetTable());
+                    String b = "SELECT " + row + " FROM " + SpecSql.qualified(copy);
+                    List<String> onlyPipeline = texts(s, "(" + a + ") EXCEPT ALL (" + b + ") LIMIT 5");
+                    List<String> onlyBulk = texts(s, "(" + b + ") EXCEPT ALL (" + a + ") LIMIT 5");
+                    if (!onlyPipeline.isEmpty() || !onlyBulk.isEmpty()) {
+                        throw new AssertionError("the bulk copy of " + m.targetTable() + " (" + result.rows() + " rows) differs from the target"
+                                + " the pipeline built: only in the pipeline's " + onlyPipeline + ", only in the bulk copy's " + onlyBulk);
+                    }
+                }
+                lines.add(m.targetTable() + ": " + result.rows() + " rows in " + result.chunks() + " chunks, equal");
+            }
+        } finally {
+            try (Connection l = DriverManager.getConnection(legacyUrl, stack.legacy().user(), stack.legacy().password());
+                 Statement s = l.createStatement()) {
+                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+            }
+        }
+        note("bulk copy against the pipeline's target:\n  " + String.join("\n  ", lines));
+    }
+
+    private static List<String> texts(Statement s, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
     private void verify(PipelineConfig config, MigrationSpec spec) throws Exception {
         List<String> lines = new ArrayList<>();
         for (SpecTableMapping m : spec.mappings()) {

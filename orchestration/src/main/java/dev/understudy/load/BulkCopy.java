@@ -43,8 +43,8 @@ import java.util.function.LongConsumer;
  * error names the table and the chunk.
  */
 public final class BulkCopy {
-    /** What a copy did: rows written, chunks, wall time. */
-    public record Result(String table, long rows, int chunks, long millis) {
+    /** What a copy did: the columns written, rows, chunks, wall time. */
+    public record Result(String table, List<String> columns, long rows, int chunks, long millis) {
         public double rowsPerSecond() {
             return millis == 0 ? rows : rows * 1000.0 / millis;
         }
@@ -80,8 +80,15 @@ public final class BulkCopy {
      * @throws SpecSql.NotTranslatable when the spec's target cannot be computed by SQL
      */
     public Result copy(SpecTableMapping mapping, LongConsumer rowsCopied) throws SQLException, InterruptedException {
+        return copy(mapping, mapping.targetTable(), rowsCopied);
+    }
+
+    /**
+     * Copies the rows of {@code mapping}'s target into {@code table} ({@code schema.table}), a table
+     * with the target's columns: the target itself, or a copy of its definition to compare with.
+     */
+    public Result copy(SpecTableMapping mapping, String table, LongConsumer rowsCopied) throws SQLException, InterruptedException {
         long start = System.nanoTime();
-        String table = mapping.targetTable();
         SpecSql.Projection projection;
         try (Connection target = DriverManager.getConnection(targetUrl, targetUser, targetPassword)) {
             Map<String, String> types = Verifier.targetTypes(target, table);
@@ -127,7 +134,7 @@ public final class BulkCopy {
         } finally {
             pool.shutdownNow();
         }
-        return new Result(table, total.get(), chunks.size(), (System.nanoTime() - start) / 1_000_000);
+        return new Result(table, projection.fields(), total.get(), chunks.size(), (System.nanoTime() - start) / 1_000_000);
     }
 
     /** One chunk: its rows out of the legacy database at the snapshot and into the target, committed together. */
