@@ -1,9 +1,12 @@
 package dev.understudy.pipeline;
 
+import dev.understudy.capture.ExportedSnapshot;
+import dev.understudy.load.BulkCopy;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
+import dev.understudy.transform.spec.SpecTableMapping;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -225,6 +228,70 @@ class TypeFidelityIT {
         }
     }
 
+    /**
+     * The bulk path ({@link BulkCopy}: the spec's SQL projection, COPY out of the legacy database in
+     * text form and into the target) carries every carried type's edge values as exactly as the
+     * streaming path: legacy {@code col::text} equals target {@code col::text} for every row and column.
+     */
+    @Test
+    void everyCarriedTypeArrivesExactlyThroughTheBulkCopy() throws Exception {
+        List<TypeRow> carried = types.stream().filter(t -> !t.refused()).toList();
+        int rows = carried.stream().mapToInt(t -> EDGES.get(t.pgType()).size()).max().orElseThrow() + 1;
+        String table = "bulkfidelity.types";
+        try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA bulkfidelity");
+            s.execute(createTable(table, carried, true));
+            insertRows(s, table, carried, 1, rows, 0);
+            insertRows(s, table, carried, 1001, rows, 1);
+        }
+        try (Connection t = stack.target().connect(); Statement s = t.createStatement()) {
+            s.execute("CREATE SCHEMA bulkfidelity");
+            s.execute(createTable(table, carried, false));
+        }
+        Path dir = work.resolve("bulk-spec");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("types.avsc"), contract("types", carried));
+        StringBuilder spec = new StringBuilder("""
+                migration: v1_bulk_types
+                flyway: "1"
+                sources:
+                  types: { table: bulkfidelity.types }
+                targets:
+                  types:
+                    table: bulkfidelity.types
+                    from: types
+                    contract: types.avsc
+                    key: [id]
+                    columns:
+                      id: { column: id }
+                """);
+        for (TypeRow t : carried) {
+            spec.append("      ").append(t.column()).append(": { column: ").append(t.column()).append(" }\n");
+        }
+        Files.writeString(dir.resolve("types.yaml"), spec.toString());
+        SpecTableMapping mapping = MigrationSpec.load(dir.resolve("types.yaml")).mappings().get(0);
+        BulkCopy.Result result;
+        try (ExportedSnapshot snapshot = ExportedSnapshot.create(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(),
+                "bulk_fidelity", "pgoutput")) {
+            result = new BulkCopy(snapshot, stack.target().jdbcUrl(), stack.target().user(), stack.target().password(), 2, 5)
+                    .copy(mapping, n -> { });
+        } finally {
+            try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
+                s.execute("SELECT pg_drop_replication_slot('bulk_fidelity')");
+            }
+        }
+        assertEquals(2L * rows, result.rows(), "rows copied");
+        String query = "SELECT id, " + carried.stream().map(TypeFidelityIT::asText).collect(Collectors.joining(", ")) + " FROM " + table
+                + " ORDER BY id";
+        TestPipelines.Sides sides;
+        try (Connection l = stack.legacy().connect(); Connection t = stack.target().connect()) {
+            sides = new TestPipelines.Sides(TestPipelines.rows(l, query), TestPipelines.rows(t, query));
+        }
+        if (!sides.expected().equals(sides.actual())) {
+            fail("through the bulk copy: " + differences(sides));
+        }
+    }
+
     @Test
     void refusedTypesStopTheStartNamingTableColumnTypeAndFix() throws Exception {
         List<TypeRow> refused = types.stream().filter(TypeRow::refused).toList();
@@ -406,8 +473,12 @@ class TypeFidelityIT {
 
     /** Rows {@code first..first+count-1}; row k holds, per type, edge value {@code (k + shift) mod (edges + 1)}, the last being NULL. */
     private static void insertRows(Statement s, List<TypeRow> types, int first, int count, int shift) throws Exception {
+        insertRows(s, TABLE, types, first, count, shift);
+    }
+
+    private static void insertRows(Statement s, String table, List<TypeRow> types, int first, int count, int shift) throws Exception {
         for (int k = 0; k < count; k++) {
-            StringBuilder sql = new StringBuilder("INSERT INTO " + TABLE + " VALUES (" + (first + k));
+            StringBuilder sql = new StringBuilder("INSERT INTO " + table + " VALUES (" + (first + k));
             for (TypeRow t : types) {
                 sql.append(", (").append(value(t, k + shift)).append(")::").append(t.pgType());
             }
