@@ -4,9 +4,13 @@ import dev.understudy.capture.ExportedSnapshot;
 import dev.understudy.load.BulkCopy;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.stack.FileTrees;
-import dev.understudy.testkit.UsersWorkload;
+import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.schemas.SqlNames;
 import dev.understudy.transform.spec.MigrationSpec;
 import org.flywaydb.core.Flyway;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import org.postgresql.copy.CopyOut;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -22,8 +26,8 @@ import java.util.concurrent.Callable;
 
 /**
  * Loading a table, next to the physical limit measured in the same run on the same rows: the legacy
- * {@code public.users} (N rows) goes to the target as the users spec maps it (name renamed to
- * full_name, birthdate null), by
+ * rows of a case ({@link LoadCase}: {@code users}, one table mapped with a rename; {@code purchase-orders},
+ * orders joined with their customers) go to the target as the case's spec maps them, by
  * <ol>
  *   <li>a {@code COPY} pipe: binary {@code COPY ... TO STDOUT} from the legacy database straight into
  *   {@code COPY ... FROM STDIN} of a target table with the same definition and index (the baseline);</li>
@@ -51,6 +55,11 @@ import java.util.concurrent.Callable;
 final class LoadBenchmark implements Callable<Integer> {
     @Option(names = "--rows", defaultValue = "1000000", description = "Legacy rows to load, and rows to stream afterwards (default: ${DEFAULT-VALUE}).")
     int rows;
+
+    @Option(names = "--case", defaultValue = LoadCase.USERS,
+            description = "users (one table, a rename) or purchase-orders (orders joined with their customers, one customer per ten orders; "
+                    + "--rows counts orders) (default: ${DEFAULT-VALUE}).")
+    String caseName;
 
     @Option(names = "--stream-batch", defaultValue = "10000",
             description = "Rows per legacy transaction in the streaming phase (default: ${DEFAULT-VALUE}).")
@@ -83,11 +92,7 @@ final class LoadBenchmark implements Callable<Integer> {
     static final String COPY_DATABASE = "bench_load_copy";
     static final String BULK_DATABASE = "bench_load_bulk";
 
-    /** Count and checksum of the rows as the users spec maps them, over text with the session's time zone fixed. */
-    private static final String LEGACY_CHECKSUM = "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', id, name, email, created_at), 0)), 0) "
-            + "FROM public.users";
-    private static final String TARGET_CHECKSUM = "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', id, full_name, email, created_at), 0)), 0) "
-            + "FROM public.users WHERE birthdate IS NULL";
+    private LoadCase load;
 
     @Override
     public Integer call() throws Exception {
@@ -99,19 +104,20 @@ final class LoadBenchmark implements Callable<Integer> {
         Path work = Home.dir().resolve("bench-load");
         FileTrees.deleteRecursively(work.resolve("streams"));
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+            load = LoadCase.of(caseName, work);
             long t0 = System.nanoTime();
             try (Connection c = stack.legacy().connect()) {
-                UsersWorkload.createAndFill(c, rows);
+                load.filler().fill(c, rows);
             }
-            System.out.printf("Load benchmark: %,d rows of legacy public.users (filled in %.1f s) to the target as the users spec maps them, "
-                            + "%d cores, PostgreSQL time zone %s, pipeline settings %s%n", rows, (System.nanoTime() - t0) / 1e9,
+            System.out.printf("Load benchmark, case %s: %,d rows of %s (legacy filled in %.1f s), %d cores, PostgreSQL time zone %s, "
+                            + "pipeline settings %s%n", load.name(), rows, load.targetTable(), (System.nanoTime() - t0) / 1e9,
                     Runtime.getRuntime().availableProcessors(), timeZone, overrides.isEmpty() ? "(defaults)" : overrides);
-            Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
+            Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
 
             Usage before = Usage.now(stack, -1);
             Phase copy = copyPipe(stack, legacy);
             Usage afterCopy = Usage.now(stack, -1);
-            Path spec = RunProcess.usersSpec(work);
+            Path spec = load.spec();
             Phase bulk = bulkCopy(stack, spec, legacy);
             Usage afterBulk = Usage.now(stack, -1);
             Phase[] run = runPipeline(stack, work, spec, legacy);
@@ -144,24 +150,37 @@ final class LoadBenchmark implements Callable<Integer> {
     /** The baseline: a binary COPY pipe into a new target database migrated by the same Flyway scripts. */
     private Phase copyPipe(EmbeddedStack stack, Checksum legacy) throws Exception {
         System.out.println("== COPY pipe (baseline) ==");
-        String url = TransactionBenchmark.createTargetDatabase(stack, COPY_DATABASE);
-        Flyway.configure().dataSource(url, stack.target().user(), stack.target().password()).locations("classpath:flyway/users").load().migrate();
+        String url = migratedDatabase(stack, COPY_DATABASE);
         long start = System.nanoTime();
         long copied;
         try (Connection l = stack.legacy().connect(); Connection t = DriverManager.getConnection(url, stack.target().user(), stack.target().password())) {
-            copied = UsersWorkload.copyToTarget(l, t);
+            CopyOut out = l.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (" + load.copyOut() + ") TO STDOUT (FORMAT binary)");
+            CopyIn in = t.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + SqlNames.qualified(load.targetTable()) + " ("
+                    + load.targetColumns() + ") FROM STDIN (FORMAT binary)");
+            byte[] buffer;
+            while ((buffer = out.readFromCopy()) != null) {
+                in.writeToCopy(buffer, 0, buffer.length);
+            }
+            copied = in.endCopy();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        Checksum target = checksum(url, stack.target().user(), stack.target().password(), TARGET_CHECKSUM);
+        Checksum target = checksum(url, stack.target().user(), stack.target().password(), load.targetChecksum());
         System.out.printf("  %,d rows in %.2f s; %s%n", copied, seconds, target.against(legacy));
         return new Phase(rows, seconds, target.equals(legacy), 0, null, -1);
     }
 
-    /** Understudy's bulk copy stage on its own: the users spec's projection, COPY to COPY, at an exported snapshot. */
+    /** A new target database migrated to the version the case's spec needs; returns its URL. */
+    private String migratedDatabase(EmbeddedStack stack, String name) throws Exception {
+        String url = TransactionBenchmark.createTargetDatabase(stack, name);
+        Flyway.configure().dataSource(url, stack.target().user(), stack.target().password()).locations(load.flyway())
+                .target(load.flywayVersion()).load().migrate();
+        return url;
+    }
+
+    /** Understudy's bulk copy stage on its own: the spec's projection, COPY to COPY, at an exported snapshot. */
     private Phase bulkCopy(EmbeddedStack stack, Path spec, Checksum legacy) throws Exception {
         System.out.printf("== bulk copy stage (%d workers, chunks of about %,d rows) ==%n", workers, chunkRows);
-        String url = TransactionBenchmark.createTargetDatabase(stack, BULK_DATABASE);
-        Flyway.configure().dataSource(url, stack.target().user(), stack.target().password()).locations("classpath:flyway/users").load().migrate();
+        String url = migratedDatabase(stack, BULK_DATABASE);
         String slot = BULK_DATABASE + "_slot";
         long start = System.nanoTime();
         BulkCopy.Result result;
@@ -175,7 +194,7 @@ final class LoadBenchmark implements Callable<Integer> {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        Checksum target = checksum(url, stack.target().user(), stack.target().password(), TARGET_CHECKSUM);
+        Checksum target = checksum(url, stack.target().user(), stack.target().password(), load.targetChecksum());
         System.out.printf("  %,d rows in %d chunks in %.2f s (slot and snapshot included); %s%n", result.rows(), result.chunks(), seconds,
                 target.against(legacy));
         return new Phase(result.rows(), seconds, target.equals(legacy), 0, null, -1);
@@ -187,42 +206,42 @@ final class LoadBenchmark implements Callable<Integer> {
         String user = stack.target().user();
         String password = stack.target().password();
         Usage before = Usage.now(stack, -1).withPipeline(0);
-        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, overrides, heap, jfr)) {
+        Map<String, String> settings = new TreeMap<>(Map.of(PipelineConfig.FLYWAY_LOCATIONS.name(), load.flyway()));
+        settings.putAll(overrides);
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, heap, jfr)) {
             long start = run.startedNanos();
-            long firstRow = run.awaitUsers(1, start, timeoutSeconds);
-            long loaded = run.awaitUsers(rows, start, timeoutSeconds);
+            long firstRow = run.awaitRows(load.targetTable(), 1, start, timeoutSeconds);
+            long loaded = run.awaitRows(load.targetTable(), legacyBefore.rows(), start, timeoutSeconds);
             Usage afterLoad = Usage.now(stack, run.pid());
-            Checksum target = checksum(run.targetUrl(), user, password, TARGET_CHECKSUM);
+            Checksum target = checksum(run.targetUrl(), user, password, load.targetChecksum());
             double loadSeconds = (loaded - start) / 1e9;
             System.out.printf("  every row in the target %.1f s after the process started (first row after %.1f s); %s%n", loadSeconds,
                     (firstRow - start) / 1e9, target.against(legacyBefore));
-            Phase load = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
+            Phase initial = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
 
             System.out.printf("== understudy run: %,d rows inserted into the legacy table in transactions of %,d ==%n", rows, streamBatch);
             long streamStart = System.nanoTime();
             double insertSeconds = insert(stack, rows, streamBatch);
-            long streamed = run.awaitUsers(2L * rows, streamStart, timeoutSeconds);
+            Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
+            long streamed = run.awaitRows(load.targetTable(), legacyAfter.rows(), streamStart, timeoutSeconds);
             Usage afterStream = Usage.now(stack, run.pid());
             long peakRss = run.peakRssMiB();
-            Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), LEGACY_CHECKSUM);
-            Checksum targetAfter = checksum(run.targetUrl(), user, password, TARGET_CHECKSUM);
+            Checksum targetAfter = checksum(run.targetUrl(), user, password, load.targetChecksum());
             double streamSeconds = (streamed - streamStart) / 1e9;
             System.out.printf("  inserted in %.1f s; every row in the target %.1f s after the first insert; %s%n", insertSeconds, streamSeconds,
                     targetAfter.against(legacyAfter));
             Phase stream = new Phase(rows, streamSeconds, targetAfter.equals(legacyAfter), 0, afterStream.minus(afterLoad), peakRss);
-            return new Phase[] {load, stream};
+            return new Phase[] {initial, stream};
         }
     }
 
     /** Inserts {@code n} rows into the legacy table, {@code batch} per transaction; returns the seconds it took. */
-    private static double insert(EmbeddedStack stack, int n, int batch) throws SQLException {
+    private double insert(EmbeddedStack stack, int n, int batch) throws SQLException {
         long start = System.nanoTime();
         try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
             c.setAutoCommit(true);
             for (int from = 1; from <= n; from += batch) {
-                int to = Math.min(n, from + batch - 1);
-                s.execute("INSERT INTO public.users (name, email, created_at) SELECT 'Streamed ' || g, 'streamed' || g || '@example.com', "
-                        + "now() - (g * interval '3 minutes 1.234567 seconds') FROM generate_series(" + from + ", " + to + ") g");
+                s.execute(load.inserter().insert(rows, from, Math.min(n, from + batch - 1)));
             }
         }
         return (System.nanoTime() - start) / 1e9;

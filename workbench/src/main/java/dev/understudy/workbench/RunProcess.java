@@ -2,6 +2,7 @@ package dev.understudy.workbench;
 
 import dev.understudy.cli.Main;
 import dev.understudy.pipeline.PipelineConfig;
+import dev.understudy.schemas.SqlNames;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.TransformConfig;
 
@@ -123,12 +124,18 @@ final class RunProcess implements AutoCloseable {
         return ProcessUsage.peakRssMiB(process.pid()).orElse(-1L);
     }
 
+    /** {@link #awaitRows} of public.users. */
+    long awaitUsers(long expected, long sinceNanos, long timeoutSeconds) throws Exception {
+        return awaitRows("public.users", expected, sinceNanos, timeoutSeconds);
+    }
+
     /**
-     * Waits until the target's public.users holds at least {@code expected} rows; returns the
-     * System.nanoTime() it did. Cheap first (the table's insert and delete counters in
+     * Waits until the target table ({@code schema.table}) holds at least {@code expected} rows; returns
+     * the System.nanoTime() it did. Cheap first (the table's insert and delete counters in
      * pg_stat_user_tables, which lag by up to about a second), then an exact count once close.
      */
-    long awaitUsers(long expected, long sinceNanos, long timeoutSeconds) throws Exception {
+    long awaitRows(String table, long expected, long sinceNanos, long timeoutSeconds) throws Exception {
+        String relation = SqlNames.qualified(table);
         long deadline = sinceNanos + timeoutSeconds * 1_000_000_000L;
         long nextProgress = System.nanoTime() + 10_000_000_000L;
         long last = -1;
@@ -140,14 +147,15 @@ final class RunProcess implements AutoCloseable {
             }
             try (Connection c = DriverManager.getConnection(targetUrl, user, password); Statement s = c.createStatement()) {
                 long approximate = 0;
-                try (ResultSet rs = s.executeQuery("SELECT n_tup_ins - n_tup_del FROM pg_stat_user_tables WHERE relid = to_regclass('public.users')")) {
+                try (ResultSet rs = s.executeQuery("SELECT n_tup_ins - n_tup_del FROM pg_stat_user_tables WHERE relid = to_regclass('"
+                        + relation.replace("'", "''") + "')")) {
                     if (rs.next()) {
                         approximate = rs.getLong(1);
                     }
                 }
                 if (approximate >= expected * 0.95 || expected <= 1) {
-                    try (ResultSet rs = s.executeQuery(expected <= 1 ? "SELECT count(*) FROM (SELECT 1 FROM public.users LIMIT 1) one"
-                            : "SELECT count(*) FROM public.users")) {
+                    try (ResultSet rs = s.executeQuery(expected <= 1 ? "SELECT count(*) FROM (SELECT 1 FROM " + relation + " LIMIT 1) one"
+                            : "SELECT count(*) FROM " + relation)) {
                         rs.next();
                         last = rs.getLong(1);
                     }
