@@ -129,6 +129,22 @@ public final class ExportedSnapshot implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops replication slot {@code slotName} if it exists and no consumer holds it; true when it was
+     * dropped. A slot nobody reads keeps its server's WAL from being recycled (PostgreSQL docs,
+     * "Replication Slots"), so a load that will not be followed by streaming drops its slot.
+     */
+    public static boolean dropSlot(String jdbcUrl, String user, String password, String slotName) throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+             PreparedStatement ps = c.prepareStatement("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                     + " WHERE slot_name = ? AND NOT active")) {
+            ps.setString(1, slotName);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     /** Ends the exporting connection: the snapshot can no longer be imported. The slot stays. */
     @Override
     public void close() throws SQLException {

@@ -153,9 +153,7 @@ class ExportedSnapshotIT {
                 apply(rows, m.group(1), m.group(2));
             }
         } finally {
-            try (Connection c = pg.connect(); Statement s = c.createStatement()) {
-                s.execute("SELECT pg_drop_replication_slot('chunks_it')");
-            }
+            assertTrue(ExportedSnapshot.dropSlot(pg.jdbcUrl(), pg.user(), pg.password(), "chunks_it"), "slot chunks_it dropped");
         }
         Map<Long, String> expected = new TreeMap<>();
         try (Connection c = pg.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT id, v, n FROM " + TABLE)) {
@@ -180,9 +178,7 @@ class ExportedSnapshotIT {
                     () -> ExportedSnapshot.create(pg.jdbcUrl(), pg.user(), pg.password(), "exists_it", "test_decoding"));
             assertTrue(e.getMessage().contains("exists_it") && e.getMessage().contains("pg_drop_replication_slot('exists_it')"), e.getMessage());
         } finally {
-            try (Connection c = pg.connect(); Statement s = c.createStatement()) {
-                s.execute("SELECT pg_drop_replication_slot('exists_it')");
-            }
+            assertTrue(ExportedSnapshot.dropSlot(pg.jdbcUrl(), pg.user(), pg.password(), "exists_it"), "slot exists_it dropped");
         }
     }
 

@@ -518,10 +518,7 @@ final class Trial {
                 lines.add(m.targetTable() + ": " + result.rows() + " rows in " + result.chunks() + " chunks, equal");
             }
         } finally {
-            try (Connection l = DriverManager.getConnection(legacyUrl, stack.legacy().user(), stack.legacy().password());
-                 Statement s = l.createStatement()) {
-                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-            }
+            ExportedSnapshot.dropSlot(legacyUrl, stack.legacy().user(), stack.legacy().password(), slot);
         }
         note("bulk copy against the pipeline's target:\n  " + String.join("\n  ", lines));
     }

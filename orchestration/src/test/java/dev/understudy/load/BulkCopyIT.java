@@ -119,8 +119,6 @@ class BulkCopyIT {
     }
 
     private static void dropSlot(String slot) throws SQLException {
-        try (Connection c = legacy.connect(); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-        }
+        ExportedSnapshot.dropSlot(legacy.jdbcUrl(), legacy.user(), legacy.password(), slot);
     }
 }

@@ -174,17 +174,7 @@ class TypeFidelityIT {
                     columns:
                       id: { column: id }
                       note: { column: note }
-                  types:
-                    table: fidelity.types
-                    from: types
-                    contract: types.avsc
-                    key: [id]
-                    columns:
-                      id: { column: id }
-                """);
-        for (TypeRow t : carried) {
-            spec.append("      ").append(t.column()).append(": { column: ").append(t.column()).append(" }\n");
-        }
+                """).append(typesTarget(TABLE, carried));
         Files.writeString(dir.resolve("types.yaml"), spec.toString());
 
         // The rows holding dead-lettered values are not in the target; every other row is, exactly.
@@ -257,17 +247,7 @@ class TypeFidelityIT {
                 sources:
                   types: { table: bulkfidelity.types }
                 targets:
-                  types:
-                    table: bulkfidelity.types
-                    from: types
-                    contract: types.avsc
-                    key: [id]
-                    columns:
-                      id: { column: id }
-                """);
-        for (TypeRow t : carried) {
-            spec.append("      ").append(t.column()).append(": { column: ").append(t.column()).append(" }\n");
-        }
+                """).append(typesTarget(table, carried));
         Files.writeString(dir.resolve("types.yaml"), spec.toString());
         SpecTableMapping mapping = MigrationSpec.load(dir.resolve("types.yaml")).mappings().get(0);
         BulkCopy.Result result;
@@ -276,9 +256,7 @@ class TypeFidelityIT {
             result = new BulkCopy(snapshot, stack.target().jdbcUrl(), stack.target().user(), stack.target().password(), 2, 5)
                     .copy(mapping, n -> { });
         } finally {
-            try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
-                s.execute("SELECT pg_drop_replication_slot('bulk_fidelity')");
-            }
+            ExportedSnapshot.dropSlot(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), "bulk_fidelity");
         }
         assertEquals(2L * rows, result.rows(), "rows copied");
         String query = "SELECT id, " + carried.stream().map(TypeFidelityIT::asText).collect(Collectors.joining(", ")) + " FROM " + table
@@ -501,6 +479,16 @@ class TypeFidelityIT {
         List<String> edges = EDGES.get(t.pgType());
         int i = Math.floorMod(k, edges.size() + 1);
         return i == edges.size() ? "NULL" : edges.get(i);
+    }
+
+    /** The spec's target {@code types}: table {@code table} from source {@code types}, copying every column of {@code types}. */
+    private static String typesTarget(String table, List<TypeRow> types) {
+        StringBuilder yaml = new StringBuilder("  types:\n    table: " + table + "\n    from: types\n    contract: types.avsc\n"
+                + "    key: [id]\n    columns:\n      id: { column: id }\n");
+        for (TypeRow t : types) {
+            yaml.append("      ").append(t.column()).append(": { column: ").append(t.column()).append(" }\n");
+        }
+        return yaml.toString();
     }
 
     private static String contract(String name, List<TypeRow> types) {

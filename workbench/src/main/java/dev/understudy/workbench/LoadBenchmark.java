@@ -189,9 +189,7 @@ final class LoadBenchmark implements Callable<Integer> {
             result = new BulkCopy(snapshot, url, stack.target().user(), stack.target().password(), workers, chunkRows)
                     .copy(MigrationSpec.load(spec).mappings().get(0), n -> { });
         } finally {
-            try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
-                s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-            }
+            ExportedSnapshot.dropSlot(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), slot);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         Checksum target = checksum(url, stack.target().user(), stack.target().password(), load.targetChecksum());
