@@ -286,9 +286,11 @@ public final class BackfillProgress implements AutoCloseable {
                 return;
             }
             if (behind == 0) {
+                // Recorded first: whoever sees complete() finds it recorded too (and a failed write is
+                // retried at the next poll, the phase still APPLYING).
+                store.backfillCompleted(generation);
                 completedNanos = now;
                 phase = Phase.COMPLETE;
-                store.backfillCompleted(generation);
                 LOG.info(describe());
                 return;
             }
