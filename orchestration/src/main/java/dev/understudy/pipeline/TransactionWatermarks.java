@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -49,6 +50,8 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private static final Logger LOG = LoggerFactory.getLogger(TransactionWatermarks.class);
     private static final Duration TICK = Duration.ofMillis(20);
     private static final long INTERNAL_TOPICS_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** A probe older than this is reported, once a minute, with what it waits for. */
+    private static final long STALL_LOG_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     private final String commitsTopic;
     private final Supplier<String> migrationApplicationId;
@@ -63,6 +66,9 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private volatile long probesDone;
     private volatile long lastProbeMillis;
     private volatile Throwable lastError;
+    /** What the oldest probe waits for, in words; refreshed at every step. */
+    private volatile String waitingFor = "";
+    private long stallLoggedNanos;
 
     /** Probes in flight, oldest first: one starts at every tick that read a newer announcement. */
     private final ArrayDeque<Probe> probes = new ArrayDeque<>();
@@ -205,12 +211,48 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
             lastProbeMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - probe.startNanos);
             PausePoints.reach(PausePoints.WATERMARK_ADVANCED);
         }
+        describeWait(committedByGroup);
         // Younger probes move through their rounds meanwhile, so they are ready when their turn comes.
         for (Probe probe : probes) {
             if (probe != probes.peekFirst()) {
                 advance(probe, committedByGroup.computeIfAbsent(probe.group, offsets::committed));
             }
         }
+    }
+
+    /**
+     * Records what the oldest probe waits for: its step and the partitions whose committed offset is
+     * short of its goal. Logged once a minute while a probe is older than {@link #STALL_LOG_NANOS}, so that
+     * a watermark that stops moving says where it stopped.
+     */
+    private void describeWait(Map<String, Map<TopicPartition, Long>> committedByGroup) {
+        Probe probe = probes.peekFirst();
+        if (probe == null) {
+            waitingFor = "";
+            return;
+        }
+        Map<TopicPartition, Long> committed = committedByGroup.computeIfAbsent(probe.group, offsets::committed);
+        List<String> behind = new ArrayList<>();
+        for (Map.Entry<TopicPartition, Long> e : probe.goal.entrySet()) {
+            long at = committed.getOrDefault(e.getKey(), -1L);
+            if (e.getValue() > 0 && at < e.getValue()) {
+                behind.add(e.getKey() + " committed " + (at < 0 ? "nothing" : Long.toString(at)) + " of " + e.getValue());
+            }
+        }
+        long age = System.nanoTime() - probe.startNanos;
+        waitingFor = "commit order " + probe.commitOrder + ", " + (probe.round == 0 ? "the legacy topics" : "internal round " + probe.round)
+                + " of group " + probe.group + " for " + TimeUnit.NANOSECONDS.toSeconds(age) + " s: " + (behind.isEmpty() ? "(reached)"
+                : String.join(", ", behind));
+        long now = System.nanoTime();
+        if (age > STALL_LOG_NANOS && now - stallLoggedNanos > STALL_LOG_NANOS) {
+            stallLoggedNanos = now;
+            LOG.warn("The transaction watermark has waited {} s: {}", TimeUnit.NANOSECONDS.toSeconds(age), waitingFor);
+        }
+    }
+
+    @Override
+    public String waitingFor() {
+        return waitingFor;
     }
 
     /** Moves {@code probe} through its steps as far as {@code committed} allows; true when it is done. */

@@ -402,13 +402,15 @@ public final class ShadowWriter implements Runnable, AutoCloseable {
         }
         holdWarnedAt = now;
         long watermark = aligner.watermark();
+        String waiting = aligner.watermarkWaitingFor();
         log.warn("Holding {} records for {} s: their source transactions are past the transaction watermark (commit order {}),"
-                        + " which has not passed them. The watermark moves when the legacy capture announces commits on {}.commits"
+                        + " which has not passed them{}. The watermark moves when the legacy capture announces commits on {}.commits"
                         + " and the migration has committed what it produced from them: check that both run and that the migration"
                         + " keeps up. To apply without waiting, at the cost of readers of the target seeing part of a transaction,"
                         + " restart with writer.transaction.boundaries=false",
                 aligner.heldCount(), TimeUnit.NANOSECONDS.toSeconds(now - oldest),
-                watermark == TransactionWatermark.NONE ? "none yet" : watermark, config.prefix());
+                watermark == TransactionWatermark.NONE ? "none yet" : watermark, waiting.isEmpty() ? "" : " (it waits for " + waiting + ")",
+                config.prefix());
     }
 
     /**

@@ -134,6 +134,11 @@ final class TransactionAligner {
         return watermark.complete();
     }
 
+    /** What the watermark waits for ({@link TransactionWatermark#waitingFor()}). */
+    String watermarkWaitingFor() {
+        return watermark.waitingFor();
+    }
+
     /** True while records are held or a release waits for the consumer to reach its ends. */
     boolean waiting() {
         return heldCount > 0 || releaseEnds != null;

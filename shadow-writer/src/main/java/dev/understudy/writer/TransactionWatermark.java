@@ -17,4 +17,12 @@ public interface TransactionWatermark {
 
     /** The highest commit order whose transaction (and every earlier one) is complete, or {@link #NONE}. Thread-safe, cheap. */
     long complete();
+
+    /**
+     * What the watermark waits for now, in words (which step, which partitions short of which
+     * offsets), for a writer reporting that it has held records for long; empty when it does not say.
+     */
+    default String waitingFor() {
+        return "";
+    }
 }
