@@ -52,6 +52,8 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
     private static final long INTERNAL_TOPICS_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** A probe older than this is reported, once a minute, with what it waits for. */
     private static final long STALL_LOG_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** A probe younger than this is not described: under load a probe takes a second or two. */
+    private static final long DESCRIBE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final String commitsTopic;
     private final Supplier<String> migrationApplicationId;
@@ -227,7 +229,9 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
      */
     private void describeWait(Map<String, Map<TopicPartition, Long>> committedByGroup) {
         Probe probe = probes.peekFirst();
-        if (probe == null) {
+        long age = probe == null ? 0 : System.nanoTime() - probe.startNanos;
+        if (age < DESCRIBE_AFTER_NANOS) {
+            // A probe normally finishes within a few commit intervals: say nothing, and build nothing at every tick.
             waitingFor = "";
             return;
         }
@@ -239,7 +243,6 @@ public final class TransactionWatermarks implements TransactionWatermark, AutoCl
                 behind.add(e.getKey() + " committed " + (at < 0 ? "nothing" : Long.toString(at)) + " of " + e.getValue());
             }
         }
-        long age = System.nanoTime() - probe.startNanos;
         waitingFor = "commit order " + probe.commitOrder + ", " + (probe.round == 0 ? "the legacy topics" : "internal round " + probe.round)
                 + " of group " + probe.group + " for " + TimeUnit.NANOSECONDS.toSeconds(age) + " s: " + (behind.isEmpty() ? "(reached)"
                 : String.join(", ", behind));

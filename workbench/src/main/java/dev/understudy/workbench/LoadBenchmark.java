@@ -125,10 +125,10 @@ final class LoadBenchmark implements Callable<Integer> {
             System.out.println("== results (the COPY pipe is the baseline) ==");
             System.out.printf("  %-40s %12s %10s %8s %14s %14s %14s %10s%n", "", "rows/s", "seconds", "ratio", "CPU s pipeline",
                     "CPU s broker", "CPU s postgres", "checksum");
-            print("COPY pipe legacy -> target (baseline)", copy, copy, afterCopy.minus(before));
-            print("bulk copy stage alone (" + workers + " workers)", bulk, copy, afterBulk.minus(afterCopy));
-            print("understudy run: initial load", run[0], copy, run[0].usage);
-            print("understudy run: streamed inserts", run[1], copy, run[1].usage);
+            print("COPY pipe legacy -> target (baseline)", copy.with(afterCopy.minus(before)), copy);
+            print("bulk copy stage alone (" + workers + " workers)", bulk.with(afterBulk.minus(afterCopy)), copy);
+            print("understudy run: initial load", run[0], copy);
+            print("understudy run: streamed inserts", run[1], copy);
             System.out.printf("  initial load: first row in the target %.1f s after the process started%n", run[0].firstRowSeconds);
             System.out.printf("  pipeline process peak resident set %s; this JVM (broker, registry) %s%n",
                     run[1].peakRssMiB < 0 ? "n/a" : String.format("%,d MiB", run[1].peakRssMiB), DemoCommand.peakRss());
@@ -141,7 +141,8 @@ final class LoadBenchmark implements Callable<Integer> {
         }
     }
 
-    private static void print(String what, Phase p, Phase baseline, Usage u) {
+    private static void print(String what, Phase p, Phase baseline) {
+        Usage u = p.usage;
         System.out.printf("  %-40s %,12.0f %10.2f %8.3f %14s %14.1f %14.1f %10s%n", what, p.rows / p.seconds, p.seconds,
                 (baseline.seconds / baseline.rows) / (p.seconds / p.rows), u.pipeline < 0 ? "-" : String.format("%.1f", u.pipeline),
                 u.jvm, u.postgres, p.exact ? "equal" : "DIFFERS");
@@ -268,6 +269,10 @@ final class LoadBenchmark implements Callable<Integer> {
      * @param peakRssMiB      the pipeline process's peak resident set, when known (-1 otherwise)
      */
     private record Phase(long rows, double seconds, boolean exact, double firstRowSeconds, Usage usage, long peakRssMiB) {
+        /** The same phase, charged {@code u}: what this JVM and the servers used while it ran (no pipeline process). */
+        Phase with(Usage u) {
+            return new Phase(rows, seconds, exact, firstRowSeconds, u, peakRssMiB);
+        }
     }
 
     /** CPU seconds so far: the pipeline process (-1 when there is none), this JVM, the two PostgreSQL servers. */

@@ -2,7 +2,6 @@ package dev.understudy.workbench;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -68,10 +67,8 @@ final class ProcessUsage {
         String s;
         try {
             s = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            return Optional.empty();
+            return Optional.empty(); // not Linux, or the process is gone
         }
         // Field 2, the command, is in parentheses and may contain spaces: count fields after its closing one.
         int close = s.lastIndexOf(')');

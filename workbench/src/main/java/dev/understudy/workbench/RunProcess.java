@@ -124,11 +124,6 @@ final class RunProcess implements AutoCloseable {
         return ProcessUsage.peakRssMiB(process.pid()).orElse(-1L);
     }
 
-    /** {@link #awaitRows} of public.users. */
-    long awaitUsers(long expected, long sinceNanos, long timeoutSeconds) throws Exception {
-        return awaitRows("public.users", expected, sinceNanos, timeoutSeconds);
-    }
-
     /**
      * Waits until the target table ({@code schema.table}) holds at least {@code expected} rows; returns
      * the System.nanoTime() it did. Cheap first (the table's insert and delete counters in

@@ -160,7 +160,7 @@ final class StreamBenchmark implements Callable<Integer> {
             try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), overrides, heap, jfr);
                  LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), run.targetUrl(),
                          stack.target().user(), stack.target().password(), PROBE_MS, USERS)) {
-                long loaded = run.awaitUsers(rows, run.startedNanos(), timeoutSeconds);
+                long loaded = run.awaitRows("public.users", rows, run.startedNanos(), timeoutSeconds);
                 System.out.printf("  initial load of %,d users in the target %.1f s after the process started%n", rows,
                         (loaded - run.startedNanos()) / 1e9);
                 probe.startWriting();
