@@ -98,9 +98,9 @@ final class DlqCommand implements Runnable {
 
     @Command(name = "replay", mixinStandardHelpOptions = true,
             description = {"Re-produce the writer's dead letters to the new-schema topics they came from, with their original key, "
-                    + "value and change headers (version, LSN, generation, op, txid), so the running (or next) writer applies them "
+                    + "value and change headers (version, LSN, generation, lineage, op, txid), so the running (or next) writer applies them "
                     + "through its normal ordering guard. Fix the target first (constraint, column type, ...).",
-                    "Replaying twice is harmless: the writer orders changes by (generation, version) and drops a change it has "
+                    "Replaying twice is harmless: the writer orders changes (by lineage, version, joined version, generation) and drops a change it has "
                     + "already applied or that a later change of the same row superseded. A dead letter whose row has a later "
                     + "record on its topic (a newer change, or an earlier replay) is skipped, so that the comparison does not "
                     + "take the old change for the row's latest state.",
@@ -143,7 +143,7 @@ final class DlqCommand implements Runnable {
             int replayed = report.replayed().size();
             out.printf("%s %d dead letter(s)%s%s%n", dryRun ? "Dry run: would replay" : "Replayed", replayed,
                     replayed == 0 ? "" : " (" + counts(report.replayedByTable()) + ")",
-                    dryRun || replayed == 0 ? "" : "; the writer applies them through its (generation, version) guard");
+                    dryRun || replayed == 0 ? "" : "; the writer applies them through its ordering guard");
             if (!report.skipped().isEmpty()) {
                 out.printf("Skipped %d: %s%n", report.skipped().size(), counts(report.skippedByKind()));
             }

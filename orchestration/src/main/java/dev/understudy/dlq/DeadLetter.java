@@ -117,7 +117,8 @@ public record DeadLetter(ConsumerRecord<byte[], byte[]> record, String stage, St
 
     /** The dead-lettered change's order; an unknown version is the oldest. */
     public ChangeOrder order() {
-        return new ChangeOrder(generation, version == null ? Long.MIN_VALUE : version, joinedVersion, record.value() == null);
+        long lineage = ChangeHeaders.getLong(record.headers(), ChangeHeaders.LINEAGE, 0L);
+        return new ChangeOrder(lineage, version == null ? Long.MIN_VALUE : version, joinedVersion, generation, record.value() == null);
     }
 
     /** Where the change came from, {@code topic[partition]@offset}, or {@code -}. */

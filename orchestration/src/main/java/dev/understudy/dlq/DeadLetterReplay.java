@@ -28,7 +28,7 @@ import java.util.function.Predicate;
 /**
  * Re-produces the writer's dead letters to the new-schema topics they came from, with their original
  * key, value and change headers (version, LSN, generation, op, txid), so the running (or next) writer
- * applies them through its normal (generation, version) guard once the target is fixed.
+ * applies them through its normal guard ({@code ChangeOrder}) once the target is fixed.
  *
  * <p>Replaying twice is harmless: the writer drops a change it has already applied or that a later
  * change of the same row superseded. A letter whose row has a later record on its topic (a newer
@@ -84,7 +84,7 @@ public final class DeadLetterReplay {
                 candidates.add(l);
             }
         }
-        // A later record of the same key at the same or a higher (generation, version) on the original
+        // A later record of the same key at the same or a higher order (ChangeOrder) on the original
         // topic is what the writer holds for the row (or an earlier replay of this very change): the
         // writer would drop the replay, and the comparison, which takes the last record of a key as what
         // the target should hold, would be misled into reporting drift.

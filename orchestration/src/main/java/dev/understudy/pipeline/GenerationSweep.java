@@ -39,21 +39,22 @@ import java.util.concurrent.Future;
  * <p>
  * The sweep does not delete in the target directly: it writes a tombstone for each such key to the
  * new-schema topic, so that the writer applies it like any other change and the comparison learns
- * that the key is expected to be gone. The tombstone carries the new generation and version -1,
- * below every change of that generation, so it removes the older generation's row yet loses against
- * any row the new generation writes for the key, before or after it.
+ * that the key is expected to be gone. The tombstone carries the new generation and the target's
+ * lineage in it, with the version and joined version the key's row was written at: at the same
+ * lineage it wins over that row by its generation alone, and loses against any row the new
+ * generation writes for the key, at a higher version or, at the same one, as a row before a
+ * tombstone ({@code ChangeOrder}); a new lineage outranks the older row whatever the versions.
  */
 public final class GenerationSweep {
     private static final Logger LOG = LoggerFactory.getLogger(GenerationSweep.class);
-    /** Below every version a generation emits (0 for snapshot rows, LSNs above). */
-    static final long SWEEP_VERSION = -1L;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private GenerationSweep() {
     }
 
     /** Writes the tombstones; returns how many. */
-    static long sweep(PipelineConfig config, RegistryClient registry, String prefix, List<TableMapping> mappings, long generation) {
+    static long sweep(PipelineConfig config, RegistryClient registry, String prefix, List<TableMapping> mappings, long generation,
+                      Map<String, Long> lineages) {
         Map<String, Object> producerConfig = Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP),
                 ProducerConfig.ACKS_CONFIG, "all",
@@ -66,10 +67,11 @@ public final class GenerationSweep {
             for (TableMapping m : mappings) {
                 String topic = Topics.newSchema(prefix, m.targetTable());
                 List<Future<?>> sent = new ArrayList<>();
-                for (String pk : WriterBookkeeping.keysOfOlderGenerations(c, m.targetTable(), generation)) {
-                    GenericRecord key = KeyJson.decode(pk, m.targetKeySchema(), m.targetTable());
+                ChangeHeaders.Stamp stamp = new ChangeHeaders.Stamp(generation, lineages.getOrDefault(m.targetTable(), 0L));
+                for (WriterBookkeeping.StoredVersion row : WriterBookkeeping.olderGenerations(c, m.targetTable(), generation)) {
+                    GenericRecord key = KeyJson.decode(row.key(), m.targetKeySchema(), m.targetTable());
                     sent.add(producer.send(new ProducerRecord<>(topic, null, keys.serialize(topic, key), null,
-                            ChangeHeaders.forSyntheticDelete(SWEEP_VERSION, generation))));
+                            ChangeHeaders.forSyntheticDelete(row.version(), row.joinedVersion(), stamp))));
                 }
                 for (Future<?> f : sent) {
                     f.get();

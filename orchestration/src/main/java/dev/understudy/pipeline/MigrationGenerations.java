@@ -7,8 +7,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -32,6 +34,7 @@ import java.util.Set;
 public final class MigrationGenerations {
     private static final String TABLE = OrchestrationTables.MIGRATION_GENERATION;
     private static final String COVERED_TABLE = OrchestrationTables.CAPTURED_TABLE;
+    private static final String TARGET_TABLE = OrchestrationTables.GENERATION_TARGET;
 
     /**
      * One generation.
@@ -153,6 +156,107 @@ public final class MigrationGenerations {
         } catch (SQLException e) {
             throw new IllegalStateException("Cannot record the completed backfill of generation " + generation.number() + " in "
                     + TABLE + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /**
+     * The lineage of each target in {@code generation} ({@code ChangeHeaders.LINEAGE}), decided when
+     * the generation first starts and kept for every later start of it. A target keeps the lineage it
+     * had in the previous generation that had it when its key derivation is the same and the backfill
+     * re-reads its legacy tables from Kafka; otherwise the generation starts a new lineage, numbered
+     * by itself. A target of the first generation starts lineage 0, as does every row written before
+     * lineages were recorded; a target no earlier generation recorded, in a pipeline with earlier
+     * generations, starts a new one (its earlier rows, if any, predate the records).
+     *
+     * @param derivations      per target table, {@code TableMapping.keyDerivation()}
+     * @param reReadBySnapshot targets whose backfill reads a legacy table by a snapshot (versioned 0,
+     *                         not comparable with the versions the previous generation applied)
+     */
+    public Map<String, Long> lineages(Generation generation, Map<String, String> derivations, Set<String> reReadBySnapshot) {
+        try (Connection c = connect()) {
+            c.setAutoCommit(false);
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
+                lock.setString(1, TARGET_TABLE + "/" + generation.pipeline());
+                lock.execute();
+            }
+            boolean earlierGenerations;
+            try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM " + TABLE + " WHERE pipeline = ? AND generation < ?)")) {
+                ps.setString(1, generation.pipeline());
+                ps.setLong(2, generation.number());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    earlierGenerations = rs.getBoolean(1);
+                }
+            }
+            Map<String, Long> out = new LinkedHashMap<>();
+            for (Map.Entry<String, String> e : derivations.entrySet()) {
+                String target = e.getKey();
+                Long recorded = null;
+                Long previousLineage = null;
+                String previousDerivation = null;
+                try (PreparedStatement ps = c.prepareStatement("SELECT generation, key_derivation, lineage FROM " + TARGET_TABLE
+                        + " WHERE pipeline = ? AND target_table = ? AND generation <= ? ORDER BY generation DESC LIMIT 1")) {
+                    ps.setString(1, generation.pipeline());
+                    ps.setString(2, target);
+                    ps.setLong(3, generation.number());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            if (rs.getLong(1) == generation.number()) {
+                                recorded = rs.getLong(3);
+                            } else {
+                                previousDerivation = rs.getString(2);
+                                previousLineage = rs.getLong(3);
+                            }
+                        }
+                    }
+                }
+                if (recorded != null) {
+                    out.put(target, recorded);
+                    continue;
+                }
+                long lineage;
+                if (previousLineage != null) {
+                    lineage = previousDerivation.equals(e.getValue()) && !reReadBySnapshot.contains(target)
+                            ? previousLineage : generation.number();
+                } else {
+                    lineage = earlierGenerations ? generation.number() : 0L;
+                }
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TARGET_TABLE
+                        + " (pipeline, generation, target_table, key_derivation, lineage) VALUES (?, ?, ?, ?, ?)")) {
+                    ps.setString(1, generation.pipeline());
+                    ps.setLong(2, generation.number());
+                    ps.setString(3, target);
+                    ps.setString(4, e.getValue());
+                    ps.setLong(5, lineage);
+                    ps.executeUpdate();
+                }
+                out.put(target, lineage);
+            }
+            c.commit();
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read or record the targets' lineages of generation " + generation.number()
+                    + " in " + TARGET_TABLE + " on " + url + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** The lineage recorded for {@code target} in {@code generation} of {@code pipeline}, 0 when none was. */
+    public long lineage(String pipeline, long generation, String target) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("SELECT lineage FROM " + TARGET_TABLE
+                    + " WHERE pipeline = ? AND generation = ? AND target_table = ?")) {
+                ps.setString(1, pipeline);
+                ps.setLong(2, generation);
+                ps.setString(3, target);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? rs.getLong(1) : 0L;
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read the lineage of " + target + " from " + TARGET_TABLE + " on " + url
+                    + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
         }
     }
 

@@ -8,7 +8,7 @@ import java.util.Set;
 /**
  * The orchestration's own tables in schema {@value #SCHEMA} of the target, and every statement that
  * creates them. Orchestration is their only owner: {@link MigrationGenerations} keeps
- * {@value #MIGRATION_GENERATION} and {@value #CAPTURED_TABLE}; verify keeps its runs in
+ * {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE} and {@value #GENERATION_TARGET}; verify keeps its runs in
  * {@value #VERIFY_RUN}, {@value #VERIFY_TABLE} and {@value #VERIFY_DIFFERENCE} (and answers for them
  * through {@code VerifyHistory}). The writer's tables in the same schema are the shadow writer's.
  */
@@ -16,6 +16,7 @@ public final class OrchestrationTables {
     static final String SCHEMA = "understudy";
     static final String MIGRATION_GENERATION = SCHEMA + ".migration_generation";
     static final String CAPTURED_TABLE = SCHEMA + ".captured_table";
+    static final String GENERATION_TARGET = SCHEMA + ".generation_target";
     /** One row per verify run. */
     public static final String VERIFY_RUN = SCHEMA + ".verify_run";
     /** Per run and table: the last key of the last finished chunk, and counts. */
@@ -31,6 +32,11 @@ public final class OrchestrationTables {
     private static final String CREATE_CAPTURED_TABLE = "CREATE TABLE IF NOT EXISTS " + CAPTURED_TABLE
             + " (pipeline text NOT NULL, table_name text NOT NULL, "
             + "covered_by text NOT NULL, covered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, table_name))";
+
+    /** Per generation and target: how the target key derives from legacy rows, and the lineage that gave. */
+    private static final String CREATE_GENERATION_TARGET = "CREATE TABLE IF NOT EXISTS " + GENERATION_TARGET
+            + " (pipeline text NOT NULL, generation bigint NOT NULL, target_table text NOT NULL, "
+            + "key_derivation text NOT NULL, lineage bigint NOT NULL, PRIMARY KEY (pipeline, generation, target_table))";
 
     private static final String CREATE_VERIFY_RUN = "CREATE TABLE IF NOT EXISTS " + VERIFY_RUN
             + " (run_id text PRIMARY KEY, pipeline text NOT NULL, migration text NOT NULL, "
@@ -48,9 +54,9 @@ public final class OrchestrationTables {
     private OrchestrationTables() {
     }
 
-    /** Creates {@value #MIGRATION_GENERATION} and {@value #CAPTURED_TABLE} when missing. */
+    /** Creates {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE} and {@value #GENERATION_TARGET} when missing. */
     static void createGenerationTables(Connection c) throws SQLException {
-        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE);
+        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE, CREATE_GENERATION_TARGET);
     }
 
     /** Creates the verify tables when missing. With auto-commit off the caller commits afterwards. */

@@ -103,6 +103,8 @@ public final class Pipeline implements AutoCloseable {
     private ShadowWriter writer;
     private DriftMonitor drift;
     private MigrationGenerations.Generation generation;
+    /** Each target's lineage in this generation (ChangeHeaders.LINEAGE), decided at start. */
+    private Map<String, Long> lineages = Map.of();
     private BackfillProgress backfill;
     private TransactionWatermarks watermarks;
     private WriterPositionsPoller writerPositions;
@@ -160,6 +162,14 @@ public final class Pipeline implements AutoCloseable {
         if (initialSnapshot) {
             generations.covered(prefix, sourceTables(), "initial snapshot");
         }
+        List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
+        lineages = generations.lineages(generation, keyDerivations(), targetsReading(lacking));
+        if (generation.number() > 1) {
+            lineages.forEach((target, lineage) -> LOG.info("Target {} is in lineage {} in generation {}: {}", target, lineage,
+                    generation.number(), lineage < generation.number()
+                            ? "its rows keep their versions across generations, so the re-read never takes one back to an older state"
+                            : "its key derives from legacy rows differently (or is re-read by a snapshot), so every row is replaced"));
+        }
         try {
             // The target capture never needs incremental snapshots, so it creates no signal table in the target.
             targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
@@ -172,7 +182,7 @@ public final class Pipeline implements AutoCloseable {
 
             String stateDir = config.get(TransformConfig.STATE_DIR);
             int threads = config.get(TransformConfig.STREAMS_THREADS);
-            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number()),
+            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
                     StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
             boolean dualWrite = TransformConfig.dualWrite(config.get(TransformConfig.COMPARISON_MODE));
             ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(TransformConfig.SETTLE_MS)),
@@ -210,7 +220,6 @@ public final class Pipeline implements AutoCloseable {
             }
             writer.start();
             Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
-            List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
             if (!lacking.isEmpty()) {
                 snapshot = incrementalSnapshot(lacking, generations);
             } else if (initialSnapshot) {
@@ -238,7 +247,7 @@ public final class Pipeline implements AutoCloseable {
             backfill = BackfillProgress.start(bootstrap, generation, migrationApplicationId(),
                     sourceTables().stream().map(t -> Topics.legacy(prefix, t)).toList(), writerGroup(),
                     writerTopics.keySet(), generations, snapshot,
-                    () -> GenerationSweep.sweep(config, registry, prefix, mappings, generation.number()));
+                    () -> GenerationSweep.sweep(config, registry, prefix, mappings, generation.number(), lineages));
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -246,6 +255,26 @@ public final class Pipeline implements AutoCloseable {
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
         PausePoints.reach(PausePoints.PIPELINE_STARTED);
         return this;
+    }
+
+    /** Each target's {@link TableMapping#keyDerivation()}, by target table. */
+    private Map<String, String> keyDerivations() {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (TableMapping m : mappings) {
+            out.put(m.targetTable(), m.keyDerivation());
+        }
+        return out;
+    }
+
+    /** The targets reading any of {@code legacyTables}, as source or joined table. */
+    private Set<String> targetsReading(List<String> legacyTables) {
+        Set<String> out = new LinkedHashSet<>();
+        for (TableMapping m : mappings) {
+            if (MigrationTopology.legacyTables(List.of(m)).stream().anyMatch(legacyTables::contains)) {
+                out.add(m.targetTable());
+            }
+        }
+        return out;
     }
 
     /** The shadow writer's consumer group, also the key of its positions in the target. */
@@ -576,6 +605,11 @@ public final class Pipeline implements AutoCloseable {
 
     public DriftMonitor drift() {
         return drift;
+    }
+
+    /** Each target's lineage in this generation, by target table ({@code ChangeHeaders.LINEAGE}). */
+    public Map<String, Long> lineages() {
+        return lineages;
     }
 
     /** This start's spec generation. */

@@ -101,8 +101,9 @@ public final class Repairer {
 
     public List<Outcome> repair(Map<String, Keys> byTable) throws Exception {
         String prefix = config.get(PipelineConfig.PIPELINE_NAME);
-        long generation = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD)).newest(prefix);
+        MigrationGenerations generations = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
+                config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD));
+        long generation = generations.newest(prefix);
         ConfluentRegistryClient registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
         Serializer<GenericRecord> keySerializer = AvroSerde.keys(registry).serializer();
         List<Outcome> outcomes = new ArrayList<>();
@@ -117,14 +118,15 @@ public final class Repairer {
                 SpecTableMapping mapping = mappings.stream().filter(m -> m.targetTable().equals(e.getKey())).findFirst()
                         .orElseThrow(() -> new IllegalArgumentException("Table " + e.getKey() + " is not a target of the spec; its targets are "
                                 + mappings.stream().map(SpecTableMapping::targetTable).toList()));
-                outcomes.add(repairTable(target, legacy, producer, keySerializer, prefix, generation, mapping, e.getValue()));
+                ChangeHeaders.Stamp stamp = new ChangeHeaders.Stamp(generation, generations.lineage(prefix, generation, mapping.targetTable()));
+                outcomes.add(repairTable(target, legacy, producer, keySerializer, prefix, stamp, mapping, e.getValue()));
             }
         }
         return outcomes;
     }
 
     private Outcome repairTable(Connection target, Connection legacy, KafkaProducer<byte[], byte[]> producer, Serializer<GenericRecord> keys,
-                                String prefix, long generation, SpecTableMapping mapping, Keys repair) throws Exception {
+                                String prefix, ChangeHeaders.Stamp stamp, SpecTableMapping mapping, Keys repair) throws Exception {
         String table = mapping.targetTable();
         if (repair.wholeTable()) {
             return repairWholeTable(target, legacy, prefix, mapping);
@@ -143,7 +145,7 @@ public final class Repairer {
         for (String json : repair.delete()) {
             sent.add(producer.send(new ProducerRecord<>(topic, null,
                     keys.serialize(topic, KeyJson.decode(json, mapping.targetKeySchema(), table)), null,
-                    ChangeHeaders.forSyntheticDelete(0, generation))));
+                    ChangeHeaders.forSyntheticDelete(0, 0, stamp))));
         }
         for (Future<?> f : sent) {
             f.get();

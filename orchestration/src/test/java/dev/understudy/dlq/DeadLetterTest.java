@@ -146,10 +146,12 @@ class DeadLetterTest {
     @Test
     void aLaterRecordOfTheKeyAtTheSameOrAHigherOrderSupersedesTheLetter() {
         DeadLetter l = DeadLetter.decode(record(0, 0, writerHeaders("understudy.new.public.users", true)), PREFIX);
-        var older = new DeadLetterReplay.LaterRecord(16, new dev.understudy.schemas.ChangeOrder(2, 122, 0, false));
+        // The letter: version 123 of generation 2, lineage 0. A later generation's re-read of an older
+        // change does not supersede it; a new lineage does, whatever its version.
+        var older = new DeadLetterReplay.LaterRecord(16, new dev.understudy.schemas.ChangeOrder(0, 122, 0, 3, false));
         var before = new DeadLetterReplay.LaterRecord(15, l.order());
         var replayOfIt = new DeadLetterReplay.LaterRecord(20, l.order());
-        var newer = new DeadLetterReplay.LaterRecord(18, new dev.understudy.schemas.ChangeOrder(3, 1, 0, false));
+        var newer = new DeadLetterReplay.LaterRecord(18, new dev.understudy.schemas.ChangeOrder(3, 1, 0, 3, false));
 
         assertEquals(Optional.empty(), DeadLetterReplay.supersededAt(l, List.of(before, older)),
                 "the letter's own record and an older change do not supersede it");

@@ -39,7 +39,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * inserts and deletes on both sides). The target must end equal to the same join computed by SQL on
  * the legacy database, with zero drift. Then v2 (customer_country) is applied by restarting on the
  * new spec while the churn goes on: its generation re-reads the legacy history, backfills the new
- * column for every row, and the target again equals the SQL join, now with the country.
+ * column for every row, and the target again equals the SQL join, now with the country. Throughout
+ * that backfill a reader of the target never sees a row go back to an older state: the churn only
+ * ever raises an order's total and never brings back an order number it removed, so a lower total
+ * than one seen before, or a removed order number seen again, is a row shown older than it was.
  */
 class JoinPipelineIT {
     private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
@@ -94,7 +97,7 @@ class JoinPipelineIT {
             }
 
             // v2, applied by restarting on the new spec while the legacy tables keep changing.
-            String v2Summary = applyUnderChurn(stack, config, v2, 2);
+            String v2Summary = applyUnderChurn(stack, config, v2, 2, 0L);
             assertTrue(v2Summary.contains("legacy changes re-read"), v2Summary);
 
             // v3: the same mapping under a new name, after the customers topic lost its history (as
@@ -112,7 +115,9 @@ class JoinPipelineIT {
             Files.copy(EXAMPLE.resolve("purchase_order_view.avsc"), v3Dir.resolve("purchase_order_view.avsc"));
             Files.writeString(v3Dir.resolve("v3.yaml"), Files.readString(v2.file())
                     .replace("migration: v2_add_customer_country", "migration: v3_reread_customers"));
-            String v3Summary = applyUnderChurn(stack, config, MigrationSpec.load(v3Dir.resolve("v3.yaml")), 3);
+            // The customers' re-read is versioned as snapshot rows, which cannot be ordered against the
+            // versions generation 2 applied: v3 starts lineage 3 and replaces every row.
+            String v3Summary = applyUnderChurn(stack, config, MigrationSpec.load(v3Dir.resolve("v3.yaml")), 3, 3L);
             assertTrue(v3Summary.contains("snapshot of public.customers") && v3Summary.contains(" done"), v3Summary);
 
             // An older generation cannot come back, and the spec of a generation cannot change under its name.
@@ -133,23 +138,48 @@ class JoinPipelineIT {
     /**
      * Restarts the pipeline on {@code spec} while the legacy tables keep changing, waits for its
      * backfill, stops the churn, and checks the target against the SQL join with customer_country.
+     * In the target's lineage of the previous generation, a reader must see no row go back in time.
      * Returns the backfill's last status line.
      */
-    private static String applyUnderChurn(EmbeddedStack stack, PipelineConfig config, MigrationSpec spec, int generation) throws Exception {
+    private static String applyUnderChurn(EmbeddedStack stack, PipelineConfig config, MigrationSpec spec, int generation,
+                                          long lineage) throws Exception {
         AtomicLong changes = new AtomicLong();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicBoolean stop = new AtomicBoolean();
         Thread churn = new Thread(() -> churn(stack, changes, failure, Long.MAX_VALUE, stop));
         churn.start();
+        RegressionReader reader = new RegressionReader(stack);
+        Thread reading = new Thread(reader, "regression-reader");
         try {
             Thread.sleep(1_000);
+            reader.read(); // the row states the previous generation left
+            reading.start();
             try (Pipeline pipeline = new Pipeline(config, spec).start()) {
                 assertEquals(generation, pipeline.generation().number());
                 assertTrue(pipeline.generation().fresh());
-                long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+                assertEquals(Map.of("public.purchase_order_view", lineage), pipeline.lineages());
+                // A bound to stop a stalled backfill, not a speed requirement: on a shared 2-core machine the
+                // transaction watermark's rounds through the join's topics take up to a minute each under churn.
+                long deadline = System.nanoTime() + Duration.ofSeconds(300).toNanos();
+                long maxOpen = 0;
+                long nextReport = System.nanoTime();
                 while (!pipeline.backfill().complete() && System.nanoTime() < deadline) {
                     assertNull(pipeline.failure(), "pipeline stage failed");
+                    maxOpen = Math.max(maxOpen, pipeline.drift().totalOpen());
+                    if (System.nanoTime() > nextReport && pipeline.transactionWatermarks() != null) {
+                        System.out.println("watermark: " + pipeline.transactionWatermarks().waitingFor());
+                        nextReport = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                    }
                     Thread.sleep(500);
+                }
+                reader.stop();
+                reading.join();
+                System.out.printf("generation %d (lineage %d) backfill: %s; reader: %s; drift open at most %d%n", generation, lineage,
+                        pipeline.backfill().describe(), reader.summary(), maxOpen);
+                assertNull(reader.failure(), "reader failed");
+                assertTrue(reader.reads() > 3, reader.summary());
+                if (lineage < generation) {
+                    assertEquals(0, reader.regressions(), "rows shown older than before: " + reader.summary());
                 }
                 assertTrue(pipeline.backfill().complete(), pipeline.backfill().describe());
                 assertTrue(pipeline.backfill().total() > 3_000, pipeline.backfill().describe());
@@ -171,6 +201,97 @@ class JoinPipelineIT {
         } finally {
             stop.set(true);
             churn.join();
+            reader.stop();
+            if (reading.isAlive()) {
+                reading.join();
+            }
+        }
+    }
+
+    /**
+     * Reads the target's order numbers and totals over and over, and counts what no forward-moving
+     * target shows under this churn: an order's total below one seen before, or an order number seen
+     * again after it was gone.
+     */
+    private static final class RegressionReader implements Runnable {
+        private final EmbeddedStack stack;
+        private final Map<String, Long> lastTotal = new HashMap<>();
+        private final java.util.Set<String> gone = new java.util.HashSet<>();
+        private final List<String> examples = new java.util.ArrayList<>();
+        private final AtomicBoolean stopped = new AtomicBoolean();
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
+        private volatile long reads;
+        private volatile long regressions;
+
+        RegressionReader(EmbeddedStack stack) {
+            this.stack = stack;
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (!stopped.get()) {
+                    read();
+                    Thread.sleep(100);
+                }
+                read();
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }
+
+        synchronized void read() throws SQLException {
+            Map<String, Long> now = new HashMap<>();
+            try (Connection c = stack.target().connect(); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT order_number, total_cents FROM public.purchase_order_view")) {
+                while (rs.next()) {
+                    now.put(rs.getString(1), rs.getLong(2));
+                }
+            }
+            for (Map.Entry<String, Long> e : now.entrySet()) {
+                Long before = lastTotal.get(e.getKey());
+                if (gone.contains(e.getKey())) {
+                    note(e.getKey() + " is back after it was gone");
+                } else if (before != null && e.getValue() < before) {
+                    note(e.getKey() + " total " + e.getValue() + " after " + before);
+                }
+                if (before == null || e.getValue() > before) {
+                    lastTotal.put(e.getKey(), e.getValue());
+                }
+            }
+            for (String k : lastTotal.keySet()) {
+                if (!now.containsKey(k)) {
+                    gone.add(k);
+                }
+            }
+            reads++;
+        }
+
+        private void note(String example) {
+            regressions++;
+            if (examples.size() < 5) {
+                examples.add(example);
+            }
+        }
+
+        void stop() {
+            stopped.set(true);
+        }
+
+        long reads() {
+            return reads;
+        }
+
+        long regressions() {
+            return regressions;
+        }
+
+        Throwable failure() {
+            return failure.get();
+        }
+
+        synchronized String summary() {
+            return reads + " reads, " + regressions + " rows shown older than before" + (examples.isEmpty() ? "" : " " + examples);
         }
     }
 

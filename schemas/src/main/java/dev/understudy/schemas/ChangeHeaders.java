@@ -32,18 +32,32 @@ public final class ChangeHeaders {
      * by the driving table alone, in its LSN order, so a joined row's later change may only order
      * results of one driving-row state, never outrank a later driving change of another row that
      * took the key over. Single-table rows leave it 0. The writer orders changes by
-     * (generation, version, joined version).
+     * (lineage, version, joined version, generation), see {@link ChangeOrder}.
      */
     public static final String JOINED_VERSION = "understudy.joined_version";
     /**
      * Generation of the migration spec that produced the row, 8-byte big-endian long; absent means 0.
      * Each new spec version (a new {@code migration:} name) runs as the next generation and re-reads
-     * the legacy topics from their start, so its rows must replace the earlier generation's rows even
-     * at an equal or lower {@link #VERSION}: the writer orders changes by (generation, version).
-     * Versions are not comparable across generations, because a join's versions depend on the order
-     * in which it happened to read its two topics.
+     * the legacy topics from their start. Within one {@link #LINEAGE} its rows replace the earlier
+     * generation's at an equal version and lose at a lower one, so the re-read never takes a row back
+     * to an older state; across lineages they replace them whatever the versions.
      */
     public static final String GENERATION = "understudy.generation";
+    /**
+     * Lineage of the row's target key, 8-byte big-endian long; absent means 0. The versions of a
+     * target key are comparable across generations only while the key comes from the same legacy
+     * rows in the same way: the same source table, key columns copied from the same legacy columns,
+     * the same join (joined table, foreign key, referenced column), and a backfill that re-reads the
+     * history from the legacy topics rather than by a snapshot, whose reads are versioned 0. Then the
+     * new generation replays the same LSNs, and for every key its last row is at or above the
+     * (version, joined version) the previous generation applied: the joined version of one driving
+     * state is the LSN of a change of the same joined row, the latest of which the re-read ends with.
+     * So the writer orders by version before generation, and a backfill never shows a reader an older
+     * state of a row than it saw before. A generation that changes any of these starts a new lineage,
+     * numbered by itself ({@code MigrationGenerations} decides), and its rows replace every older
+     * lineage's whatever their versions. The first lineage of a target is 0.
+     */
+    public static final String LINEAGE = "understudy.lineage";
     /**
      * Commit order of the source transaction ({@code source.commitOrder} of its change envelope),
      * 8-byte big-endian long; absent for snapshot rows. Equal for all rows one legacy transaction
@@ -67,14 +81,14 @@ public final class ChangeHeaders {
      * @param commitOrder the source transaction's commit order, or null for snapshot rows
      * @param op          c, u, d or r
      */
-    public static Headers forRow(long version, long joinedVersion, long lsn, long generation, Long txId, Long commitOrder, String op) {
+    public static Headers forRow(long version, long joinedVersion, long lsn, Stamp stamp, Long txId, Long commitOrder, String op) {
         Headers headers = new RecordHeaders();
         headers.add(VERSION, encodeLong(version));
         if (joinedVersion != 0) {
             headers.add(JOINED_VERSION, encodeLong(joinedVersion));
         }
         headers.add(LSN, encodeLong(lsn));
-        headers.add(GENERATION, encodeLong(generation));
+        addStamp(headers, stamp);
         if (txId != null) {
             headers.add(TX_ID, encodeLong(txId));
         }
@@ -91,12 +105,36 @@ public final class ChangeHeaders {
      * a generation for the writer's guard, and no LSN or transaction, since no legacy transaction made
      * them.
      */
-    public static Headers forSyntheticDelete(long version, long generation) {
+    public static Headers forSyntheticDelete(long version, long joinedVersion, Stamp stamp) {
         Headers headers = new RecordHeaders();
         headers.add(VERSION, encodeLong(version));
-        headers.add(GENERATION, encodeLong(generation));
+        if (joinedVersion != 0) {
+            headers.add(JOINED_VERSION, encodeLong(joinedVersion));
+        }
+        addStamp(headers, stamp);
         headers.add(OP, "d".getBytes(StandardCharsets.UTF_8));
         return headers;
+    }
+
+    /**
+     * What a migration stamps on every row it emits for one target: its generation and the target's
+     * lineage in that generation ({@link #GENERATION}, {@link #LINEAGE}).
+     */
+    public record Stamp(long generation, long lineage) {
+        /** Generation 0, lineage 0: rows of producers that predate generations. */
+        public static final Stamp NONE = new Stamp(0L, 0L);
+
+        /** The stamp of a record, from its headers (0 for each one absent). */
+        public static Stamp of(Headers headers) {
+            return new Stamp(getLong(headers, GENERATION, 0L), getLong(headers, LINEAGE, 0L));
+        }
+    }
+
+    private static void addStamp(Headers headers, Stamp stamp) {
+        headers.add(GENERATION, encodeLong(stamp.generation()));
+        if (stamp.lineage() != 0) {
+            headers.add(LINEAGE, encodeLong(stamp.lineage()));
+        }
     }
 
     /**
@@ -105,7 +143,7 @@ public final class ChangeHeaders {
      * applied on its own, long after its legacy transaction, so the writer must not hold it back
      * waiting for that transaction's other records.
      */
-    public static final List<String> KEPT_BY_DEAD_LETTERS = List.of(VERSION, JOINED_VERSION, LSN, GENERATION, OP, TX_ID);
+    public static final List<String> KEPT_BY_DEAD_LETTERS = List.of(VERSION, JOINED_VERSION, LSN, GENERATION, LINEAGE, OP, TX_ID);
 
     /** Adds the {@link #KEPT_BY_DEAD_LETTERS} headers present in {@code from} to {@code to}. */
     public static void copyKeptByDeadLetters(Headers from, Headers to) {
@@ -119,14 +157,17 @@ public final class ChangeHeaders {
 
     /**
      * Adds to {@code headers} the ordering headers of a decoded change whose original headers are
-     * gone: version, LSN (when known, not negative) and generation.
+     * gone: version, joined version, LSN (when known, not negative), generation and lineage.
      */
-    public static void addDecodedChange(Headers headers, long version, long lsn, long generation) {
+    public static void addDecodedChange(Headers headers, long version, long joinedVersion, long lsn, Stamp stamp) {
         headers.add(VERSION, encodeLong(version));
+        if (joinedVersion != 0) {
+            headers.add(JOINED_VERSION, encodeLong(joinedVersion));
+        }
         if (lsn >= 0) {
             headers.add(LSN, encodeLong(lsn));
         }
-        headers.add(GENERATION, encodeLong(generation));
+        addStamp(headers, stamp);
     }
 
     public static byte[] encodeLong(long value) {

@@ -13,7 +13,7 @@ import java.util.Set;
  * upgrades them, and their creation when missing. The writer is their only owner: other modules go
  * through {@link WriterBookkeeping}.
  * <ul>
- *   <li>{@value #ROW_VERSION}: per target key, the generation and version of its last applied change
+ *   <li>{@value #ROW_VERSION}: per target key, the order ({@code ChangeOrder}) of its last applied change
  *   ({@link TableApplier});</li>
  *   <li>{@value #WRITER_POSITION} and {@value #WRITER_TRANSACTION}: each group's applied Kafka
  *   positions and source commit order ({@link WriterPositions});</li>
@@ -29,17 +29,20 @@ final class BookkeepingTables {
 
     private static final String CREATE_ROW_VERSION = "CREATE TABLE IF NOT EXISTS " + ROW_VERSION + " ("
             + "table_name text NOT NULL, pk text NOT NULL, version bigint NOT NULL, deleted boolean NOT NULL, "
-            + "generation bigint NOT NULL DEFAULT 0, joined_version bigint NOT NULL DEFAULT 0, PRIMARY KEY (table_name, pk))";
+            + "generation bigint NOT NULL DEFAULT 0, joined_version bigint NOT NULL DEFAULT 0, lineage bigint NOT NULL DEFAULT 0, "
+            + "PRIMARY KEY (table_name, pk))";
     /**
-     * Bookkeeping tables created before generations (or joined versions) existed hold generation-0
-     * rows (with joined version 0) only.
+     * Bookkeeping tables created before generations (or joined versions, or lineages) existed hold
+     * generation-0 rows (with joined version 0) only, of lineage 0, the first lineage of every target
+     * ({@code ChangeHeaders.LINEAGE}).
      */
     private static final String ADD_ROW_VERSION_LATER_COLUMNS = "ALTER TABLE " + ROW_VERSION
             + " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0, "
-            + "ADD COLUMN IF NOT EXISTS joined_version bigint NOT NULL DEFAULT 0";
-    /** Present means with the joined_version column (the newest): older tables get the missing columns added. */
+            + "ADD COLUMN IF NOT EXISTS joined_version bigint NOT NULL DEFAULT 0, "
+            + "ADD COLUMN IF NOT EXISTS lineage bigint NOT NULL DEFAULT 0";
+    /** Present means with the lineage column (the newest): older tables get the missing columns added. */
     private static final String ROW_VERSION_PRESENT = "SELECT EXISTS (SELECT 1 FROM pg_attribute "
-            + "WHERE attrelid = to_regclass(?) AND attname = 'joined_version' AND NOT attisdropped)";
+            + "WHERE attrelid = to_regclass(?) AND attname = 'lineage' AND NOT attisdropped)";
 
     /**
      * {@code commit_order}: with transaction boundaries, the commit order up to which the partition is

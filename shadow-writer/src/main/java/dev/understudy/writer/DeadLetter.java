@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.ChangeHeaders;
 import org.apache.kafka.common.header.Headers;
 
 /**
@@ -18,34 +19,35 @@ import org.apache.kafka.common.header.Headers;
  * @param sqlState        the SQLSTATE of the database error, or null when the record failed before reaching the database
  * @param error           what went wrong and what to do about it
  * @param failedAtMs      when the failure was seen, milliseconds since the epoch
- * @param generation      its spec generation, or -1 when unknown (the record was not decoded)
+ * @param stamp           its generation and lineage, or null when unknown (the record was not decoded)
+ * @param joinedVersion   its joined version (0 for a single-table row or when unknown)
  * @param originalHeaders the headers of the record as read, or null when not at hand; a replay
  *                        re-produces them so the writer orders the change as it would have
  */
 public record DeadLetter(String table, String topic, int partition, long offset, long version, long lsn,
                          String keyJson, byte[] rawKey, byte[] rawValue, String sqlState, String error,
-                         long failedAtMs, long generation, Headers originalHeaders) {
+                         long failedAtMs, ChangeHeaders.Stamp stamp, long joinedVersion, Headers originalHeaders) {
 
     /** A dead letter whose generation and original headers are unknown. */
     public DeadLetter(String table, String topic, int partition, long offset, long version, long lsn,
                       String keyJson, byte[] rawKey, byte[] rawValue, String sqlState, String error, long failedAtMs) {
-        this(table, topic, partition, offset, version, lsn, keyJson, rawKey, rawValue, sqlState, error, failedAtMs, -1L, null);
+        this(table, topic, partition, offset, version, lsn, keyJson, rawKey, rawValue, sqlState, error, failedAtMs, null, 0L, null);
     }
 
     /**
-     * A change the database refused. Its version, generation and LSN are known, so the dead-letter
+     * A change the database refused. Its order (version, joined version, generation, lineage) and LSN are known, so the dead-letter
      * record can carry the change headers a replay needs even without the original headers.
      */
     public static DeadLetter of(RowChange change, String sqlState, String error) {
         return new DeadLetter(change.table(), change.topic(), change.partition(), change.offset(), change.version(),
                 change.lsn(), change.keyJson(), change.rawKey(), change.rawValue(), sqlState, error,
-                System.currentTimeMillis(), change.generation(), null);
+                System.currentTimeMillis(), change.stamp(), change.joinedVersion(), null);
     }
 
     /** This dead letter with the headers of the record it was read as. */
     public DeadLetter withOriginalHeaders(Headers headers) {
         return new DeadLetter(table, topic, partition, offset, version, lsn, keyJson, rawKey, rawValue, sqlState, error,
-                failedAtMs, generation, headers);
+                failedAtMs, stamp, joinedVersion, headers);
     }
 
     /** {@code topic[partition]@offset}, for messages. */

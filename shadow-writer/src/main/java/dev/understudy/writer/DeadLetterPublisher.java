@@ -38,10 +38,10 @@ import java.util.concurrent.Future;
  * that never reached the database, no key for an undecodable key) are left out.
  * <p>
  * Ahead of those, it keeps the original record's change headers ({@link ChangeHeaders}: version,
- * LSN, generation, op, transaction id), in their original binary encoding, because a replay must
- * re-produce them: the writer orders changes by (generation, version) from these headers and would
+ * LSN, generation, lineage, op, transaction id), in their original binary encoding, because a replay must
+ * re-produce them: the writer orders changes by these headers ({@code ChangeOrder}) and would
  * otherwise dead-letter the replayed record again or apply it out of order. When the original
- * headers are not at hand, version, LSN and generation are written from the decoded change; a
+ * headers are not at hand, version, joined version, LSN, generation and lineage are written from the decoded change; a
  * record that was never decoded then carries no change headers.
  * <p>
  * Takes any {@link Producer}, so a caller can share or configure its own.
@@ -200,11 +200,11 @@ public final class DeadLetterPublisher implements AutoCloseable {
             ChangeHeaders.copyKeptByDeadLetters(deadLetter.originalHeaders(), headers);
             return;
         }
-        // Without the original headers, only a decoded change (known generation) has trustworthy values.
-        if (deadLetter.generation() < 0) {
+        // Without the original headers, only a decoded change (known stamp) has trustworthy values.
+        if (deadLetter.stamp() == null) {
             return;
         }
-        ChangeHeaders.addDecodedChange(headers, deadLetter.version(), deadLetter.lsn(), deadLetter.generation());
+        ChangeHeaders.addDecodedChange(headers, deadLetter.version(), deadLetter.joinedVersion(), deadLetter.lsn(), deadLetter.stamp());
     }
 
     /** Closes the producer when this publisher created it. */

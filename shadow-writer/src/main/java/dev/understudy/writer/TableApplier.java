@@ -72,30 +72,30 @@ public final class TableApplier {
      * under READ COMMITTED). RETURNING lists only the rows inserted or updated, so it names exactly
      * the changes that won and must be written to the target.
      */
-    private static final String VERSION_UPSERT_SQL = versionUpsertSql("unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) "
-            + "AS u(pk, generation, version, joined_version, deleted)");
+    private static final String VERSION_UPSERT_SQL = versionUpsertSql("unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) "
+            + "AS u(pk, lineage, generation, version, joined_version, deleted)");
 
     /** {@link #GUARD_SQL} over the keys of {@code keys}, a {@code text[]} expression: {@code ?} is the batch's. */
     static String guardSql(String keys) {
-        return "SELECT pk, generation, version, joined_version, deleted FROM " + BOOKKEEPING_TABLE
+        return "SELECT pk, lineage, version, joined_version, generation, deleted FROM " + BOOKKEEPING_TABLE
                 + " WHERE table_name = ? AND pk = ANY(" + keys + ") ORDER BY pk FOR UPDATE";
     }
 
     /**
      * {@link #VERSION_UPSERT_SQL} over the rows of {@code rows}, a FROM item named {@code u} with columns
-     * pk, generation, version, joined_version and deleted: the batch's arrays expanded by unnest.
+     * pk, lineage, generation, version, joined_version and deleted: the batch's arrays expanded by unnest.
      */
     static String versionUpsertSql(String rows) {
         return "INSERT INTO " + BOOKKEEPING_TABLE
-                + " AS rv (table_name, pk, generation, version, joined_version, deleted) "
-                + "SELECT ?, u.pk, u.generation, u.version, u.joined_version, u.deleted "
+                + " AS rv (table_name, pk, lineage, generation, version, joined_version, deleted) "
+                + "SELECT ?, u.pk, u.lineage, u.generation, u.version, u.joined_version, u.deleted "
                 + "FROM " + rows + " "
-                + "ON CONFLICT (table_name, pk) DO UPDATE SET generation = EXCLUDED.generation, version = EXCLUDED.version, "
-                + "joined_version = EXCLUDED.joined_version, deleted = EXCLUDED.deleted "
-                // Row comparison: by generation, then version, then joined version, then a row before a
+                + "ON CONFLICT (table_name, pk) DO UPDATE SET lineage = EXCLUDED.lineage, generation = EXCLUDED.generation, "
+                + "version = EXCLUDED.version, joined_version = EXCLUDED.joined_version, deleted = EXCLUDED.deleted "
+                // Row comparison: by lineage, version, joined version, generation, then a row before a
                 // tombstone (false < true; PostgreSQL docs, "Row Constructor Comparison"): ChangeOrder.
-                + "WHERE (rv.generation, rv.version, rv.joined_version, NOT rv.deleted) "
-                + "< (EXCLUDED.generation, EXCLUDED.version, EXCLUDED.joined_version, NOT EXCLUDED.deleted) "
+                + "WHERE (rv.lineage, rv.version, rv.joined_version, rv.generation, NOT rv.deleted) "
+                + "< (EXCLUDED.lineage, EXCLUDED.version, EXCLUDED.joined_version, EXCLUDED.generation, NOT EXCLUDED.deleted) "
                 + "RETURNING rv.pk";
     }
 
@@ -317,7 +317,7 @@ public final class TableApplier {
             ps.setArray(2, c.createArrayOf("text", pks));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    stored.put(rs.getString(1), new ChangeOrder(rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getBoolean(5)));
+                    stored.put(rs.getString(1), new ChangeOrder(rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getBoolean(6)));
                 }
             }
         }
@@ -336,6 +336,7 @@ public final class TableApplier {
         Long[] versions = new Long[fresh.size()];
         Long[] joinedVersions = new Long[fresh.size()];
         Long[] generations = new Long[fresh.size()];
+        Long[] lineages = new Long[fresh.size()];
         Boolean[] deletes = new Boolean[fresh.size()];
         for (int i = 0; i < fresh.size(); i++) {
             Prepared p = fresh.get(i);
@@ -343,16 +344,18 @@ public final class TableApplier {
             versions[i] = p.change.version();
             joinedVersions[i] = p.change.joinedVersion();
             generations[i] = p.change.generation();
+            lineages[i] = p.change.lineage();
             deletes[i] = p.change.isDelete();
         }
         Set<String> won = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement(VERSION_UPSERT_SQL)) {
             ps.setString(1, table());
             ps.setArray(2, c.createArrayOf("text", freshPks));
-            ps.setArray(3, c.createArrayOf("bigint", generations));
-            ps.setArray(4, c.createArrayOf("bigint", versions));
-            ps.setArray(5, c.createArrayOf("bigint", joinedVersions));
-            ps.setArray(6, c.createArrayOf("boolean", deletes));
+            ps.setArray(3, c.createArrayOf("bigint", lineages));
+            ps.setArray(4, c.createArrayOf("bigint", generations));
+            ps.setArray(5, c.createArrayOf("bigint", versions));
+            ps.setArray(6, c.createArrayOf("bigint", joinedVersions));
+            ps.setArray(7, c.createArrayOf("boolean", deletes));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     won.add(rs.getString(1));

@@ -1,5 +1,6 @@
 package dev.understudy.writer;
 
+import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.KeyJson;
 import org.apache.kafka.common.TopicPartition;
 
@@ -55,7 +56,12 @@ public final class WriterBookkeeping {
      * @param table the target table as {@code schema.table}
      * @param key   the key in the writer's form ({@code KeyJson.encode})
      */
-    public record StoredVersion(String table, String key, long generation, long version, long joinedVersion, boolean deleted) {
+    public record StoredVersion(String table, String key, long lineage, long generation, long version, long joinedVersion,
+                                boolean deleted) {
+        /** The order of the change this records ({@link ChangeOrder}). */
+        public ChangeOrder order() {
+            return new ChangeOrder(lineage, version, joinedVersion, generation, deleted);
+        }
     }
 
     private WriterBookkeeping() {
@@ -80,25 +86,31 @@ public final class WriterBookkeeping {
     // Per-key versions
 
     /**
-     * Keys of {@code table} whose last applied change is of a generation below {@code generation} and
-     * not a delete: rows an older generation wrote and {@code generation} has not (yet) written.
-     *
-     * @return the keys in the writer's form ({@code KeyJson.encode})
+     * The stored versions of the keys of {@code table} whose last applied change is of a generation
+     * below {@code generation} and not a delete: rows an older generation wrote and {@code generation}
+     * has not (yet) written.
      */
-    public static List<String> keysOfOlderGenerations(Connection c, String table, long generation) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT pk FROM " + BookkeepingTables.ROW_VERSION
+    public static List<StoredVersion> olderGenerations(Connection c, String table, long generation) throws SQLException {
+        List<StoredVersion> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + STORED_VERSION_COLUMNS + " FROM " + BookkeepingTables.ROW_VERSION
                 + " WHERE table_name = ? AND generation < ? AND NOT deleted")) {
             ps.setString(1, table);
             ps.setLong(2, generation);
             ps.setFetchSize(10_000);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(rs.getString(1));
+                    out.add(storedVersion(rs));
                 }
             }
         }
         return out;
+    }
+
+    private static final String STORED_VERSION_COLUMNS = "table_name, pk, lineage, generation, version, joined_version, deleted";
+
+    private static StoredVersion storedVersion(ResultSet rs) throws SQLException {
+        return new StoredVersion(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6),
+                rs.getBoolean(7));
     }
 
     /**
@@ -127,12 +139,12 @@ public final class WriterBookkeeping {
     /** The stored versions of every key, of any table, whose writer's form contains {@code fragment}; by table. */
     public static List<StoredVersion> versionsOfKeysContaining(Connection c, String fragment) throws SQLException {
         List<StoredVersion> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT table_name, pk, generation, version, joined_version, deleted FROM "
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + STORED_VERSION_COLUMNS + " FROM "
                 + BookkeepingTables.ROW_VERSION + " WHERE pk LIKE ? ORDER BY table_name")) {
             ps.setString(1, "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%");
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(new StoredVersion(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getBoolean(6)));
+                    out.add(storedVersion(rs));
                 }
             }
         }
@@ -163,7 +175,7 @@ public final class WriterBookkeeping {
     /**
      * The version upsert {@link TableApplier} runs for every batch (it records the versions of the
      * changes that win and returns their keys), over the rows of {@code rows}: a FROM item named
-     * {@code u} with columns pk, generation, version, joined_version and deleted (the writer's is an
+     * {@code u} with columns pk, lineage, generation, version, joined_version and deleted (the writer's is an
      * unnest of the batch's arrays). Parameter 1 is the target table.
      */
     public static String versionUpsertStatement(String rows) {

@@ -150,26 +150,54 @@ class TableApplierIT {
 
     // ---------------------------------------------------------------------------------------------
 
-    /** A change of the given spec generation. */
+    /** A change of the given spec generation, in lineage 0 (the key derived as in generation 1). */
     private RowChange generation(long generation, RowChange change) {
-        return new RowChange(change.table(), change.key(), change.value(), change.version(), generation, change.lsn(),
-                change.topic(), change.partition(), change.offset(), change.rawKey(), change.rawValue());
+        return generation(generation, 0L, change);
+    }
+
+    /** A change of the given spec generation and lineage. */
+    private RowChange generation(long generation, long lineage, RowChange change) {
+        return new RowChange(change.table(), change.key(), change.value(), change.version(), change.joinedVersion(), generation, lineage,
+                change.lsn(), change.topic(), change.partition(), change.offset(), change.rawKey(), change.rawValue());
     }
 
     @Test
-    void aLaterGenerationReplacesRowsWhateverTheirVersionsAndAnEarlierOneNoLongerApplies() throws Exception {
+    void aNewLineageReplacesRowsWhateverTheirVersionsAndAnOlderOneNoLongerApplies() throws Exception {
         apply(upsert(1, 500, "Ana", "ana@x"), upsert(2, 600, "Bo", "bo@x"), delete(3, 700));
-        // Generation 2 re-reads the history: lower versions than generation 1 stored, yet they win.
-        ApplyResult regenerated = apply(generation(2, upsert(1, 0, "Ana v2", "ana@x")), generation(2, upsert(3, 10, "Cy v2", "cy@x")));
+        // Generation 2 derives the keys anew (lineage 2) and re-reads the history: lower versions than
+        // generation 1 stored, yet they win.
+        ApplyResult regenerated = apply(generation(2, 2, upsert(1, 0, "Ana v2", "ana@x")), generation(2, 2, upsert(3, 10, "Cy v2", "cy@x")));
         assertEquals(2, regenerated.upserted());
         assertEquals(0, regenerated.stale());
-        // Within generation 2, versions order changes again; generation 1 no longer applies at all.
-        ApplyResult mixed = apply(generation(2, upsert(1, 0, "older in generation 2", "x")), upsert(2, 9_000, "Bo late g1", "bo@x"),
-                generation(2, upsert(2, 5, "Bo v2", "bo@x")));
+        // Within lineage 2, versions order changes again; lineage 0 no longer applies at all.
+        ApplyResult mixed = apply(generation(2, 2, upsert(1, 0, "older in generation 2", "x")), upsert(2, 9_000, "Bo late g1", "bo@x"),
+                generation(2, 2, upsert(2, 5, "Bo v2", "bo@x")));
         assertEquals(1, mixed.upserted());
         assertEquals(Map.of(1L, row("Ana v2", "ana@x"), 2L, row("Bo v2", "bo@x"), 3L, row("Cy v2", "cy@x")), rows());
         assertEquals(0, apply(upsert(1, 10_000, "g1 again", "x")).applied());
         assertEquals(row("Ana v2", "ana@x"), rows().get(1L));
+    }
+
+    @Test
+    void withinALineageANewGenerationsReReadNeverTakesARowBackAndReplacesItAtTheSameVersion() throws Exception {
+        apply(upsert(1, 500, "Ana", "ana@x"), upsert(2, 600, "Bo", "bo@x"), delete(3, 700), upsert(4, 0, "Di", "di@x"));
+        String before = rowVersions();
+        // Generation 2 replays the history below what generation 1 applied: nothing moves, not even a rewrite.
+        ApplyResult older = apply(generation(2, upsert(1, 0, "Ana as first read", "old@x")), generation(2, upsert(2, 550, "Bo before", "old@x")),
+                generation(2, upsert(3, 650, "Cy before its delete", "old@x")));
+        assertEquals(0, older.applied());
+        assertEquals(3, older.stale());
+        assertEquals(before, rowVersions());
+        // At the versions generation 1 applied, generation 2's rows (and tombstone) replace generation 1's.
+        ApplyResult caughtUp = apply(generation(2, upsert(1, 500, "Ana v2", "ana@x")), generation(2, upsert(2, 600, "Bo v2", "bo@x")),
+                generation(2, delete(3, 700)), generation(2, upsert(4, 0, "Di v2", "di@x")));
+        assertEquals(3, caughtUp.upserted());
+        assertEquals(1, caughtUp.deleted());
+        assertEquals(Map.of(1L, row("Ana v2", "ana@x"), 2L, row("Bo v2", "bo@x"), 4L, row("Di v2", "di@x")), rows());
+        // Generation 1's replay of the same version now loses; a later change of either generation applies.
+        assertEquals(0, apply(upsert(1, 500, "Ana", "ana@x")).applied());
+        assertEquals(1, apply(generation(2, upsert(1, 800, "Ana v2 later", "ana@x"))).upserted());
+        assertEquals(row("Ana v2 later", "ana@x"), rows().get(1L));
     }
 
     @Test

@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -93,11 +94,11 @@ class WriterBookkeepingIT {
                         + "('public.orders', '{\"id\":1}', 1, 15, 0, false)");
             }
             assertEquals(Set.of("{\"id\":1}", "{\"id\":\"a_b\"}", "{\"id\":\"axb\"}"),
-                    Set.copyOf(WriterBookkeeping.keysOfOlderGenerations(c, "public.users", 2)));
-            assertEquals(List.of(), WriterBookkeeping.keysOfOlderGenerations(c, "public.users", 1));
+                    WriterBookkeeping.olderGenerations(c, "public.users", 2).stream().map(StoredVersion::key).collect(Collectors.toSet()));
+            assertEquals(List.of(), WriterBookkeeping.olderGenerations(c, "public.users", 1));
 
             // "_" and "%" are matched as themselves, not as LIKE wildcards.
-            assertEquals(List.of(new StoredVersion("public.users", "{\"id\":\"a_b\"}", 1, 13, 2, false)),
+            assertEquals(List.of(new StoredVersion("public.users", "{\"id\":\"a_b\"}", 0, 1, 13, 2, false)),
                     WriterBookkeeping.versionsOfKeysContaining(c, "a_b"));
             assertEquals(List.of(), WriterBookkeeping.versionsOfKeysContaining(c, "a%b"));
             assertEquals(List.of("public.orders", "public.users"),
@@ -149,7 +150,7 @@ class WriterBookkeepingIT {
             assertEquals(List.of("k1@5"), locked);
             List<String> won = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement(WriterBookkeeping.versionUpsertStatement(
-                    "(SELECT pk, 0::bigint AS generation, version, 0::bigint AS joined_version, false AS deleted FROM staged) AS u"))) {
+                    "(SELECT pk, 0::bigint AS lineage, 0::bigint AS generation, version, 0::bigint AS joined_version, false AS deleted FROM staged) AS u"))) {
                 ps.setString(1, "public.users");
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
@@ -177,7 +178,7 @@ class WriterBookkeepingIT {
             BookkeepingTables.ensurePositions(c);
             BookkeepingTables.ensureControl(c);
             c.commit();
-            assertEquals(List.of(new StoredVersion("public.users", "k", 0, 9, 0, false)), WriterBookkeeping.versionsOfKeysContaining(c, "k"));
+            assertEquals(List.of(new StoredVersion("public.users", "k", 0, 0, 9, 0, false)), WriterBookkeeping.versionsOfKeysContaining(c, "k"));
             assertEquals(1, queryLong(c, "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('"
                     + BookkeepingTables.WRITER_POSITION + "') AND attname = 'commit_order'"));
             assertEquals(1, queryLong(c, "SELECT count(*) FROM pg_class WHERE oid = to_regclass('" + BookkeepingTables.WRITER_TRANSACTION + "')"));

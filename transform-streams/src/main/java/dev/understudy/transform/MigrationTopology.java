@@ -1,6 +1,7 @@
 package dev.understudy.transform;
 
 import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.RegistryClient;
 import dev.understudy.schemas.Topics;
 import dev.understudy.transform.internals.JoinChange;
@@ -58,15 +59,19 @@ public final class MigrationTopology {
     }
 
     public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry) {
-        addTo(builder, prefix, mappings, registry, 0L);
+        addTo(builder, prefix, mappings, registry, 0L, Map.of());
     }
 
     /**
      * @param generation the spec generation stamped on every row this topology emits
      *                   ({@link dev.understudy.schemas.ChangeHeaders#GENERATION})
+     * @param lineages   each target table's lineage, stamped on its rows
+     *                   ({@link dev.understudy.schemas.ChangeHeaders#LINEAGE}); 0 for a table not named
      */
     public static void addTo(StreamsBuilder builder, String prefix, List<TableMapping> mappings, RegistryClient registry,
-                             long generation) {
+                             long generation, Map<String, Long> lineages) {
+        Function<TableMapping, ChangeHeaders.Stamp> stamps = m -> new ChangeHeaders.Stamp(generation,
+                lineages.getOrDefault(m.targetTable(), 0L));
         // Several targets may read one legacy table (a split, or a table that is both a target's
         // source and another's joined table). Kafka Streams subscribes a topic from one source node
         // only, so every reader of a legacy table shares its stream.
@@ -96,14 +101,14 @@ public final class MigrationTopology {
             streams.put(e.getKey(), legacy);
             for (TableMapping mapping : group) {
                 if (!(mapping instanceof JoinedTableMapping)) {
-                    addTo(legacy, legacyTopic, prefix, mapping, registry, generation);
+                    addTo(legacy, legacyTopic, prefix, mapping, registry, stamps.apply(mapping));
                 }
             }
         }
         for (TableMapping mapping : mappings) {
             if (mapping instanceof JoinedTableMapping joined) {
                 addJoin(builder, streams.get(joined.sourceTable()), streams.get(joined.joinedTable()), prefix, joined, registry,
-                        generation);
+                        stamps.apply(mapping));
             }
         }
     }
@@ -167,7 +172,7 @@ public final class MigrationTopology {
      * a version; the inner join would instead emit a bare null for those cases.
      */
     private static void addJoin(StreamsBuilder builder, KStream<byte[], byte[]> drivingStream, KStream<byte[], byte[]> joinedStream,
-                                String prefix, JoinedTableMapping mapping, RegistryClient registry, long generation) {
+                                String prefix, JoinedTableMapping mapping, RegistryClient registry, ChangeHeaders.Stamp stamp) {
         String name = nodeName(mapping);
         String drivingTopic = Topics.legacy(prefix, mapping.sourceTable());
         String joinedTopic = Topics.legacy(prefix, mapping.joinedTable());
@@ -176,9 +181,9 @@ public final class MigrationTopology {
         Produced<Object, Object> deadLetters = Produced.with(widen(Serdes.ByteArray()), widen(Serdes.ByteArray()));
 
         KTable<String, byte[]> driving = table(drivingStream, JoinInputProcessor.Side.DRIVING, mapping, registry, drivingTopic,
-                deadLetterTopic, name + "-driving", Serdes.String(), deadLetters, newTopic, generation);
+                deadLetterTopic, name + "-driving", Serdes.String(), deadLetters, newTopic, stamp);
         KTable<String, byte[]> joined = table(joinedStream, JoinInputProcessor.Side.JOINED, mapping, registry, joinedTopic,
-                deadLetterTopic, name + "-joined", Serdes.String(), deadLetters, null, generation);
+                deadLetterTopic, name + "-joined", Serdes.String(), deadLetters, null, stamp);
 
         JoinChange.Functions functions = new JoinChange.Functions(mapping, registry, drivingTopic, joinedTopic);
         Function<byte[], String> foreignKey = functions::foreignKey;
@@ -193,7 +198,7 @@ public final class MigrationTopology {
         String deadLetterSink = name + "-join-dead-letters";
         KStream<Object, Object> out = results.toStream(Named.as(name + "-join-results"))
                 .process(() -> new JoinEmitter(mapping.targetTable(), registry, store, drivingTopic, newTopic, deadLetterTopic,
-                        rowSink, deadLetterSink, generation),
+                        rowSink, deadLetterSink, stamp),
                         Named.as(name + "-emit"), store);
         // The key is already the new-schema topic's key bytes (JoinEmitter serialized it for that topic).
         out.to(newTopic, Produced.with(widen(Serdes.ByteArray()), widen(AvroSerde.values(registry))).withName(rowSink));
@@ -204,14 +209,14 @@ public final class MigrationTopology {
     private static <K> KTable<K, byte[]> table(KStream<byte[], byte[]> legacy, JoinInputProcessor.Side side, JoinedTableMapping mapping,
                                                RegistryClient registry, String legacyTopic, String deadLetterTopic, String name,
                                                Serde<K> keySerde, Produced<Object, Object> deadLetters, String newTopic,
-                                               long generation) {
+                                               ChangeHeaders.Stamp stamp) {
         String tableInput = name + "-rekeyed";
         String deadLetterSink = name + "-dead-letters";
         // The driving side writes the tombstones of target keys its rows leave straight to the
         // new-schema topic (see JoinInputProcessor); the joined side has none.
         String leftKeySink = newTopic == null ? null : name + "-left-keys";
         KStream<Object, Object> out = legacy.process(() -> new JoinInputProcessor(mapping, side, registry, legacyTopic,
-                deadLetterTopic, tableInput, deadLetterSink, leftKeySink, generation), Named.as(name + "-input"));
+                deadLetterTopic, tableInput, deadLetterSink, leftKeySink, stamp), Named.as(name + "-input"));
         out.to(deadLetterTopic, deadLetters.withName(deadLetterSink));
         if (leftKeySink != null) {
             out.to(newTopic, Produced.with(widen(AvroSerde.keys(registry)), widen(AvroSerde.values(registry))).withName(leftKeySink));
@@ -226,7 +231,7 @@ public final class MigrationTopology {
     }
 
     private static void addTo(KStream<byte[], byte[]> legacy, String legacyTopic, String prefix, TableMapping mapping,
-                              RegistryClient registry, long generation) {
+                              RegistryClient registry, ChangeHeaders.Stamp stamp) {
         String newTopic = Topics.newSchema(prefix, mapping.targetTable());
         String deadLetterTopic = Topics.deadLetter(prefix);
         String name = nodeName(mapping);
@@ -234,7 +239,7 @@ public final class MigrationTopology {
         String deadLetterSink = name + "-dead-letters";
 
         KStream<Object, Object> out = legacy.process(
-                () -> new MigrationProcessor(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, generation),
+                () -> new MigrationProcessor(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, stamp),
                 Named.as(name));
         // Sinks write each forwarded Record's headers to Kafka as they are (header propagation in
         // the Processor API is explicit), which is how the ChangeHeaders reach the writer.

@@ -5,6 +5,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * The whole stream-processing side of the pipeline in one application: {@link MigrationTopology}
@@ -31,17 +32,21 @@ public final class PipelineTopology {
      * to the writer never queue behind the comparison's state-store work on a shared stream thread.
      */
     public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry) {
-        return migration(prefix, mappings, registry, 0L);
+        return migration(prefix, mappings, registry, 0L, Map.of());
     }
 
     /**
-     * The migration of one spec generation: every row it emits carries {@code generation}, so the
-     * writer lets it replace rows of earlier generations (see {@link dev.understudy.schemas.ChangeHeaders#GENERATION}).
+     * The migration of one spec generation: every row it emits carries {@code generation} and its
+     * target's lineage, which order it against rows of earlier generations (see
+     * {@link dev.understudy.schemas.ChangeHeaders#LINEAGE}).
+     *
+     * @param lineages each target table's lineage in this generation; 0 for a table not named
      */
-    public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry, long generation) {
+    public static Topology migration(String prefix, List<TableMapping> mappings, RegistryClient registry, long generation,
+                                     Map<String, Long> lineages) {
         requireMappings(mappings);
         StreamsBuilder builder = new StreamsBuilder();
-        MigrationTopology.addTo(builder, prefix, mappings, registry, generation);
+        MigrationTopology.addTo(builder, prefix, mappings, registry, generation, lineages);
         return builder.build();
     }
 

@@ -55,4 +55,17 @@ public interface TableMapping {
     default boolean includes(GenericRecord sourceRow) {
         return true;
     }
+
+    /**
+     * What ties a target key to legacy rows, as text: two generations whose mappings of a target give
+     * the same text replay the same changes under the same keys, so their versions compare
+     * ({@link dev.understudy.schemas.ChangeHeaders#LINEAGE}). It must change whenever the source
+     * table, the legacy columns the key is copied from, or the join (joined table, foreign key,
+     * referenced column) change. This default knows only the class, the tables and the key schema,
+     * which an implementation that derives its key otherwise must override.
+     */
+    default String keyDerivation() {
+        return getClass().getName() + " source=" + sourceTable() + " key=" + targetKeySchema()
+                + (this instanceof JoinedTableMapping j ? " join=" + j.joinedTable() : "");
+    }
 }

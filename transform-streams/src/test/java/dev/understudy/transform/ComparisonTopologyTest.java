@@ -137,7 +137,7 @@ class ComparisonTopologyTest {
     }
 
     private static Headers versionHeaders(long version, long joinedVersion) {
-        return ChangeHeaders.forRow(version, joinedVersion, version, 0L, null, null, "u");
+        return ChangeHeaders.forRow(version, joinedVersion, version, ChangeHeaders.Stamp.NONE, null, null, "u");
     }
 
     @Test

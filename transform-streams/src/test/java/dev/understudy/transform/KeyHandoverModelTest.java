@@ -174,7 +174,7 @@ class KeyHandoverModelTest {
                 Files.writeString(spec, SINGLE_TABLE_SPEC);
             }
             StreamsBuilder builder = new StreamsBuilder();
-            MigrationTopology.addTo(builder, PREFIX, Migrations.fromSpec(spec), registry, 1);
+            MigrationTopology.addTo(builder, PREFIX, Migrations.fromSpec(spec), registry, 1, Map.of());
             driver = new TopologyTestDriver(builder.build(), Fixtures.driverProperties(trialDir.resolve("state")));
             orders = driver.createInputTopic(Topics.legacy(PREFIX, ORDERS), AvroSerde.keys(registry).serializer(),
                     AvroSerde.values(registry).serializer());

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static dev.understudy.transform.Fixtures.PREFIX;
 import static dev.understudy.transform.Fixtures.TABLE;
@@ -129,11 +130,15 @@ class MigrationTopologyTest {
     }
 
     @Test
-    void everyRowCarriesTheGenerationOfItsTopology() {
+    void everyRowCarriesTheGenerationOfItsTopologyAndItsTargetsLineage() {
         legacy.pipeInput(key(1), legacyChange(null, legacyRow(1L, "Grace", "grace@example.com", CREATED_AT), "r", 4000L, null, true));
-        assertEquals(0L, ChangeHeaders.getLong(rows.readRecord().headers(), ChangeHeaders.GENERATION, -1));
+        TestRecord<GenericRecord, GenericRecord> first = rows.readRecord();
+        assertEquals(0L, ChangeHeaders.getLong(first.headers(), ChangeHeaders.GENERATION, -1));
+        // Lineage 0 is left out, as absent means 0.
+        assertNull(first.headers().lastHeader(ChangeHeaders.LINEAGE));
 
-        try (TopologyTestDriver g5 = new TopologyTestDriver(PipelineTopology.migration(PREFIX, Migrations.defaultMappings(), registry, 5),
+        try (TopologyTestDriver g5 = new TopologyTestDriver(PipelineTopology.migration(PREFIX, Migrations.defaultMappings(), registry, 5,
+                Map.of(TABLE, 3L)),
                 Fixtures.driverProperties(stateDir.resolve("g5")))) {
             g5.createInputTopic(Topics.legacy(PREFIX, TABLE), AvroSerde.keys(registry).serializer(), AvroSerde.values(registry).serializer())
                     .pipeInput(key(1), legacyChange(legacyRow(1L, null, null, null), null, "d", 7000L, 44L, false));
@@ -141,6 +146,7 @@ class MigrationTopologyTest {
                     new ByteArrayDeserializer()).readRecord();
             assertNull(out.value());
             assertEquals(5L, ChangeHeaders.getLong(out.headers(), ChangeHeaders.GENERATION, -1));
+            assertEquals(3L, ChangeHeaders.getLong(out.headers(), ChangeHeaders.LINEAGE, -1));
             assertEquals(7000L, ChangeHeaders.getLong(out.headers(), ChangeHeaders.VERSION, -1));
         }
     }

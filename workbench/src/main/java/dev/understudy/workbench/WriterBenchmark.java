@@ -229,7 +229,7 @@ final class WriterBenchmark implements Callable<Integer> {
                 long vi = versionIndex(j);
                 long version = j + 1;
                 producer.send(new ProducerRecord<>(TOPIC, null, keys.serialize(TOPIC, key(id)), values.serialize(TOPIC, value(id, vi)),
-                        ChangeHeaders.forRow(version, 0, version, 0, null, null, vi == 0 ? "c" : "u")), (metadata, e) -> {
+                        ChangeHeaders.forRow(version, 0, version, ChangeHeaders.Stamp.NONE, null, null, vi == 0 ? "c" : "u")), (metadata, e) -> {
                     if (e != null) {
                         sendFailure.compareAndSet(null, e);
                     }
@@ -347,7 +347,7 @@ final class WriterBenchmark implements Callable<Integer> {
             var copy = c.unwrap(PGConnection.class).getCopyAPI();
             // The writer's own guard and version upsert, reading the staged rows instead of the batch's arrays.
             String guard = WriterBookkeeping.guardStatement("ARRAY(SELECT pk FROM stage_users)");
-            String bookkeeping = WriterBookkeeping.versionUpsertStatement("(SELECT pk, 0::bigint AS generation, version, "
+            String bookkeeping = WriterBookkeeping.versionUpsertStatement("(SELECT pk, 0::bigint AS lineage, 0::bigint AS generation, version, "
                     + "0::bigint AS joined_version, false AS deleted FROM stage_users) AS u");
             String upsert = "INSERT INTO public.users AS t (id, full_name, email, birthdate, created_at) "
                     + "SELECT id, full_name, email, birthdate, created_at FROM stage_users "

@@ -405,21 +405,28 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
         }
 
         byte[] encode() {
-            ByteBuffer b = ByteBuffer.allocate(3 * Long.BYTES + (order == null ? 0 : 2 * Long.BYTES + 1))
+            ByteBuffer b = ByteBuffer.allocate(3 * Long.BYTES + (order == null ? 0 : 3 * Long.BYTES + 1))
                     .putLong(offset).putLong(lsn).putLong(generation);
             if (order != null) {
-                b.putLong(order.version()).putLong(order.joinedVersion()).put((byte) (order.delete() ? 1 : 0));
+                b.putLong(order.version()).putLong(order.joinedVersion()).put((byte) (order.delete() ? 1 : 0)).putLong(order.lineage());
             }
             return b.array();
         }
 
+        /** Reads {@link #encode}'s bytes; values stored before lineages existed end after the delete flag (lineage 0). */
         static Source decode(byte[] bytes) {
             ByteBuffer b = ByteBuffer.wrap(bytes);
             long offset = b.getLong();
             long lsn = b.getLong();
             long generation = b.getLong();
-            ChangeOrder order = b.remaining() >= 2 * Long.BYTES + 1
-                    ? new ChangeOrder(generation, b.getLong(), b.getLong(), b.get() == 1) : null;
+            ChangeOrder order = null;
+            if (b.remaining() >= 2 * Long.BYTES + 1) {
+                long version = b.getLong();
+                long joinedVersion = b.getLong();
+                boolean delete = b.get() == 1;
+                long lineage = b.remaining() >= Long.BYTES ? b.getLong() : 0L;
+                order = new ChangeOrder(lineage, version, joinedVersion, generation, delete);
+            }
             return new Source(offset, lsn, generation, order);
         }
     }

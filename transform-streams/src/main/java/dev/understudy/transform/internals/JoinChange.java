@@ -14,7 +14,7 @@ import org.apache.kafka.common.serialization.Deserializer;
  *
  * <p>The result is ordered for the writer by two versions ({@link dev.understudy.schemas.ChangeHeaders#JOINED_VERSION}):
  * {@code version} is the driving row's (0 for a snapshot row, else its change's LSN) and
- * {@code joinedVersion} the joined row's (the same rule; 0 when there is none). Which driving row a
+ * {@code joinedVersion} the joined row's (the same rule; {@link #NO_JOINED_ROW} when there is none). Which driving row a
  * target key belongs to changes only with driving changes, which PostgreSQL's one WAL orders by
  * LSN; a joined row's change re-emits the rows of the driving rows subscribed to it, and only has
  * to order those re-emissions among themselves. A single {@code max} of the two LSNs would let a
@@ -33,6 +33,9 @@ import org.apache.kafka.common.serialization.Deserializer;
  */
 public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, GenericRecord row, long version, long joinedVersion,
                          long lsn, Long txId, Long commitOrder, String op, RuntimeException error) {
+
+    /** The joined version of a result that found no joined row (see {@link Functions#join}). */
+    public static final long NO_JOINED_ROW = -1L;
 
     /**
      * The KIP-213 foreign-key extractor and joiner of a mapping. They run inside the join's
@@ -95,7 +98,13 @@ public record JoinChange(byte[] drivingEnvelope, GenericRecord targetKey, Generi
             Long commitOrder = Envelopes.sourceOptionalLong(source, "commitOrder");
 
             GenericRecord joinedRow = null;
-            long joinedVersion = 0L;
+            // No joined row known (the join has not seen the referenced key, or the foreign key is null):
+            // NO_JOINED_ROW, below every joined row's version, so this tombstone never replaces a row that
+            // had its joined row at the same driving state. A new generation's re-read can meet a driving
+            // row before the joined row it references (the two topics are consumed independently); at the
+            // previous generation's version that tombstone would otherwise win by generation and readers
+            // would see the row vanish until the joined row arrived.
+            long joinedVersion = NO_JOINED_ROW;
             if (joinedBytes != null) {
                 GenericRecord joined = values.deserialize(joinedTopic, joinedBytes);
                 String joinedOp = Envelopes.op(joined);

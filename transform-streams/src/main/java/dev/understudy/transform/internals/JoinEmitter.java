@@ -41,19 +41,19 @@ public final class JoinEmitter extends DeadLetteringProcessor<String, JoinChange
     private final String newTopic;
     private final String rowSink;
     private final Serializer<GenericRecord> keys;
-    private final long generation;
+    private final ChangeHeaders.Stamp stamp;
     private KeyValueStore<String, byte[]> emitted;
 
     public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
                        String deadLetterTopic, String rowSink, String deadLetterSink) {
-        this(targetTable, registry, storeName, drivingTopic, newTopic, deadLetterTopic, rowSink, deadLetterSink, 0L);
+        this(targetTable, registry, storeName, drivingTopic, newTopic, deadLetterTopic, rowSink, deadLetterSink, ChangeHeaders.Stamp.NONE);
     }
 
-    /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
+    /** @param stamp the generation and the target's lineage stamped on every output row ({@link ChangeHeaders.Stamp}) */
     public JoinEmitter(String targetTable, RegistryClient registry, String storeName, String drivingTopic, String newTopic,
-                       String deadLetterTopic, String rowSink, String deadLetterSink, long generation) {
+                       String deadLetterTopic, String rowSink, String deadLetterSink, ChangeHeaders.Stamp stamp) {
         super("Join of " + targetTable, deadLetterTopic, deadLetterSink);
-        this.generation = generation;
+        this.stamp = stamp;
         this.storeName = storeName;
         this.drivingTopic = drivingTopic;
         this.newTopic = newTopic;
@@ -105,7 +105,7 @@ public final class JoinEmitter extends DeadLetteringProcessor<String, JoinChange
 
     private void emit(Record<String, JoinChange> record, byte[] targetKey, GenericRecord row, JoinChange change, String op) {
         context.forward(new Record<Object, Object>(targetKey, row, record.timestamp(), ChangeHeaders.forRow(change.version(),
-                change.joinedVersion(), change.lsn(), generation, change.txId(), change.commitOrder(), op)), rowSink);
+                change.joinedVersion(), change.lsn(), stamp, change.txId(), change.commitOrder(), op)), rowSink);
     }
 
     /**

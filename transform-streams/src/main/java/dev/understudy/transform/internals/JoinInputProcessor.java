@@ -51,27 +51,27 @@ public final class JoinInputProcessor extends DeadLetteringProcessor<byte[], byt
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
     private final String leftKeySink;
-    private final long generation;
+    private final ChangeHeaders.Stamp stamp;
     private final LeftTargetKeys leftKeys;
     private volatile Schema checkedKeySchema;
 
     /** The joined side, which releases no target keys. */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
                               String deadLetterTopic, String tableInput, String deadLetterSink) {
-        this(mapping, side, registry, legacyTopic, deadLetterTopic, tableInput, deadLetterSink, null, 0L);
+        this(mapping, side, registry, legacyTopic, deadLetterTopic, tableInput, deadLetterSink, null, ChangeHeaders.Stamp.NONE);
     }
 
     /**
      * @param leftKeySink the child that writes tombstones to the new-schema topic (driving side), or null
-     * @param generation  the spec generation stamped on those tombstones
+     * @param stamp       the generation and lineage stamped on those tombstones
      */
     public JoinInputProcessor(JoinedTableMapping mapping, Side side, RegistryClient registry, String legacyTopic,
-                              String deadLetterTopic, String tableInput, String deadLetterSink, String leftKeySink, long generation) {
+                              String deadLetterTopic, String tableInput, String deadLetterSink, String leftKeySink, ChangeHeaders.Stamp stamp) {
         super("Join input (" + side.name().toLowerCase() + ") of " + mapping.targetTable() + " from "
                 + (side == Side.DRIVING ? mapping.sourceTable() : mapping.joinedTable()), deadLetterTopic, deadLetterSink);
         this.mapping = mapping;
         this.leftKeySink = leftKeySink;
-        this.generation = generation;
+        this.stamp = stamp;
         this.side = side;
         this.legacyTopic = legacyTopic;
         this.tableInput = tableInput;
@@ -126,7 +126,7 @@ public final class JoinInputProcessor extends DeadLetteringProcessor<byte[], byt
         GenericRecord source = Envelopes.source(envelope);
         long lsn = Envelopes.sourceLong(source, "lsn");
         long version = Envelopes.sourceFlag(source, "snapshot") ? 0L : lsn;
-        return new Record<>(left, null, record.timestamp(), ChangeHeaders.forRow(version, 0L, lsn, generation,
+        return new Record<>(left, null, record.timestamp(), ChangeHeaders.forRow(version, 0L, lsn, stamp,
                 Envelopes.sourceOptionalLong(source, "txId"), Envelopes.sourceOptionalLong(source, "commitOrder"), ChangeEnvelope.OP_DELETE));
     }
 

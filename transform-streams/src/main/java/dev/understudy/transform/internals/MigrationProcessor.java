@@ -36,19 +36,19 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
     private final String rowSink;
     private final Deserializer<GenericRecord> keys;
     private final Deserializer<GenericRecord> values;
-    private final long generation;
+    private final ChangeHeaders.Stamp stamp;
     private final LeftTargetKeys leftKeys;
 
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
                               String rowSink, String deadLetterSink) {
-        this(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, 0L);
+        this(mapping, registry, legacyTopic, deadLetterTopic, rowSink, deadLetterSink, ChangeHeaders.Stamp.NONE);
     }
 
-    /** @param generation the spec generation stamped on every output row ({@link ChangeHeaders#GENERATION}) */
+    /** @param stamp the generation and the target's lineage stamped on every output row ({@link ChangeHeaders.Stamp}) */
     public MigrationProcessor(TableMapping mapping, RegistryClient registry, String legacyTopic, String deadLetterTopic,
-                              String rowSink, String deadLetterSink, long generation) {
+                              String rowSink, String deadLetterSink, ChangeHeaders.Stamp stamp) {
         super("Migration of " + mapping.sourceTable() + " to " + mapping.targetTable(), deadLetterTopic, deadLetterSink);
-        this.generation = generation;
+        this.stamp = stamp;
         this.mapping = mapping;
         this.legacyTopic = legacyTopic;
         this.rowSink = rowSink;
@@ -133,12 +133,12 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
         // set keeps the legacy record's own headers (Debezium's, say) off the new-schema topic.
         long version = snapshot ? 0L : lsn;
         Record<Object, Object> row = new Record<>(targetKey, targetRow, record.timestamp(),
-                ChangeHeaders.forRow(version, 0L, lsn, generation, txId, commitOrder, op));
+                ChangeHeaders.forRow(version, 0L, lsn, stamp, txId, commitOrder, op));
         if (leftKey == null) {
             return List.of(row);
         }
         Record<Object, Object> left = new Record<>(leftKey, null, record.timestamp(),
-                ChangeHeaders.forRow(version, 0L, lsn, generation, txId, commitOrder, ChangeEnvelope.OP_DELETE));
+                ChangeHeaders.forRow(version, 0L, lsn, stamp, txId, commitOrder, ChangeEnvelope.OP_DELETE));
         return List.of(left, row);
     }
 

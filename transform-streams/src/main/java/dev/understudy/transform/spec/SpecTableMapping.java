@@ -109,6 +109,16 @@ public class SpecTableMapping implements TableMapping {
         return build(sourceRow, null);
     }
 
+    /** The source table and, per key field, the legacy column it copies (key fields are copies, checked at load). */
+    @Override
+    public String keyDerivation() {
+        StringBuilder b = new StringBuilder("source=").append(sourceTable()).append(" key=");
+        for (String k : target.key()) {
+            b.append(k).append("<-").append(((SpecModel.Copy) target.columns().get(k)).column()).append(',');
+        }
+        return b.toString();
+    }
+
     /** The target row; {@code joinedRow} is the joined row of a target with a join, else null. */
     GenericRecord build(GenericRecord sourceRow, GenericRecord joinedRow) {
         SourceChecker.Compiled c = compiledFor(sourceRow.getSchema());
@@ -242,6 +252,11 @@ public class SpecTableMapping implements TableMapping {
         @Override
         public String joinedTable() {
             return join.table();
+        }
+
+        @Override
+        public String keyDerivation() {
+            return super.keyDerivation() + " join=" + join.table() + "." + join.referencedColumn() + "<-" + join.foreignKey();
         }
 
         @Override
