@@ -1,6 +1,7 @@
 package dev.understudy.pipeline;
 
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.testkit.RegressionReader;
 import dev.understudy.transform.TableMapping;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
@@ -148,12 +149,11 @@ class JoinPipelineIT {
         AtomicBoolean stop = new AtomicBoolean();
         Thread churn = new Thread(() -> churn(stack, changes, failure, Long.MAX_VALUE, stop));
         churn.start();
-        RegressionReader reader = new RegressionReader(stack);
-        Thread reading = new Thread(reader, "regression-reader");
+        RegressionReader reader = new RegressionReader(stack.target().jdbcUrl(), stack.target().user(), stack.target().password(),
+                "public.purchase_order_view", "order_number", "total_cents");
         try {
             Thread.sleep(1_000);
-            reader.read(); // the row states the previous generation left
-            reading.start();
+            reader.start(100); // from the row states the previous generation left
             try (Pipeline pipeline = new Pipeline(config, spec).start()) {
                 assertEquals(generation, pipeline.generation().number());
                 assertTrue(pipeline.generation().fresh());
@@ -172,11 +172,9 @@ class JoinPipelineIT {
                     }
                     Thread.sleep(500);
                 }
-                reader.stop();
-                reading.join();
+                reader.close();
                 System.out.printf("generation %d (lineage %d) backfill: %s; reader: %s; drift open at most %d%n", generation, lineage,
                         pipeline.backfill().describe(), reader.summary(), maxOpen);
-                assertNull(reader.failure(), "reader failed");
                 assertTrue(reader.reads() > 3, reader.summary());
                 if (lineage < generation) {
                     assertEquals(0, reader.regressions(), "rows shown older than before: " + reader.summary());
@@ -201,97 +199,7 @@ class JoinPipelineIT {
         } finally {
             stop.set(true);
             churn.join();
-            reader.stop();
-            if (reading.isAlive()) {
-                reading.join();
-            }
-        }
-    }
-
-    /**
-     * Reads the target's order numbers and totals over and over, and counts what no forward-moving
-     * target shows under this churn: an order's total below one seen before, or an order number seen
-     * again after it was gone.
-     */
-    private static final class RegressionReader implements Runnable {
-        private final EmbeddedStack stack;
-        private final Map<String, Long> lastTotal = new HashMap<>();
-        private final java.util.Set<String> gone = new java.util.HashSet<>();
-        private final List<String> examples = new java.util.ArrayList<>();
-        private final AtomicBoolean stopped = new AtomicBoolean();
-        private final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private volatile long reads;
-        private volatile long regressions;
-
-        RegressionReader(EmbeddedStack stack) {
-            this.stack = stack;
-        }
-
-        @Override
-        public void run() {
-            try {
-                while (!stopped.get()) {
-                    read();
-                    Thread.sleep(100);
-                }
-                read();
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }
-
-        synchronized void read() throws SQLException {
-            Map<String, Long> now = new HashMap<>();
-            try (Connection c = stack.target().connect(); Statement s = c.createStatement();
-                 ResultSet rs = s.executeQuery("SELECT order_number, total_cents FROM public.purchase_order_view")) {
-                while (rs.next()) {
-                    now.put(rs.getString(1), rs.getLong(2));
-                }
-            }
-            for (Map.Entry<String, Long> e : now.entrySet()) {
-                Long before = lastTotal.get(e.getKey());
-                if (gone.contains(e.getKey())) {
-                    note(e.getKey() + " is back after it was gone");
-                } else if (before != null && e.getValue() < before) {
-                    note(e.getKey() + " total " + e.getValue() + " after " + before);
-                }
-                if (before == null || e.getValue() > before) {
-                    lastTotal.put(e.getKey(), e.getValue());
-                }
-            }
-            for (String k : lastTotal.keySet()) {
-                if (!now.containsKey(k)) {
-                    gone.add(k);
-                }
-            }
-            reads++;
-        }
-
-        private void note(String example) {
-            regressions++;
-            if (examples.size() < 5) {
-                examples.add(example);
-            }
-        }
-
-        void stop() {
-            stopped.set(true);
-        }
-
-        long reads() {
-            return reads;
-        }
-
-        long regressions() {
-            return regressions;
-        }
-
-        Throwable failure() {
-            return failure.get();
-        }
-
-        synchronized String summary() {
-            return reads + " reads, " + regressions + " rows shown older than before" + (examples.isEmpty() ? "" : " " + examples);
+            reader.close();
         }
     }
 

@@ -11,6 +11,7 @@ import dev.understudy.stack.FileTrees;
 import dev.understudy.testkit.LagProbe;
 import dev.understudy.testkit.ProjectionCheck;
 import dev.understudy.testkit.PurchaseOrdersWorkload;
+import dev.understudy.testkit.RegressionReader;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.verify.TableReport;
@@ -136,7 +137,8 @@ final class DemoCommand implements Callable<Integer> {
 
     private record Phase2(ProjectionCheck.Result check, long generation, double closeSeconds, double startSeconds, double backfillSeconds,
                           long backfillChanges, String backfillLine, double zeroDriftSeconds, double convergedSeconds,
-                          long rowsApplied, String workload, long probesFromMs, long probesToMs) {
+                          long rowsApplied, String workload, long probesFromMs, long probesToMs, String readerSummary,
+                          long maxOpen, long maxPending) {
     }
 
     private Phase1 runV1(EmbeddedStack stack, PipelineConfig config, MigrationSpec v1, Workloads workloads, LagProbe probe) throws Exception {
@@ -195,10 +197,15 @@ final class DemoCommand implements Callable<Integer> {
         long probesFrom = System.currentTimeMillis();
         probe.startWriting();
         PurchaseOrdersWorkload workload = workloads.start();
+        RegressionReader reader = null;
         try {
             System.out.printf("Workload restarted at about %,d statements/s; v1 keeps serving for 2 s ...%n", rate);
             Thread.sleep(2000);
             failIfStopped(v1Pipeline, workload);
+            // From the rows v1 serves until v2's backfill is complete: the workload only raises totals and
+            // never reuses an order number, so a lower total or a returning order is a row shown older.
+            reader = new RegressionReader(stack.target().jdbcUrl(), stack.target().user(), stack.target().password(),
+                    "public.purchase_order_view", "order_number", "total_cents").start(250);
             long closing = System.nanoTime();
             v1Pipeline.close();
             double closeSeconds = (System.nanoTime() - closing) / 1e9;
@@ -216,8 +223,12 @@ final class DemoCommand implements Callable<Integer> {
                 long stopped;
                 long probesTo = 0;
                 String stopNote = "after the backfill completed";
+                long maxOpen = 0;
+                long maxPending = 0;
                 while (!backfill.complete()) {
                     failIfStopped(pipeline, workload);
+                    maxOpen = Math.max(maxOpen, pipeline.drift().totalOpen());
+                    maxPending = Math.max(maxPending, pipeline.drift().totalPending());
                     if (System.nanoTime() > deadline) {
                         System.out.printf("FAILED: the backfill did not complete within %d s: %s%n", timeoutSeconds, backfill.describe());
                         return null;
@@ -232,6 +243,9 @@ final class DemoCommand implements Callable<Integer> {
                 double backfillSeconds = (System.nanoTime() - starting) / 1e9;
                 String backfillLine = backfill.describe();
                 System.out.printf("[%5.1fs] %s%n", backfillSeconds, backfillLine);
+                reader.close();
+                System.out.printf("During the backfill: readers of the target saw %s; drift at most %,d open, %,d pending.%n",
+                        reader.summary(), maxOpen, maxPending);
                 workload.close();
                 probe.stopWriting();
                 probesTo = System.currentTimeMillis();
@@ -251,11 +265,15 @@ final class DemoCommand implements Callable<Integer> {
                     return null;
                 }
                 return new Phase2(check, generation, closeSeconds, startSeconds, backfillSeconds, backfill.total(), backfillLine, zeroDrift,
-                        converged, pipeline.writer().metrics().rowsApplied(), workload.describe() + ", stopped " + stopNote, probesFrom, probesTo);
+                        converged, pipeline.writer().metrics().rowsApplied(), workload.describe() + ", stopped " + stopNote, probesFrom, probesTo,
+                        reader.summary(), maxOpen, maxPending);
             }
         } finally {
             workload.close();
             probe.stopWriting();
+            if (reader != null) {
+                reader.close();
+            }
         }
     }
 
@@ -373,6 +391,8 @@ final class DemoCommand implements Callable<Integer> {
                 second.closeSeconds, second.startSeconds, second.generation);
         System.out.printf("  v2 backfill:               %,d legacy changes re-read, complete %.1f s after v2 was applied%n",
                 second.backfillChanges, second.backfillSeconds);
+        System.out.printf("  v2 backfill, as read:      %s; drift at most %,d open, %,d pending%n", second.readerSummary,
+                second.maxOpen, second.maxPending);
         System.out.printf("  v2 converged:              %.1f s after v2 was applied, %.1f s after the workload stopped; %,d rows applied%n",
                 second.convergedSeconds, second.zeroDriftSeconds, second.rowsApplied);
         System.out.printf("  v2 check:                  %s -> %s%n", second.check.counts(), second.check.matches() ? "MATCH" : "NO MATCH");

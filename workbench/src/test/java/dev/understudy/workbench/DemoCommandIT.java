@@ -69,6 +69,8 @@ class DemoCommandIT {
         assertEquals(List.of("v1", "v2"), versions, out);
         assertTrue(out.contains("as generation 2"), out);
         assertTrue(out.contains("backfill g2 (v2_add_customer_country): complete"), out);
+        // v2 keeps the read model's lineage: its backfill never shows a reader an order older than before.
+        assertTrue(out.contains("rows seen older than before") && out.contains(" 0 rows seen older than before"), out);
         assertTrue(out.contains("match:                     YES (v1 and v2)"), out);
         assertTrue(out.contains("v1, after the snapshot:"), out);
         // The cutover gate: NOT READY before a verify, READY after a clean one with drift zero, NOT READY after a rogue write.
