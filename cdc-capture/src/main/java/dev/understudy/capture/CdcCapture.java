@@ -3,6 +3,7 @@ package dev.understudy.capture;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.understudy.schemas.AvroSerializer;
+import dev.understudy.schemas.ChangeEnvelope;
 import dev.understudy.schemas.DeadLetterFields;
 import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.RegistryClient;
@@ -40,6 +41,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * Tails one PostgreSQL database's WAL with Debezium Embedded (pgoutput): an initial snapshot, then
@@ -94,6 +96,9 @@ public final class CdcCapture implements AutoCloseable {
     private long lastCommitOrder = Long.MIN_VALUE;
     /** Highest commit order announced (engine thread only). */
     private long announced = Long.MIN_VALUE;
+    /** A captured table whose changes are handed to {@link #observer} instead of Kafka, or null. */
+    private String observedTable;
+    private Consumer<GenericRecord> observer;
 
     public CdcCapture(CaptureSettings settings, RegistryClient registry) {
         this.settings = settings;
@@ -143,6 +148,24 @@ public final class CdcCapture implements AutoCloseable {
                 ProducerConfig.LINGER_MS_CONFIG, config.producerLingerMs(),
                 ProducerConfig.BATCH_SIZE_CONFIG, config.producerBatchSize(),
                 ProducerConfig.COMPRESSION_TYPE_CONFIG, config.producerCompressionType());
+    }
+
+    /**
+     * Hands the row images of {@code table}'s changes (inserts, updates, snapshot reads) to
+     * {@code observer} instead of producing them to Kafka, each once Kafka acknowledged the batch that
+     * carried it, on the capture's thread. Every change the database logged before it is then in Kafka,
+     * since pgoutput sends transactions in commit order and changes within one in WAL order: an
+     * observed row written in the same transaction as other captured rows says those rows are
+     * delivered. The table must be one of the captured tables. Before {@link #start()}.
+     */
+    public CdcCapture observing(String table, Consumer<GenericRecord> observer) {
+        if (!settings.tables().contains(table)) {
+            throw new IllegalArgumentException("Capture '" + settings.name() + "' observes " + table + ", which it does not capture; "
+                    + "add it to the captured tables " + settings.tables());
+        }
+        this.observedTable = table;
+        this.observer = observer;
+        return this;
     }
 
     public CdcCapture start() {
@@ -276,6 +299,7 @@ public final class CdcCapture implements AutoCloseable {
         long lastTs = -1;
         String transactionTopic = commits == null ? null : settings.transactionTopic();
         long ended = Long.MIN_VALUE;
+        List<GenericRecord> observed = new ArrayList<>();
         for (RecordChangeEvent<SourceRecord> event : batch) {
             SourceRecord record = event.record();
             if (transactionTopic != null && transactionTopic.equals(record.topic())) {
@@ -319,6 +343,13 @@ public final class CdcCapture implements AutoCloseable {
             if (c == null) {
                 continue;
             }
+            if (observedTable != null && observedTable.equals(c.table())) {
+                Object after = c.envelope().get(ChangeEnvelope.AFTER);
+                if (after != null) {
+                    observed.add((GenericRecord) after);
+                }
+                continue;
+            }
             try {
                 sends.add(producer.send(new ProducerRecord<>(c.topic(), c.key(), c.envelope())));
             } catch (SerializationException e) {
@@ -359,11 +390,19 @@ public final class CdcCapture implements AutoCloseable {
             }
         }
         PausePoints.reach(PausePoints.CAPTURE_BATCH_ACKNOWLEDGED);
+        PausePoints.reach(PausePoints.captureBatchAcknowledged(settings.topicFamily()));
         for (RecordChangeEvent<SourceRecord> event : batch) {
             committer.markProcessed(event);
         }
         committer.markBatchFinished();
         PausePoints.reach(PausePoints.CAPTURE_BATCH_MARKED);
+        for (GenericRecord row : observed) {
+            try {
+                observer.accept(row);
+            } catch (RuntimeException e) {
+                LOG.warn("Capture '{}': the observer of {} failed on a row: {}", settings.name(), observedTable, e.toString());
+            }
+        }
         if (ended > announced) {
             announce(ended);
         }

@@ -17,6 +17,7 @@ import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.writer.ShadowWriter;
 import dev.understudy.writer.ShadowWriterConfig;
+import dev.understudy.writer.WriterBookkeeping;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -107,7 +108,7 @@ public final class Pipeline implements AutoCloseable {
     private Map<String, Long> lineages = Map.of();
     private BackfillProgress backfill;
     private TransactionWatermarks watermarks;
-    private WriterPositionsPoller writerPositions;
+    private DeliveredWriterPositions writerPositions;
 
     /** The shipped users migration, which needs the target at Flyway version {@value #USERS_FLYWAY_VERSION}. */
     public Pipeline(PipelineConfig config, List<TableMapping> mappings) {
@@ -170,11 +171,28 @@ public final class Pipeline implements AutoCloseable {
                             ? "its rows keep their versions across generations, so the re-read never takes one back to an older state"
                             : "its key derives from legacy rows differently (or is re-read by a snapshot), so every row is replaced"));
         }
+        boolean dualWrite = TransformConfig.dualWrite(config.get(TransformConfig.COMPARISON_MODE));
         try {
             // The target capture never needs incremental snapshots, so it creates no signal table in the target.
-            targetCapture = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
-                    config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetTables())
-                    .withSignalTable(null), registry).start();
+            // With a writer it also reads the writer's positions, so that the comparison knows which of the
+            // writer's changes have reached the target change topics (DeliveredWriterPositions).
+            List<String> targetCaptured = new ArrayList<>(targetTables());
+            if (!dualWrite) {
+                writerPositions = new DeliveredWriterPositions(writerGroup());
+                withTarget(WriterBookkeeping::ensurePositionTables);
+                targetCaptured.add(WriterBookkeeping.positionTable());
+            }
+            CdcCapture target = new CdcCapture(captureSettings("target", config.get(PipelineConfig.TARGET_JDBC_URL),
+                    config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD), targetCaptured)
+                    .withSignalTable(null), registry);
+            if (writerPositions != null) {
+                target.observing(WriterBookkeeping.positionTable(), writerPositions::delivered);
+            }
+            targetCapture = target.start();
+            if (writerPositions != null) {
+                // Positions stored before this start (by an earlier run) reach the capture once more.
+                withTarget(c -> WriterBookkeeping.republishPositions(c, writerGroup()));
+            }
             boolean boundaries = config.get(ShadowWriterConfig.TRANSACTION_BOUNDARIES);
             legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
                     config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
@@ -184,12 +202,9 @@ public final class Pipeline implements AutoCloseable {
             int threads = config.get(TransformConfig.STREAMS_THREADS);
             migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
                     StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
-            boolean dualWrite = TransformConfig.dualWrite(config.get(TransformConfig.COMPARISON_MODE));
             ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(TransformConfig.SETTLE_MS)),
                     Duration.ofMillis(500));
-            if (!dualWrite) {
-                writerPositions = new WriterPositionsPoller(config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                        config.get(PipelineConfig.TARGET_PASSWORD), writerGroup()).start();
+            if (writerPositions != null) {
                 comparisonSettings = comparisonSettings.withWriterProgress(writerPositions);
             }
             comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
@@ -255,6 +270,22 @@ public final class Pipeline implements AutoCloseable {
         LOG.info("Pipeline '{}' started: {} table mapping(s)", prefix, mappings.size());
         PausePoints.reach(PausePoints.PIPELINE_STARTED);
         return this;
+    }
+
+    private interface TargetWork {
+        void run(Connection c) throws SQLException;
+    }
+
+    /** Runs {@code work} on a connection to the target database; a failure names the database and the step. */
+    private void withTarget(TargetWork work) {
+        String url = config.get(PipelineConfig.TARGET_JDBC_URL);
+        try (Connection c = DriverManager.getConnection(url, config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD))) {
+            work.run(c);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot create or rewrite the writer's positions (" + WriterBookkeeping.positionTable() + ") on "
+                    + url + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip()
+                    + "; the target user needs CREATE on the database (or the table made for it) and UPDATE on the table", e);
+        }
     }
 
     /** Each target's {@link TableMapping#keyDerivation()}, by target table. */
@@ -668,7 +699,6 @@ public final class Pipeline implements AutoCloseable {
         }
         closeQuietly("shadow writer", writer);
         closeQuietly("transaction watermarks", watermarks);
-        closeQuietly("writer positions", writerPositions);
         closeQuietly("target capture", targetCapture);
     }
 

@@ -2,6 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.testkit.UsersWorkload;
 import dev.understudy.schemas.AvroSerde;
+import dev.understudy.schemas.PausePoints;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.transform.Migrations;
@@ -24,6 +25,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -35,6 +38,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *   <li>under a steady workload with the writer slowed far below it, so that thousands of changes
  *   wait, drift never opens: every disagreeing key is pending, because the writer's stored positions
  *   say it has not applied them;</li>
+ *   <li>with the capture of the target held back for three settle windows while the writer applies
+ *   a workload at full speed, drift never opens either: the writer's positions reach the comparison
+ *   through that same capture, after the rows they cover;</li>
  *   <li>rogue changes made directly in the target (updates, deletes, inserts) are reported exactly:
  *   the open divergences are those keys, with the right kinds, and nothing else.</li>
  * </ol>
@@ -86,7 +92,49 @@ class LsnAlignedDriftIT {
                 TestPipelines.awaitUsersConverged(stack, pipeline, Duration.ofSeconds(180));
                 assertEquals(0, pipeline.drift().totalOpen());
 
-                // 2. Rogue changes in the target: 5 updates, 3 deletes, 2 inserts.
+                // 2. The target capture held back while the writer applies at full speed: the writer's
+                // changes do not reach the comparison for three settle windows. Drift must wait for the
+                // capture, not report what it has not been shown yet.
+                CountDownLatch release = new CountDownLatch(1);
+                AtomicBoolean holding = new AtomicBoolean(true);
+                long heldOpen = 0;
+                long heldPending = 0;
+                try (AutoCloseable hold = PausePoints.install(point -> {
+                    if (holding.get() && point.equals(PausePoints.captureBatchAcknowledged("target"))) {
+                        try {
+                            release.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                })) {
+                    try (UsersWorkload workload = new UsersWorkload(s.get("legacy.jdbc.url"), s.get("legacy.user"), s.get("legacy.password"), 250)
+                            .start(1)) {
+                        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                        while (System.nanoTime() < until) {
+                            heldOpen = Math.max(heldOpen, pipeline.drift().totalOpen());
+                            heldPending = Math.max(heldPending, pipeline.drift().totalPending());
+                            Thread.sleep(200);
+                        }
+                        assertNull(workload.failure());
+                    }
+                    long until = System.nanoTime() + Duration.ofSeconds(9).toNanos();
+                    while (System.nanoTime() < until) {
+                        assertNull(pipeline.failure(), "pipeline stage failed");
+                        heldOpen = Math.max(heldOpen, pipeline.drift().totalOpen());
+                        heldPending = Math.max(heldPending, pipeline.drift().totalPending());
+                        Thread.sleep(200);
+                    }
+                    holding.set(false);
+                    release.countDown();
+                }
+                System.out.printf("LsnAlignedDriftIT: target capture held for 14 s: max pending %,d keys, max open %,d%n", heldPending, heldOpen);
+                assertTrue(heldPending > 100, "max pending " + heldPending);
+                assertEquals(0, heldOpen, "drift opened while the target capture merely lagged");
+                TestPipelines.awaitUsersConverged(stack, pipeline, Duration.ofSeconds(180));
+                assertEquals(0, pipeline.drift().totalOpen());
+
+                // 3. Rogue changes in the target: 5 updates, 3 deletes, 2 inserts.
                 Map<String, String> injected = new TreeMap<>();
                 try (Connection t = stack.target().connect(); Statement st = t.createStatement()) {
                     List<Long> ids = new java.util.ArrayList<>();

@@ -28,6 +28,15 @@ public final class PausePoints {
     // Capture.
     /** After Kafka acknowledged every record of a capture batch, before its source offsets are marked processed. */
     public static final String CAPTURE_BATCH_ACKNOWLEDGED = "capture.batch.acknowledged";
+    /**
+     * {@link #CAPTURE_BATCH_ACKNOWLEDGED} as one capture reaches it, right after the general point:
+     * the point's name, a dot and the capture's topic family ({@code legacy} or {@code target}), so that
+     * a test can hold one capture while the other goes on.
+     */
+    public static String captureBatchAcknowledged(String family) {
+        return CAPTURE_BATCH_ACKNOWLEDGED + "." + family;
+    }
+
     /** After a capture batch's source offsets were marked processed (Debezium flushes them to the offsets topic later). */
     public static final String CAPTURE_BATCH_MARKED = "capture.batch.marked";
     /** After a capture batch that carried incremental-snapshot rows or progress (a chunk) was acknowledged and recorded. */

@@ -2,6 +2,7 @@ package dev.understudy.writer;
 
 import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.KeyJson;
+import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.TopicPartition;
 
 import java.sql.Connection;
@@ -184,6 +185,51 @@ public final class WriterBookkeeping {
 
     // ---------------------------------------------------------------------------------------------
     // Positions
+
+    /** One partition's applied position, as a captured row of {@link #positionTable()} carries it. */
+    public record Position(String group, String topic, int partition, long nextOffset) {
+    }
+
+    /**
+     * The position a row image of {@link #positionTable()} holds (a change event's after image, as a
+     * capture of the target reads it), or null when the image lacks one of its columns.
+     */
+    public static Position positionOf(GenericRecord row) {
+        Object group = field(row, "group_id");
+        Object topic = field(row, "topic");
+        Object partition = field(row, "partition");
+        Object next = field(row, "next_offset");
+        if (group == null || topic == null || !(partition instanceof Number p) || !(next instanceof Number n)) {
+            return null;
+        }
+        return new Position(group.toString(), topic.toString(), p.intValue(), n.longValue());
+    }
+
+    private static Object field(GenericRecord row, String name) {
+        return row.getSchema().getField(name) == null ? null : row.get(name);
+    }
+
+    /**
+     * Creates {@link #positionTable()} (and the commit-order table) when missing, so that a capture of
+     * the target can include it before the writer's first batch.
+     */
+    public static void ensurePositionTables(Connection c) throws SQLException {
+        BookkeepingTables.ensurePositions(c);
+    }
+
+    /**
+     * Writes the group's stored positions again, unchanged but for their {@code updated_at}, so that a
+     * capture of the target that starts now delivers each of them once. Positions only move forward
+     * ({@link WriterPositions}), so this cannot move one back under a running writer.
+     *
+     * @return the positions rewritten
+     */
+    public static int republishPositions(Connection c, String groupId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE " + BookkeepingTables.WRITER_POSITION + " SET updated_at = now() WHERE group_id = ?")) {
+            ps.setString(1, groupId);
+            return ps.executeUpdate();
+        }
+    }
 
     /**
      * The next offset the group's writers will apply, per partition they have applied records of.

@@ -7,13 +7,14 @@ import java.util.Objects;
  * Timing of the comparison.
  *
  * @param settleWindow      how long a key must stay in disagreement before it is reported. With
- *                          {@code writerProgress}, counted from when the writer applied the change that
- *                          produced the key's expected row (the target capture's delay is all it has to
- *                          cover); without (dual-write mode: the application writes both databases),
+ *                          {@code writerProgress}, counted from when the target capture delivered the
+ *                          writer's application of the change that produced the key's expected row (the
+ *                          comparison's own reading delay is all it has to cover); without (dual-write
+ *                          mode: the application writes both databases),
  *                          from when the key first disagreed, so it must exceed the whole in-flight delay.
  * @param punctuateInterval how often each task looks for keys that outlived the settle window (and
  *                          publishes drift counts); bounds how late past the window a report can be.
- * @param writerProgress    the shadow writer's applied positions, or null in dual-write mode
+ * @param writerProgress    the shadow writer's applied and delivered positions, or null in dual-write mode
  */
 public record ComparisonSettings(Duration settleWindow, Duration punctuateInterval, WriterProgress writerProgress) {
     public static final Duration DEFAULT_SETTLE_WINDOW = Duration.ofSeconds(2);

@@ -41,9 +41,10 @@ import static dev.understudy.transform.internals.Sinks.widen;
  * and the target capture catch up. A key that disagrees is pending. With the writer's progress
  * ({@link ComparisonSettings#writerProgress()}), it stays pending for as long as the writer has not
  * applied the new-schema record that produced its expected row (its offset on the new-schema topic,
- * against the writer's position stored in the target), however slow the writer is; once applied, it is
- * reported if it still disagrees {@link ComparisonSettings#settleWindow()} later, the time the target
- * capture gets to deliver the change. Without it (dual-write mode), the window counts from the first
+ * against the writer's position stored in the target) and the target capture has delivered that
+ * position, after the rows it covers, however slow either is; then it is reported if it still disagrees
+ * {@link ComparisonSettings#settleWindow()} later, the time this application gets to read the change
+ * from the target topic. Without it (dual-write mode), the window counts from the first
  * disagreement. A wall-clock punctuator promotes due keys. Wall-clock
  * ({@code PunctuationType.WALL_CLOCK_TIME}) rather than stream-time punctuation, because stream time
  * advances only when records arrive: a divergence on a table that then goes quiet would never be

@@ -22,8 +22,8 @@ public final class TransformConfig {
                     + " behind its expected row (its position, read from the target), however slow it is. dual-write: no shadow writer runs,"
                     + " an application writes both databases, and a disagreement is reported once it outlives comparison.settle.ms.");
     public static final ConfigKey<Long> SETTLE_MS = ConfigKey.positiveLong("comparison.settle.ms", 5000,
-            "Milliseconds a disagreement must last before it is reported as diverged: in lsn mode counted from when the writer applied the"
-                    + " key's change (the target capture's delivery must fit in it), in dual-write mode from the first disagreement.");
+            "Milliseconds a disagreement must last before it is reported as diverged: in lsn mode counted from when the target capture"
+                    + " delivered the writer's application of the key's change, in dual-write mode from the first disagreement.");
     public static final ConfigKey<Integer> STREAMS_THREADS = ConfigKey.positiveInt("streams.threads", 1,
             "Kafka Streams threads in this process.");
     /**

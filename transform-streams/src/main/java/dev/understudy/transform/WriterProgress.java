@@ -1,10 +1,11 @@
 package dev.understudy.transform;
 
 /**
- * How far the shadow writer has applied each new-schema partition, as read from the target database
- * (its stored positions, written in the same transaction as the rows). The comparison uses it to tell
- * a key that is merely in flight (the writer has not applied the change that produced its expected
- * row: PENDING) from one the target got wrong (applied, and still different: DIVERGED).
+ * How far the shadow writer has applied each new-schema partition, and the capture of the target has
+ * delivered what it applied (the writer's stored positions, written in the same transaction as the
+ * rows and captured with them). The comparison uses it to tell a key that is merely in flight (the
+ * change that produced its expected row is not applied, or not yet on the target change topic:
+ * PENDING) from one the target got wrong (delivered, and still different: DIVERGED).
  * <p>
  * Implementations are shared by all comparison tasks of a process and must be thread-safe and cheap:
  * they answer from memory, refreshed in the background.
@@ -16,8 +17,8 @@ public interface WriterProgress {
 
     /**
      * When the writer was first seen past {@code offset} of {@code topic}[{@code partition}], that is
-     * with that record applied (or dead-lettered, or superseded by a later change of its key): wall-clock
-     * milliseconds since the epoch, or {@link #NOT_APPLIED}.
+     * with that record applied (or dead-lettered, or superseded by a later change of its key) and its
+     * effect delivered: wall-clock milliseconds since the epoch, or {@link #NOT_APPLIED}.
      */
     long appliedAtMs(String topic, int partition, long offset);
 }
