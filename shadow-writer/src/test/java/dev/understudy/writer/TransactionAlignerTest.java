@@ -98,6 +98,26 @@ class TransactionAlignerTest {
      * too, or a caught-up writer's group offset stays one below the partition's end for ever.
      */
     @Test
+    void aReleaseTakingRecordsFromAmongHeldOnesStoresThePositionOfTheFirstStillHeld() {
+        // Offsets 0..4 of transactions 9, 7, 8, 7, 10: the join path interleaves transactions in a partition.
+        var held = step(poll(record(P0, 0, 9L), record(P0, 1, 7L), record(P0, 2, 8L), record(P0, 3, 7L), record(P0, 4, 10L)),
+                Set.of(P0), Map.of());
+        assertEquals(5, aligner.heldCount());
+        assertNull(held.positions().get(P0), "nothing applied, no position to store");
+
+        // The consumer has read to the measured end (5), so the release is taken in the same turn.
+        watermark.set(7);
+        var seven = step(poll(), Set.of(P0), Map.of(P0, 5L));
+        assertEquals(List.of(1L, 3L), offsets(seven, P0));
+        assertEquals(0L, seven.positions().get(P0).offset(), "offset 0 (transaction 9) is still held");
+
+        watermark.set(9);
+        var nine = step(poll(), Set.of(P0), Map.of(P0, 5L));
+        assertEquals(List.of(0L, 2L), offsets(nine, P0));
+        assertEquals(4L, nine.positions().get(P0).offset(), "offset 4 (transaction 10) is the first still held");
+    }
+
+    @Test
     void positionsPassTheTransactionMarkersAfterTheLastRecords() {
         Map<TopicPartition, List<ConsumerRecord<byte[], byte[]>>> map = new HashMap<>();
         map.put(P0, List.of(record(P0, 0, null), record(P0, 1, null)));
