@@ -14,9 +14,14 @@ import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -35,13 +40,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 
 /**
  * Tails one PostgreSQL database's WAL with Debezium Embedded (pgoutput): an initial snapshot, then
@@ -98,7 +104,9 @@ public final class CdcCapture implements AutoCloseable {
     private long announced = Long.MIN_VALUE;
     /** A captured table whose changes are handed to {@link #observer} instead of Kafka, or null. */
     private String observedTable;
-    private Consumer<GenericRecord> observer;
+    private BiConsumer<GenericRecord, Map<TopicPartition, Long>> observer;
+    /** The highest offset acknowledged per partition this capture produced to (engine thread only). */
+    private final Map<TopicPartition, Long> produced = new HashMap<>();
 
     public CdcCapture(CaptureSettings settings, RegistryClient registry) {
         this.settings = settings;
@@ -153,12 +161,14 @@ public final class CdcCapture implements AutoCloseable {
     /**
      * Hands the row images of {@code table}'s changes (inserts, updates, snapshot reads) to
      * {@code observer} instead of producing them to Kafka, each once Kafka acknowledged the batch that
-     * carried it, on the capture's thread. Every change the database logged before it is then in Kafka,
-     * since pgoutput sends transactions in commit order and changes within one in WAL order: an
-     * observed row written in the same transaction as other captured rows says those rows are
-     * delivered. The table must be one of the captured tables. Before {@link #start()}.
+     * carried it, on the capture's thread, with the highest offset acknowledged so far in every
+     * partition the capture produced to. Every change the database logged before it is then in Kafka
+     * at or below those offsets, since pgoutput sends transactions in commit order and changes within
+     * one in WAL order: an observed row written in the same transaction as other captured rows says
+     * those rows are delivered, and where. The table must be one of the captured tables. Before
+     * {@link #start()}.
      */
-    public CdcCapture observing(String table, Consumer<GenericRecord> observer) {
+    public CdcCapture observing(String table, BiConsumer<GenericRecord, Map<TopicPartition, Long>> observer) {
         if (!settings.tables().contains(table)) {
             throw new IllegalArgumentException("Capture '" + settings.name() + "' observes " + table + ", which it does not capture; "
                     + "add it to the captured tables " + settings.tables());
@@ -166,6 +176,40 @@ public final class CdcCapture implements AutoCloseable {
         this.observedTable = table;
         this.observer = observer;
         return this;
+    }
+
+    /**
+     * Starts {@link #produced} at the ends of the topics an earlier run of this capture produced to, so
+     * that the first positions observed after a restart also cover what that run delivered (a reader
+     * that had not read it yet is still behind).
+     */
+    private void seedProduced() {
+        List<String> topics = new ArrayList<>();
+        for (String table : settings.tables()) {
+            if (!table.equals(observedTable)) {
+                topics.add(settings.debeziumTopicPrefix() + "." + table);
+            }
+        }
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers()))) {
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            topics.retainAll(existing);
+            if (topics.isEmpty()) {
+                return;
+            }
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS).forEach((topic, d) -> d.partitions()
+                    .forEach(p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest())));
+            admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS).forEach((tp, info) -> {
+                if (info.offset() > 0) {
+                    produced.put(tp, info.offset() - 1);
+                }
+            });
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            // Only the first observed positions after this start lose that bound; later ones carry their own.
+            LOG.warn("Capture '{}': could not read the ends of its topics {}: {}", settings.name(), topics, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     public CdcCapture start() {
@@ -189,6 +233,9 @@ public final class CdcCapture implements AutoCloseable {
             // own message); only changes committed before it does may then be missed.
             LOG.warn("Capture '{}': could not add missing tables to publication {}: {}", settings.name(), settings.publication(),
                     e.getMessage());
+        }
+        if (observer != null) {
+            seedProduced();
         }
         Properties properties = settings.debeziumProperties();
         try {
@@ -383,7 +430,9 @@ public final class CdcCapture implements AutoCloseable {
         deadLetters.flush();
         for (Future<?> f : sends) {
             try {
-                f.get();
+                if (f.get() instanceof RecordMetadata m && m.hasOffset()) {
+                    produced.merge(new TopicPartition(m.topic(), m.partition()), m.offset(), Math::max);
+                }
             } catch (ExecutionException e) {
                 throw new IllegalStateException("Kafka at " + settings.bootstrapServers() + " did not acknowledge a change from capture '"
                         + settings.name() + "': " + e.getCause() + ". Capture stops here; its offsets stay at the last acknowledged batch.", e.getCause());
@@ -396,9 +445,10 @@ public final class CdcCapture implements AutoCloseable {
         }
         committer.markBatchFinished();
         PausePoints.reach(PausePoints.CAPTURE_BATCH_MARKED);
+        Map<TopicPartition, Long> producedNow = observed.isEmpty() ? Map.of() : Map.copyOf(produced);
         for (GenericRecord row : observed) {
             try {
-                observer.accept(row);
+                observer.accept(row, producedNow);
             } catch (RuntimeException e) {
                 LOG.warn("Capture '{}': the observer of {} failed on a row: {}", settings.name(), observedTable, e.toString());
             }

@@ -21,4 +21,15 @@ public interface WriterProgress {
      * effect delivered: wall-clock milliseconds since the epoch, or {@link #NOT_APPLIED}.
      */
     long appliedAtMs(String topic, int partition, long offset);
+
+    /**
+     * How far the target capture had produced to {@code targetTopic}[{@code partition}] when it
+     * delivered the writer's application of {@code offset} of {@code topic}[{@code partition}]: every
+     * target change the writer made up to that offset lies at or below the returned offset of that
+     * partition (the two topics are partitioned alike). -1 when it had produced nothing there, or
+     * when this progress does not know (then only {@link #appliedAtMs} aligns).
+     */
+    default long targetOffsetAt(String topic, int partition, long offset, String targetTopic) {
+        return -1L;
+    }
 }

@@ -48,6 +48,8 @@ class LsnAlignedComparisonTest {
 
     /** The writer's next offset per partition of the new-schema topic, and when it got there. */
     private final ConcurrentHashMap<Integer, long[]> positions = new ConcurrentHashMap<>();
+    /** How far the target capture had produced to the target topic when it delivered the writer's positions. */
+    private volatile long targetDeliveredThrough = -1L;
     private TopologyTestDriver driver;
     private TestInputTopic<GenericRecord, GenericRecord> expected;
     private TestInputTopic<GenericRecord, GenericRecord> actual;
@@ -58,9 +60,17 @@ class LsnAlignedComparisonTest {
     @BeforeEach
     void setUp() {
         InMemoryRegistryClient registry = new InMemoryRegistryClient();
-        WriterProgress progress = (topic, partition, offset) -> {
-            long[] at = EXPECTED_TOPIC.equals(topic) ? positions.get(partition) : null;
-            return at != null && at[0] > offset ? at[1] : WriterProgress.NOT_APPLIED;
+        WriterProgress progress = new WriterProgress() {
+            @Override
+            public long appliedAtMs(String topic, int partition, long offset) {
+                long[] at = EXPECTED_TOPIC.equals(topic) ? positions.get(partition) : null;
+                return at != null && at[0] > offset ? at[1] : WriterProgress.NOT_APPLIED;
+            }
+
+            @Override
+            public long targetOffsetAt(String topic, int partition, long offset, String targetTopic) {
+                return Topics.target(PREFIX, TABLE).equals(targetTopic) ? targetDeliveredThrough : -1L;
+            }
         };
         StreamsBuilder builder = new StreamsBuilder();
         ComparisonTopology.addTo(builder, PREFIX, Migrations.defaultMappings(), registry,
@@ -121,6 +131,32 @@ class LsnAlignedComparisonTest {
 
         actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ada", "u1@example.com", null, CREATED_AT, null), "c", 100));
         assertEquals("RESOLVED", divergences.readRecord().value().get("kind").toString());
+    }
+
+    @Test
+    void aKeyStaysPendingUntilTheComparisonHasReadTheTargetAsFarAsTheCaptureHadDeliveredIt() {
+        expect(1, "Ada", 5_000, 1);
+        actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ad", "u1@example.com", null, CREATED_AT, null), "c", 90)); // target offset 0
+        // The writer applied Ada; the capture delivered that with the target topic at offset 1, which this
+        // comparison has not read yet (it lags behind the target topic).
+        targetDeliveredThrough = 1;
+        writerAt(1);
+        advance(60_000);
+        assertTrue(divergences.isEmpty(), "the target's side is not final until offset 1 is read");
+        assertEquals(1L, drift.readValuesToList().stream().reduce((a, b) -> b).orElseThrow().get("pending"));
+
+        actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ada", "u1@example.com", null, CREATED_AT, null), "u", 100)); // offset 1
+        advance(10_000);
+        assertTrue(divergences.isEmpty(), "read that far, the key agrees");
+        assertEquals(0L, lastOpen(drift.readValuesToList()));
+
+        // Read that far and still different: reported after the settle window.
+        expect(1, "Ada Lovelace", 6_000, 1); // offset 1
+        targetDeliveredThrough = 2;
+        writerAt(2);
+        actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ada L.", "u1@example.com", null, CREATED_AT, null), "u", 110)); // offset 2
+        advance(3_000);
+        assertEquals("MISMATCH", divergences.readRecord().value().get("kind").toString());
     }
 
     @Test

@@ -49,6 +49,10 @@ import java.util.Set;
  * (which the topology test driver mocks), so records and punctuations agree on the clock.
  */
 public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byte[]> {
+    /** The one key of the store of the last target change read. */
+    static final String ACTUAL_READ_KEY = "read";
+    private static final Bytes ACTUAL_READ = Bytes.wrap(ACTUAL_READ_KEY.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+
     /** The longest a task goes without publishing its drift counts. */
     public static final Duration DRIFT_HEARTBEAT = Duration.ofSeconds(5);
     private static final Logger log = LoggerFactory.getLogger(ComparisonProcessor.class);
@@ -74,6 +78,9 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     private KeyValueStore<Bytes, Long> pending;
     private KeyValueStore<Bytes, byte[]> open;
     private KeyValueStore<Bytes, byte[]> expectedSource;
+    private KeyValueStore<Bytes, Long> actualRead;
+    /** The offset of the last target change this task read (its partition of the target topic), or -1. */
+    private long actualReadOffset = -1L;
     private int partition;
     private long openCount;
     private long pendingCount;
@@ -107,6 +114,9 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
         this.pending = context.getStateStore(storeNames.pending());
         this.open = context.getStateStore(storeNames.open());
         this.expectedSource = context.getStateStore(storeNames.expectedSource());
+        this.actualRead = context.getStateStore(storeNames.actualRead());
+        Long read = actualRead.get(ACTUAL_READ);
+        this.actualReadOffset = read == null ? -1L : read;
         this.partition = context.taskId().partition();
         // A task initialises its processors only once its stores are restored from their changelogs
         // (StreamTask#completeRestoration), so counting here sees the state left by the previous
@@ -132,6 +142,10 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     public void process(Record<Bytes, byte[]> record) {
         DeadLetters.Where where = DeadLetters.Where.of(context.recordMetadata(), expectedTopic);
         boolean isExpected = expectedTopic.equals(where.topic());
+        if (!isExpected) {
+            // Read, whatever becomes of it (a record that cannot be compared is dead-lettered below).
+            readActual(where.offset());
+        }
         Bytes key = record.key();
         try {
             if (key == null) {
@@ -162,6 +176,14 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
             return;
         }
         evaluate(key, context.currentSystemTimeMs());
+    }
+
+    /** Records that this task read the target change at {@code offset}, unreadable ones too. */
+    private void readActual(long offset) {
+        if (offset > actualReadOffset) {
+            actualReadOffset = offset;
+            actualRead.put(ACTUAL_READ, offset);
+        }
     }
 
     private void applyExpected(DeadLetters.Where where, Bytes key, byte[] value) {
@@ -273,8 +295,10 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     }
 
     /**
-     * With the writer's progress: whether the writer applied the change behind the key's expected row
-     * at least a settle window ago. Until it applied it the key is in flight, however long that takes.
+     * With the writer's progress: whether the writer applied the change behind the key's expected row,
+     * the target capture delivered what it applied, this task has read the target topic that far, and
+     * a settle window has passed since the delivery. Until then the key is in flight, however long that
+     * takes: a slow writer, a lagging target capture and a lagging comparison all leave it pending.
      * A key with no expected change on record (a row only the target has, or state from before this
      * store existed) has nothing to wait for. Without the writer's progress (dual-write mode), true.
      */
@@ -292,7 +316,8 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
             return true;
         }
         long appliedAt = progress.appliedAtMs(expectedTopic, partition, source.offset());
-        return appliedAt != WriterProgress.NOT_APPLIED && now - Math.max(pendingSinceMs, appliedAt) >= settleMs;
+        return appliedAt != WriterProgress.NOT_APPLIED && now - Math.max(pendingSinceMs, appliedAt) >= settleMs
+                && actualReadOffset >= progress.targetOffsetAt(expectedTopic, partition, source.offset(), actualTopic);
     }
 
     /** Reports a key that stayed in disagreement for the whole settle window. */

@@ -10,10 +10,13 @@ package dev.understudy.transform.internals;
  * @param open     key → the divergence last reported for the key and since when it has been open
  * @param expectedSource key → where the latest expected change came from: its new-schema offset, source LSN
  *                 and generation (kept for deletes too), for LSN alignment and the events
+ * @param actualRead {@value ComparisonProcessor#ACTUAL_READ_KEY} → the offset of the last target change the task
+ *                 read, so that a restarted task knows how far it has read (cached: written out once per commit)
  */
-public record ComparisonStoreNames(String expected, String actual, String pending, String open, String expectedSource) {
+public record ComparisonStoreNames(String expected, String actual, String pending, String open, String expectedSource, String actualRead) {
     /** The stores of the comparison processor named {@code node}. */
     public static ComparisonStoreNames of(String node) {
-        return new ComparisonStoreNames(node + "-expected", node + "-actual", node + "-pending", node + "-open", node + "-expected-source");
+        return new ComparisonStoreNames(node + "-expected", node + "-actual", node + "-pending", node + "-open", node + "-expected-source",
+                node + "-actual-read");
     }
 }
