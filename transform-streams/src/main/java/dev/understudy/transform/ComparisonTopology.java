@@ -85,8 +85,9 @@ public final class ComparisonTopology {
                 Consumed.with(Serdes.Bytes(), Serdes.ByteArray()).withName(name + "-actual-source"));
         // Merging the two sources into one processor puts them in one sub-topology, hence one task per
         // partition number across both topics. Within a task, records of the two partitions are
-        // interleaved by timestamp; the order between the sides does not matter, since every record
-        // re-evaluates the key against the latest state of both.
+        // interleaved by timestamp; every record re-evaluates the key against the latest state of both,
+        // and a disagreement is judged only once both sides are read as far as the writer's delivered
+        // position covers (ComparisonProcessor#applied).
         ComparisonProcessorSupplier supplier = new ComparisonProcessorSupplier(mapping, registry, settings, ComparisonStoreNames.of(nodeName(mapping)),
                 expectedTopic, actualTopic, Topics.deadLetter(prefix), divergenceSink, driftSink, deadLetterSink);
         KStream<Object, Object> out = expected.merge(actual, Named.as(name + "-merge")).process(supplier, Named.as(name));

@@ -11,7 +11,7 @@ package dev.understudy.transform.internals;
  * @param expectedSource key → where the latest expected change came from: its new-schema offset, source LSN
  *                 and generation (kept for deletes too), for LSN alignment and the events
  * @param actualRead {@value ComparisonProcessor#ACTUAL_READ_KEY} → the offset of the last target change the task
- *                 read, so that a restarted task knows how far it has read (cached: written out once per commit)
+ *                 read, so that a restarted task knows how far it has read
  */
 public record ComparisonStoreNames(String expected, String actual, String pending, String open, String expectedSource, String actualRead) {
     /** The stores of the comparison processor named {@code node}. */
