@@ -62,7 +62,13 @@ class BackfillRegressionIT {
             }
             PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"), ShadowWriterConfig.MAX_BATCH_RECORDS.name(), "100");
             try (Pipeline pipeline = new Pipeline(config, v1).start()) {
-                // Fifteen versions of every row in the legacy history.
+                // Fifteen more versions of every row in the legacy history: streamed, so after the snapshot
+                // has read its rows (changes committed before its point would be folded into it).
+                long snapshotDeadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+                while (pipeline.legacyCapture().metrics().snapshotRows() < 1_000 && System.nanoTime() < snapshotDeadline) {
+                    Thread.sleep(100);
+                }
+                assertEquals(1_000, pipeline.legacyCapture().metrics().snapshotRows(), "the legacy snapshot did not read every row");
                 try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
                     for (int i = 0; i < 15; i++) {
                         s.execute(RAISE);
@@ -81,6 +87,7 @@ class BackfillRegressionIT {
                     Thread.sleep(200);
                 }
                 assertTrue(pipeline.backfill().complete(), pipeline.backfill().describe());
+                assertTrue(pipeline.backfill().total() >= 16_000, "the history to re-read: " + pipeline.backfill().describe());
                 reader.close();
                 System.out.printf("BackfillRegressionIT: %s; reader: %s%n", pipeline.backfill().describe(), reader.summary());
                 assertTrue(reader.reads() > 5, reader.summary());
