@@ -28,24 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class BackfillRegressionIT {
     private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
-    private static final String SPEC = """
-            migration: %s
-            flyway: "1.2"
-            sources:
-              users: { table: public.users }
-            targets:
-              users:
-                table: public.users
-                from: users
-                contract: users.avsc
-                key: [id]
-                columns:
-                  id: { column: id }
-                  full_name: { column: name }
-                  email: { column: email }
-                  birthdate: { default: null }
-                  created_at: { column: created_at }
-            """;
+    /** The users example's spec (full_name copies name), run under other migration names. */
+    private static final Path EXAMPLE = Path.of("..", "examples", "users", "v1.2_add_birthdate_to_users.yaml").toAbsolutePath().normalize();
     private static final String EXPECTED = "SELECT id, name FROM public.users ORDER BY id";
     private static final String ACTUAL = "SELECT id, full_name FROM public.users ORDER BY id";
     private static final String RAISE = "UPDATE public.users SET name = lpad(nextval('name_counter')::text, 12, '0')";
@@ -99,7 +83,7 @@ class BackfillRegressionIT {
 
     private static MigrationSpec spec(Path work, String migration) throws Exception {
         Path file = work.resolve(migration + ".yaml");
-        Files.writeString(file, SPEC.formatted(migration));
+        Files.writeString(file, Files.readString(EXAMPLE).replace("migration: v1.2_add_birthdate_to_users", "migration: " + migration));
         return MigrationSpec.load(file);
     }
 }
