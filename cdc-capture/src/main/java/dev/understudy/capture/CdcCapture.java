@@ -346,7 +346,7 @@ public final class CdcCapture implements AutoCloseable {
         long lastTs = -1;
         String transactionTopic = commits == null ? null : settings.transactionTopic();
         long ended = Long.MIN_VALUE;
-        List<GenericRecord> observed = new ArrayList<>();
+        List<GenericRecord> observed = observer == null ? List.of() : new ArrayList<>();
         for (RecordChangeEvent<SourceRecord> event : batch) {
             SourceRecord record = event.record();
             if (transactionTopic != null && transactionTopic.equals(record.topic())) {
@@ -430,7 +430,9 @@ public final class CdcCapture implements AutoCloseable {
         deadLetters.flush();
         for (Future<?> f : sends) {
             try {
-                if (f.get() instanceof RecordMetadata m && m.hasOffset()) {
+                Object acknowledged = f.get();
+                // Only an observer needs them: no work per change for a capture without one.
+                if (observer != null && acknowledged instanceof RecordMetadata m && m.hasOffset()) {
                     produced.merge(new TopicPartition(m.topic(), m.partition()), m.offset(), Math::max);
                 }
             } catch (ExecutionException e) {

@@ -45,9 +45,8 @@ public final class RecordDecoder {
         long version = ChangeHeaders.getLong(record.headers(), ChangeHeaders.VERSION, Long.MIN_VALUE);
         long lsn = ChangeHeaders.getLong(record.headers(), ChangeHeaders.LSN, -1);
         long joinedVersion = ChangeHeaders.getLong(record.headers(), ChangeHeaders.JOINED_VERSION, 0);
-        // Absent on rows of producers that predate generations, which are generation 0.
-        long generation = ChangeHeaders.getLong(record.headers(), ChangeHeaders.GENERATION, 0);
-        long lineage = ChangeHeaders.getLong(record.headers(), ChangeHeaders.LINEAGE, 0);
+        // Absent on rows of producers that predate generations (or lineages): generation 0, lineage 0.
+        ChangeHeaders.Stamp stamp = ChangeHeaders.Stamp.of(record.headers());
         if (record.key() == null) {
             return dead(record, table, version, lsn, null, "Record has no key; records on " + record.topic()
                     + " must be keyed by the primary key of " + table + ". Fix the producer of this topic");
@@ -84,7 +83,7 @@ public final class RecordDecoder {
                     + " (an 8-byte big-endian long): without it the change cannot be ordered against others for the same key. "
                     + "Records on new-schema topics must be written by the transform, which sets it");
         }
-        return new Decoded(new RowChange(table, key, value, version, joinedVersion, generation, lineage, lsn, record.topic(), record.partition(),
+        return new Decoded(new RowChange(table, key, value, version, joinedVersion, stamp.generation(), stamp.lineage(), lsn, record.topic(), record.partition(),
                 record.offset(), record.key(), record.value()), null);
     }
 

@@ -1,6 +1,5 @@
 package dev.understudy.writer;
 
-import dev.understudy.schemas.ChangeOrder;
 import dev.understudy.schemas.KeyJson;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -59,10 +58,6 @@ public final class WriterBookkeeping {
      */
     public record StoredVersion(String table, String key, long lineage, long generation, long version, long joinedVersion,
                                 boolean deleted) {
-        /** The order of the change this records ({@link ChangeOrder}). */
-        public ChangeOrder order() {
-            return new ChangeOrder(lineage, version, joinedVersion, generation, deleted);
-        }
     }
 
     private WriterBookkeeping() {

@@ -32,6 +32,8 @@ public final class RegressionReader implements AutoCloseable {
     private final List<String> examples = new ArrayList<>();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    /** One connection for every read, on the reader's thread and then for the last read in {@link #close()}. */
+    private Connection connection;
     private Thread thread;
     private long reads;
     private long regressions;
@@ -68,8 +70,11 @@ public final class RegressionReader implements AutoCloseable {
 
     private void read() throws SQLException {
         Map<String, Long> now = new HashMap<>();
-        try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery(sql)) {
+        if (connection == null) {
+            connection = DriverManager.getConnection(url, user, password);
+            connection.setAutoCommit(true);
+        }
+        try (Statement s = connection.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             while (rs.next()) {
                 now.put(rs.getString(1), rs.getLong(2));
             }
@@ -110,11 +115,17 @@ public final class RegressionReader implements AutoCloseable {
             return;
         }
         thread.join();
-        Throwable t = failure.get();
-        if (t != null) {
-            throw new IllegalStateException("The regression reader failed: " + t, t);
+        try {
+            Throwable t = failure.get();
+            if (t != null) {
+                throw new IllegalStateException("The regression reader failed: " + t, t);
+            }
+            read();
+        } finally {
+            if (connection != null) {
+                connection.close();
+            }
         }
-        read();
     }
 
     public synchronized long reads() {
