@@ -20,6 +20,9 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -44,10 +47,10 @@ import java.util.concurrent.Callable;
  * CPU seconds are charged to three parts, read from /proc ({@link ProcessUsage}): the pipeline process,
  * this JVM (the Kafka broker and the schema registry, and the COPY pipe's client side), and the
  * PostgreSQL servers (both, including exited backends). Nothing is asserted; the figures are printed.
- * <p>
- * The peer pipeline of the issue this answers (Kafka Connect with Debezium's PostgreSQL source and
- * Debezium's JDBC sink) is not part of it: the JDBC sink connector is not served by the Maven
- * repository this build resolves from.
+ * <li>the peer pipeline ({@link PeerProcess}: Kafka Connect with Debezium's PostgreSQL source and JDBC
+ * sink), once per sink configuration of {@code --peer}, its own process on the same legacy rows: the
+ * initial load, then as many streamed inserts. Only for the users case: the peer has no foreign-key
+ * join (a team would add a stream processor for it).</li>
  */
 @Command(name = "load", mixinStandardHelpOptions = true,
         description = "Rows/s of an initial load and of streamed inserts through `understudy run`, against a COPY pipe of the same rows "
@@ -88,7 +91,13 @@ final class LoadBenchmark implements Callable<Integer> {
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
+    @Option(names = "--peer", split = ",", defaultValue = "batch,unnest",
+            description = "Sink configurations of the peer pipeline to run, in order: batch (JDBC batches of upserts), unnest (one "
+                    + "UNNEST upsert per batch), or none (default: ${DEFAULT-VALUE}).")
+    List<String> peer;
+
     static final String PIPELINE = "bench_load";
+    static final String PEER = "bench_load_peer";
     static final String COPY_DATABASE = "bench_load_copy";
     static final String BULK_DATABASE = "bench_load_bulk";
 
@@ -100,11 +109,20 @@ final class LoadBenchmark implements Callable<Integer> {
             System.err.println("--rows, --stream-batch and --timeout must be positive");
             return 2;
         }
+        try {
+            peer.stream().filter(o -> !o.equals("none")).forEach(PeerProcess.Sink::of);
+        } catch (IllegalArgumentException e) {
+            System.err.println("--peer: " + e.getMessage());
+            return 2;
+        }
         String loadAtStart = WriterBenchmark.loadAverage();
         Path work = Home.dir().resolve("bench-load");
         FileTrees.deleteRecursively(work.resolve("streams"));
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
             load = LoadCase.of(caseName, work);
+            if (!peerSinks().isEmpty()) {
+                PeerProcess.peerHome(); // before hours of loading, not after
+            }
             long t0 = System.nanoTime();
             try (Connection c = stack.legacy().connect()) {
                 load.filler().fill(c, rows);
@@ -121,21 +139,38 @@ final class LoadBenchmark implements Callable<Integer> {
             Phase bulk = bulkCopy(stack, spec, legacy);
             Usage afterBulk = Usage.now(stack, -1);
             Phase[] run = runPipeline(stack, work, spec, legacy);
+            Map<PeerProcess.Sink, Phase[]> peers = new LinkedHashMap<>();
+            for (PeerProcess.Sink sink : peerSinks()) {
+                peers.put(sink, peerPipeline(stack, work, sink, legacy));
+            }
 
             System.out.println("== results (the COPY pipe is the baseline) ==");
-            System.out.printf("  %-40s %12s %10s %8s %14s %14s %14s %10s%n", "", "rows/s", "seconds", "ratio", "CPU s pipeline",
-                    "CPU s broker", "CPU s postgres", "checksum");
+            System.out.printf("  %-40s %12s %10s %8s %14s %14s %14s %10s %10s%n", "", "rows/s", "seconds", "ratio", "CPU s pipeline",
+                    "CPU s broker", "CPU s postgres", "peak RSS", "checksum");
             print("COPY pipe legacy -> target (baseline)", copy.with(afterCopy.minus(before)), copy);
             print("bulk copy stage alone (" + workers + " workers)", bulk.with(afterBulk.minus(afterCopy)), copy);
             print("understudy run: initial load", run[0], copy);
             print("understudy run: streamed inserts", run[1], copy);
-            System.out.printf("  initial load: first row in the target %.1f s after the process started%n", run[0].firstRowSeconds);
-            System.out.printf("  pipeline process peak resident set %s; this JVM (broker, registry) %s%n",
-                    run[1].peakRssMiB < 0 ? "n/a" : String.format("%,d MiB", run[1].peakRssMiB), DemoCommand.peakRss());
-            System.out.println("  peer pipeline (Kafka Connect, Debezium PostgreSQL source, Debezium JDBC sink): not run; the JDBC sink "
-                    + "connector is not available from the Maven repository this build resolves from");
+            for (Map.Entry<PeerProcess.Sink, Phase[]> p : peers.entrySet()) {
+                print("peer (" + p.getKey().option() + "): initial load", p.getValue()[0], copy);
+                print("peer (" + p.getKey().option() + "): streamed inserts", p.getValue()[1], copy);
+            }
+            System.out.printf("  first row in the target after the process started: understudy run %.1f s", run[0].firstRowSeconds);
+            peers.forEach((sink, p) -> System.out.printf(", peer (%s) %.1f s", sink.option(), p[0].firstRowSeconds));
+            System.out.println();
+            System.out.printf("  this JVM (broker, registry) peak resident set %s%n", DemoCommand.peakRss());
+            if (!peers.isEmpty()) {
+                Phase[] best = peers.values().stream().min((a, b) -> Double.compare(a[0].seconds, b[0].seconds)).orElseThrow();
+                Phase[] bestStream = peers.values().stream().min((a, b) -> Double.compare(a[1].seconds, b[1].seconds)).orElseThrow();
+                System.out.printf("  against the faster peer: understudy run initial load %.2fx, bulk copy stage %.2fx, streamed inserts %.2fx "
+                        + "(above 1: faster than the peer)%n", best[0].seconds / run[0].seconds, best[0].seconds / bulk.seconds,
+                        bestStream[1].seconds / run[1].seconds);
+            } else if (!load.name().equals(LoadCase.USERS)) {
+                System.out.println("  peer pipeline: not run for this case (it has no foreign-key join)");
+            }
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
-            boolean exact = copy.exact && bulk.exact && run[0].exact && run[1].exact;
+            boolean exact = copy.exact && bulk.exact && run[0].exact && run[1].exact
+                    && peers.values().stream().allMatch(p -> p[0].exact && p[1].exact);
             System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
             return exact ? 0 : 1;
         }
@@ -143,9 +178,23 @@ final class LoadBenchmark implements Callable<Integer> {
 
     private static void print(String what, Phase p, Phase baseline) {
         Usage u = p.usage;
-        System.out.printf("  %-40s %,12.0f %10.2f %8.3f %14s %14.1f %14.1f %10s%n", what, p.rows / p.seconds, p.seconds,
+        System.out.printf("  %-40s %,12.0f %10.2f %8.3f %14s %14.1f %14.1f %10s %10s%n", what, p.rows / p.seconds, p.seconds,
                 (baseline.seconds / baseline.rows) / (p.seconds / p.rows), u.pipeline < 0 ? "-" : String.format("%.1f", u.pipeline),
-                u.jvm, u.postgres, p.exact ? "equal" : "DIFFERS");
+                u.jvm, u.postgres, p.peakRssMiB < 0 ? "-" : String.format("%,d MiB", p.peakRssMiB), p.exact ? "equal" : "DIFFERS");
+    }
+
+    /** The peer's sink configurations to run: none for a case the peer cannot map. */
+    private List<PeerProcess.Sink> peerSinks() {
+        List<PeerProcess.Sink> sinks = new ArrayList<>();
+        if (!load.name().equals(LoadCase.USERS)) {
+            return sinks;
+        }
+        for (String option : peer) {
+            if (!option.equals("none")) {
+                sinks.add(PeerProcess.Sink.of(option));
+            }
+        }
+        return sinks;
     }
 
     /** The baseline: a binary COPY pipe into a new target database migrated by the same Flyway scripts. */
@@ -201,37 +250,64 @@ final class LoadBenchmark implements Callable<Integer> {
 
     /** The initial load and the streamed inserts, through one `understudy run` process. */
     private Phase[] runPipeline(EmbeddedStack stack, Path work, Path spec, Checksum legacyBefore) throws Exception {
-        System.out.println("== understudy run: initial load ==");
-        String user = stack.target().user();
-        String password = stack.target().password();
+        System.out.println("== understudy run ==");
         Usage before = Usage.now(stack, -1).withPipeline(0);
         Map<String, String> settings = new TreeMap<>(Map.of(PipelineConfig.FLYWAY_LOCATIONS.name(), load.flyway()));
         settings.putAll(overrides);
         try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, heap, jfr)) {
-            long start = run.startedNanos();
-            long firstRow = run.awaitRows(load.targetTable(), 1, start, timeoutSeconds);
-            long loaded = run.awaitRows(load.targetTable(), legacyBefore.rows(), start, timeoutSeconds);
-            Usage afterLoad = Usage.now(stack, run.pid());
-            Checksum target = checksum(run.targetUrl(), user, password, load.targetChecksum());
-            double loadSeconds = (loaded - start) / 1e9;
-            System.out.printf("  every row in the target %.1f s after the process started (first row after %.1f s); %s%n", loadSeconds,
-                    (firstRow - start) / 1e9, target.against(legacyBefore));
-            Phase initial = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
-
-            System.out.printf("== understudy run: %,d rows inserted into the legacy table in transactions of %,d ==%n", rows, streamBatch);
-            long streamStart = System.nanoTime();
-            double insertSeconds = insert(stack, rows, streamBatch);
-            Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
-            long streamed = run.awaitRows(load.targetTable(), legacyAfter.rows(), streamStart, timeoutSeconds);
-            Usage afterStream = Usage.now(stack, run.pid());
-            long peakRss = run.peakRssMiB();
-            Checksum targetAfter = checksum(run.targetUrl(), user, password, load.targetChecksum());
-            double streamSeconds = (streamed - streamStart) / 1e9;
-            System.out.printf("  inserted in %.1f s; every row in the target %.1f s after the first insert; %s%n", insertSeconds, streamSeconds,
-                    targetAfter.against(legacyAfter));
-            Phase stream = new Phase(rows, streamSeconds, targetAfter.equals(legacyAfter), 0, afterStream.minus(afterLoad), peakRss);
-            return new Phase[] {initial, stream};
+            return loadAndStream(stack, run, legacyBefore, before);
         }
+    }
+
+    /**
+     * The peer pipeline with one sink configuration, on the same legacy rows as the others: the rows
+     * Understudy's streaming phase inserted are deleted first (and the table vacuumed), so that it
+     * loads the same rows and streams as many.
+     */
+    private Phase[] peerPipeline(EmbeddedStack stack, Path work, PeerProcess.Sink sink, Checksum legacyBefore) throws Exception {
+        System.out.printf("== peer pipeline, sink configuration %s ==%n", sink.option());
+        try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
+            c.setAutoCommit(true);
+            s.execute(load.removeStreamed());
+            s.execute("VACUUM " + load.sourceTable());
+        }
+        Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
+        if (!legacy.equals(legacyBefore)) {
+            throw new IllegalStateException("The legacy table did not return to its loaded rows: " + legacy.against(legacyBefore));
+        }
+        Usage before = Usage.now(stack, -1).withPipeline(0);
+        try (PeerProcess peer = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, load.flyway(), load.flywayVersion(), heap)) {
+            return loadAndStream(stack, peer, legacyBefore, before);
+        }
+    }
+
+    /** A pipeline process's initial load of the legacy rows, then {@code --rows} streamed inserts. */
+    private Phase[] loadAndStream(EmbeddedStack stack, BenchProcess pipeline, Checksum legacyBefore, Usage before) throws Exception {
+        String user = stack.target().user();
+        String password = stack.target().password();
+        long start = pipeline.startedNanos();
+        long firstRow = pipeline.awaitRows(load.targetTable(), 1, start, timeoutSeconds);
+        long loaded = pipeline.awaitRows(load.targetTable(), legacyBefore.rows(), start, timeoutSeconds);
+        Usage afterLoad = Usage.now(stack, pipeline.pid());
+        Checksum target = checksum(pipeline.targetUrl(), user, password, load.targetChecksum());
+        double loadSeconds = (loaded - start) / 1e9;
+        System.out.printf("  initial load: every row in the target %.1f s after the process started (first row after %.1f s); %s%n",
+                loadSeconds, (firstRow - start) / 1e9, target.against(legacyBefore));
+        Phase initial = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
+
+        System.out.printf("  %,d rows inserted into the legacy table in transactions of %,d%n", rows, streamBatch);
+        long streamStart = System.nanoTime();
+        double insertSeconds = insert(stack, rows, streamBatch);
+        Checksum legacyAfter = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
+        long streamed = pipeline.awaitRows(load.targetTable(), legacyAfter.rows(), streamStart, timeoutSeconds);
+        Usage afterStream = Usage.now(stack, pipeline.pid());
+        long peakRss = pipeline.peakRssMiB();
+        Checksum targetAfter = checksum(pipeline.targetUrl(), user, password, load.targetChecksum());
+        double streamSeconds = (streamed - streamStart) / 1e9;
+        System.out.printf("  inserted in %.1f s; every row in the target %.1f s after the first insert; %s%n", insertSeconds, streamSeconds,
+                targetAfter.against(legacyAfter));
+        Phase stream = new Phase(rows, streamSeconds, targetAfter.equals(legacyAfter), 0, afterStream.minus(afterLoad), peakRss);
+        return new Phase[] {initial, stream};
     }
 
     /** Inserts {@code n} rows into the legacy table, {@code batch} per transaction; returns the seconds it took. */

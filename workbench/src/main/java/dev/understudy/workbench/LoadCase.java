@@ -23,9 +23,11 @@ import java.sql.SQLException;
  * @param targetColumns   the target columns it fills, in its order
  * @param legacyChecksum  count and checksum of the projection on the legacy database
  * @param targetChecksum  count and checksum of the same columns on the target
+ * @param sourceTable     the legacy table the streamed rows go into
+ * @param removeStreamed  SQL deleting the rows {@link #inserter()} added, returning the legacy table to its filled rows
  */
 record LoadCase(String name, Path spec, String flyway, String flywayVersion, String targetTable, String copyOut, String targetColumns,
-                String legacyChecksum, String targetChecksum, Filler filler, Inserter inserter) {
+                String legacyChecksum, String targetChecksum, Filler filler, Inserter inserter, String sourceTable, String removeStreamed) {
 
     @FunctionalInterface
     interface Filler {
@@ -51,7 +53,8 @@ record LoadCase(String name, Path spec, String flyway, String flywayVersion, Str
                             + "FROM public.users WHERE birthdate IS NULL",
                     UsersWorkload::createAndFill,
                     (rows, from, to) -> "INSERT INTO public.users (name, email, created_at) SELECT 'Streamed ' || g, 'streamed' || g "
-                            + "|| '@example.com', now() - (g * interval '3 minutes 1.234567 seconds') FROM generate_series(" + from + ", " + to + ") g");
+                            + "|| '@example.com', now() - (g * interval '3 minutes 1.234567 seconds') FROM generate_series(" + from + ", " + to + ") g",
+                    "public.users", "DELETE FROM public.users WHERE name LIKE 'Streamed %'");
             case PURCHASE_ORDERS -> {
                 Path example = DemoCommand.extractExample(DemoCommand.EXAMPLE_RESOURCE, work.resolve("purchase-orders"));
                 String legacySql = Files.readString(example.resolve("legacy.sql"));
@@ -67,7 +70,8 @@ record LoadCase(String name, Path spec, String flyway, String flywayVersion, Str
                         (legacy, rows) -> PurchaseOrdersWorkload.createAndFill(legacy, legacySql, customers(rows), rows),
                         (rows, from, to) -> "INSERT INTO public.purchase_orders (order_number, customer_id, total_cents, created_at) "
                                 + "SELECT 'ST-' || lpad(g::text, 10, '0'), 1 + (g::bigint * 7919) % " + customers(rows) + ", g, "
-                                + "now() - (g * interval '1 minute 1.5 seconds') FROM generate_series(" + from + ", " + to + ") g");
+                                + "now() - (g * interval '1 minute 1.5 seconds') FROM generate_series(" + from + ", " + to + ") g",
+                        "public.purchase_orders", "DELETE FROM public.purchase_orders WHERE order_number LIKE 'ST-%'");
             }
             default -> throw new IllegalArgumentException("Unknown case '" + name + "': use " + USERS + " or " + PURCHASE_ORDERS);
         };

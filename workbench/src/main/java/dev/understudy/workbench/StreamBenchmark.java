@@ -13,7 +13,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -28,8 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * the pipeline process per phase. Rates that the pipeline cannot follow show as growing lag; the
  * unthrottled phase measures the most it applies. Nothing is asserted; the figures are printed.
  * <p>
- * The peer pipeline (Kafka Connect with Debezium's PostgreSQL source and JDBC sink) is not run: its
- * sink connector is not served by the Maven repository this build resolves from.
+ * Then the same phases through the peer pipeline ({@link PeerProcess}: Kafka Connect with Debezium's
+ * PostgreSQL source and JDBC sink), once per sink configuration of {@code --peer}, each alone on the
+ * machine: every pipeline is stopped before the next starts.
  */
 @Command(name = "stream", mixinStandardHelpOptions = true,
         description = "End-to-end lag p50/p95/p99 of single-row updates streamed through `understudy run` at fixed rates, then the "
@@ -67,7 +70,13 @@ final class StreamBenchmark implements Callable<Integer> {
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
+    @Option(names = "--peer", split = ",", defaultValue = "batch,unnest",
+            description = "Sink configurations of the peer pipeline to run after Understudy, in order: batch, unnest, or none "
+                    + "(default: ${DEFAULT-VALUE}).")
+    List<String> peer;
+
     static final String PIPELINE = "bench_stream";
+    static final String PEER = "bench_stream_peer";
     static final long PROBE_MS = 100;
 
     /** A probe: a new user named {@code probe-n}, seen once the target holds its id. */
@@ -137,12 +146,27 @@ final class StreamBenchmark implements Callable<Integer> {
         double achieved() {
             return updates / seconds;
         }
+
+        /** Changes applied per second over the phase and its catch-up. */
+        double applied() {
+            return (updates + committed) / (seconds + catchUpSeconds);
+        }
     }
 
     @Override
     public Integer call() throws Exception {
         if (rows < 1 || seconds < 1 || threads < 1 || timeoutSeconds < 1 || rates.stream().anyMatch(r -> r < 1)) {
             System.err.println("--rows, --seconds, --threads, --timeout and every rate must be positive");
+            return 2;
+        }
+        List<PeerProcess.Sink> sinks = new ArrayList<>();
+        try {
+            peer.stream().filter(o -> !o.equals("none")).forEach(o -> sinks.add(PeerProcess.Sink.of(o)));
+            if (!sinks.isEmpty()) {
+                PeerProcess.peerHome();
+            }
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("--peer: " + e.getMessage());
             return 2;
         }
         String loadAtStart = WriterBenchmark.loadAverage();
@@ -155,49 +179,80 @@ final class StreamBenchmark implements Callable<Integer> {
             System.out.printf("Stream benchmark: %,d legacy users, single-row update transactions on %d threads, a probe insert every %d ms, "
                             + "%d s per phase, %d cores, pipeline settings %s%n", rows, threads, PROBE_MS, seconds,
                     Runtime.getRuntime().availableProcessors(), overrides.isEmpty() ? "(defaults)" : overrides);
-            List<Phase> phases = new ArrayList<>();
-            long peakRss;
-            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), overrides, heap, jfr);
-                 LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), run.targetUrl(),
-                         stack.target().user(), stack.target().password(), PROBE_MS, USERS)) {
-                long loaded = run.awaitRows("public.users", rows, run.startedNanos(), timeoutSeconds);
-                System.out.printf("  initial load of %,d users in the target %.1f s after the process started%n", rows,
-                        (loaded - run.startedNanos()) / 1e9);
-                probe.startWriting();
-                phases.add(phase(stack, run, probe, "idle (probes only)", -1, idleSeconds));
-                for (int rate : rates) {
-                    phases.add(phase(stack, run, probe, String.format("%,d updates/s", rate), rate, seconds));
+            Map<String, List<Phase>> results = new LinkedHashMap<>();
+            Map<String, Long> peakRss = new LinkedHashMap<>();
+            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), overrides, heap, jfr)) {
+                results.put("understudy run", phases(stack, run));
+                peakRss.put("understudy run", run.peakRssMiB());
+            }
+            for (PeerProcess.Sink sink : sinks) {
+                String what = "peer (" + sink.option() + ")";
+                System.out.printf("== %s ==%n", what);
+                try (PeerProcess p = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, "classpath:flyway/users", "1.2", heap)) {
+                    results.put(what, phases(stack, p));
+                    peakRss.put(what, p.peakRssMiB());
                 }
-                phases.add(phase(stack, run, probe, "unthrottled", 0, seconds));
-                probe.stopWriting();
-                peakRss = run.peakRssMiB();
             }
             System.out.println("== results ==");
-            System.out.printf("  %-20s %12s %9s %9s %9s %9s %8s %12s %14s%n", "phase", "updates/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                    "probes", "catch-up s", "CPU s/M chg");
-            for (Phase p : phases) {
-                System.out.printf("  %-20s %,12.0f %,9.0f %,9.0f %,9.0f %,9.0f %8s %12.1f %,14.0f%n", p.name, p.achieved(), p.p50, p.p95, p.p99,
-                        p.max, p.probes + "/" + p.committed, p.catchUpSeconds,
-                        p.updates == 0 ? Double.NaN : p.cpuSeconds / (p.updates + p.committed) * 1_000_000);
+            System.out.printf("  %-16s %-20s %12s %9s %9s %9s %9s %8s %12s %14s%n", "pipeline", "phase", "updates/s", "p50 ms", "p95 ms",
+                    "p99 ms", "max ms", "probes", "catch-up s", "CPU s/M chg");
+            results.forEach((pipeline, phases) -> {
+                for (Phase p : phases) {
+                    System.out.printf("  %-16s %-20s %,12.0f %,9.0f %,9.0f %,9.0f %,9.0f %8s %12.1f %,14.0f%n", pipeline, p.name, p.achieved(),
+                            p.p50, p.p95, p.p99, p.max, p.probes + "/" + p.committed, p.catchUpSeconds,
+                            p.updates == 0 ? Double.NaN : p.cpuSeconds / (p.updates + p.committed) * 1_000_000);
+                }
+            });
+            results.forEach((pipeline, phases) -> {
+                Phase unthrottled = phases.get(phases.size() - 1);
+                System.out.printf("  %s, unthrottled: the legacy database took %,.0f updates/s; the target had them all %.1f s after the "
+                                + "workload stopped: %,.0f changes/s applied over the phase and its catch-up; peak resident set %s%n", pipeline,
+                        unthrottled.achieved(), unthrottled.catchUpSeconds, unthrottled.applied(),
+                        peakRss.get(pipeline) < 0 ? "n/a" : String.format("%,d MiB", peakRss.get(pipeline)));
+            });
+            if (results.size() > 1) {
+                double ours = results.get("understudy run").get(results.get("understudy run").size() - 1).applied();
+                double best = results.entrySet().stream().filter(e -> !e.getKey().equals("understudy run"))
+                        .mapToDouble(e -> e.getValue().get(e.getValue().size() - 1).applied()).max().orElse(Double.NaN);
+                System.out.printf("  unthrottled, changes/s applied: understudy run %,.0f against the faster peer's %,.0f (%.2fx)%n", ours, best,
+                        ours / best);
             }
-            Phase unthrottled = phases.get(phases.size() - 1);
-            double applied = (unthrottled.updates + unthrottled.committed) / (unthrottled.seconds + unthrottled.catchUpSeconds);
-            System.out.printf("  unthrottled: the legacy database took %,.0f updates/s; the target had them all %.1f s after the workload stopped:"
-                    + " %,.0f changes/s applied over the phase and its catch-up%n", unthrottled.achieved(), unthrottled.catchUpSeconds, applied);
-            System.out.printf("  pipeline process peak resident set %s; this JVM (broker, registry) %s%n",
-                    peakRss < 0 ? "n/a" : String.format("%,d MiB", peakRss), DemoCommand.peakRss());
-            System.out.println("  peer pipeline (Kafka Connect, Debezium PostgreSQL source, Debezium JDBC sink): not run; the JDBC sink "
-                    + "connector is not available from the Maven repository this build resolves from");
+            System.out.printf("  this JVM (broker, registry) peak resident set %s%n", DemoCommand.peakRss());
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
             return 0;
         }
+    }
+
+    /** A started pipeline's initial load, then the probes alone, each rate and the unthrottled phase. */
+    private List<Phase> phases(EmbeddedStack stack, BenchProcess pipeline) throws Exception {
+        long users;
+        try (Connection c = stack.legacy().connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(
+                "SELECT count(*) FROM public.users")) {
+            rs.next();
+            users = rs.getLong(1);
+        }
+        List<Phase> phases = new ArrayList<>();
+        try (LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), pipeline.targetUrl(),
+                stack.target().user(), stack.target().password(), PROBE_MS, USERS)) {
+            long loaded = pipeline.awaitRows("public.users", users, pipeline.startedNanos(), timeoutSeconds);
+            System.out.printf("  initial load of %,d users in the target %.1f s after the process started%n", users,
+                    (loaded - pipeline.startedNanos()) / 1e9);
+            probe.startWriting();
+            phases.add(phase(stack, pipeline, probe, "idle (probes only)", -1, idleSeconds));
+            for (int rate : rates) {
+                phases.add(phase(stack, pipeline, probe, String.format("%,d updates/s", rate), rate, seconds));
+            }
+            phases.add(phase(stack, pipeline, probe, "unthrottled", 0, seconds));
+            probe.stopWriting();
+        }
+        return phases;
     }
 
     /**
      * One phase: updates at {@code rate} per second (0: unthrottled; -1: none) for {@code seconds},
      * probes throughout, then the wait until the target shows every probe of the phase.
      */
-    private Phase phase(EmbeddedStack stack, RunProcess run, LagProbe probe, String name, int rate, int seconds) throws Exception {
+    private Phase phase(EmbeddedStack stack, BenchProcess run, LagProbe probe, String name, int rate, int seconds) throws Exception {
         System.out.printf("== %s for %d s ==%n", name, seconds);
         double cpuBefore = run.cpuSeconds();
         long from = System.currentTimeMillis();
