@@ -23,6 +23,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -58,6 +59,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -201,14 +203,14 @@ public final class Pipeline implements AutoCloseable {
             String stateDir = config.get(TransformConfig.STATE_DIR);
             int threads = config.get(TransformConfig.STREAMS_THREADS);
             migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
-                    StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads));
+                    staticMember(StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads)));
             ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(TransformConfig.SETTLE_MS)),
                     Duration.ofMillis(500));
             if (writerPositions != null) {
                 comparisonSettings = comparisonSettings.withWriterProgress(writerPositions);
             }
             comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
-                    StreamsProperties.of(Topics.comparisonApplication(prefix), bootstrap, stateDir, threads));
+                    staticMember(StreamsProperties.of(Topics.comparisonApplication(prefix), bootstrap, stateDir, threads)));
 
             Map<String, String> writerTopics = new LinkedHashMap<>();
             for (TableMapping m : mappings) {
@@ -224,7 +226,8 @@ public final class Pipeline implements AutoCloseable {
             }
             writer = new ShadowWriter(ShadowWriterConfig.of(bootstrap, writerGroup(), writerTopics,
                     config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                    config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(ShadowWriterConfig.MAX_BATCH_RECORDS)),
+                    config.get(PipelineConfig.TARGET_PASSWORD), prefix).withMaxBatchRecords(config.get(ShadowWriterConfig.MAX_BATCH_RECORDS))
+                    .withKafkaProperties(instanceId().map(id -> Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, id)).orElse(Map.of())),
                     registry);
             writer.setMaxRecordsPerSecond(config.get(ShadowWriterConfig.MAX_RECORDS_PER_SECOND));
             if (boundaries) {
@@ -455,6 +458,27 @@ public final class Pipeline implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("Cannot read spec " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * This process's static group membership ({@link PipelineConfig#INSTANCE_ID}), if any. Why: after a
+     * SIGKILL the dead members stay in their groups until their session timeout (45 s), and a restarted
+     * process with new members waits that long for its partitions; a member that comes back with the
+     * same {@code group.instance.id} takes the old one's place and assignment at once (KIP-345).
+     */
+    private Optional<String> instanceId() {
+        String id = config.get(PipelineConfig.INSTANCE_ID);
+        if (id.equals("off")) {
+            return Optional.empty();
+        }
+        return Optional.of(id.isEmpty() ? prefix : id);
+    }
+
+    /** {@code properties} with this process's static membership for the Streams application's main consumers. */
+    private Properties staticMember(Properties properties) {
+        // Kafka Streams suffixes the id with each stream thread's index (StreamsConfig#getMainConsumerConfigs).
+        instanceId().ifPresent(id -> properties.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), id));
+        return properties;
     }
 
     private KafkaStreams startStreams(Topology topology, Properties properties) {

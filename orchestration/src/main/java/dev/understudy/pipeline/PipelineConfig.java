@@ -65,6 +65,14 @@ public final class PipelineConfig {
     public static final ConfigKey<String> PIPELINE_NAME = ConfigKey.string("pipeline.name", "understudy",
             "Name of this pipeline: prefix of its topics, consumer groups and Streams application id, and part of its replication slot and publication names. Lower-case letters, digits and _.")
             .withValidator(v -> NAME.matcher(v).matches() ? null : "must match [a-z][a-z0-9_]{0,40}");
+    public static final ConfigKey<String> INSTANCE_ID = ConfigKey.string("pipeline.instance.id", "",
+            "Static group membership (group.instance.id, KIP-345) of this process's Kafka consumers: the shadow writer's and both Kafka"
+                    + " Streams applications' (each stream thread adds -<n>). A process restarted after a crash with the same id gets its"
+                    + " partitions back at once, instead of after the dead member's session timeout (45 s). Empty: the pipeline name, right"
+                    + " for the usual single `run` process of a pipeline; give each process its own id when several run one pipeline (two"
+                    + " live processes with one id fence each other); 'off': dynamic membership.")
+            .withValidator(v -> v.length() <= 200 && v.chars().allMatch(ch -> ch > ' ' && ch < 127) ? null
+                    : "must be at most 200 printable ASCII characters without spaces");
     public static final ConfigKey<Integer> TOPIC_PARTITIONS = ConfigKey.positiveInt("topic.partitions", 3,
             "Partitions of each change, new-schema and comparison topic; the parallelism of Streams tasks and writers.");
     public static final ConfigKey<Integer> TOPIC_REPLICATION = ConfigKey.positiveInt("topic.replication.factor", 1,
@@ -83,7 +91,7 @@ public final class PipelineConfig {
     /** The keys orchestration reads itself: connections, registry, target schema, topics, pipeline name, cutover. */
     public static final List<ConfigKey<?>> OWN_KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY,
-            FLYWAY_LOCATIONS, PIPELINE_NAME, TOPIC_PARTITIONS, TOPIC_REPLICATION, LEGACY_RETENTION_MS, CUTOVER_DRIFT_WINDOW_MS,
+            FLYWAY_LOCATIONS, PIPELINE_NAME, INSTANCE_ID, TOPIC_PARTITIONS, TOPIC_REPLICATION, LEGACY_RETENTION_MS, CUTOVER_DRIFT_WINDOW_MS,
             CUTOVER_MAX_LAG_MS);
 
     /**

@@ -66,6 +66,16 @@ class PipelineConfigTest {
     }
 
     @Test
+    void instanceIdIsEmptyByDefaultAndRefusesSpaces() {
+        assertEquals("", PipelineConfig.parse(valid(), "test").get(PipelineConfig.INSTANCE_ID));
+        Map<String, String> m = valid();
+        m.put("pipeline.instance.id", "host a");
+        ConfigException e = assertThrows(ConfigException.class, () -> PipelineConfig.parse(m, "my.properties"));
+        assertTrue(e.getMessage().contains("key 'pipeline.instance.id' has value 'host a': must be at most 200 printable ASCII characters"),
+                e.getMessage());
+    }
+
+    @Test
     void problemsBetweenStageKeysAreReportedWithTheOthers() {
         Map<String, String> m = valid();
         m.put("capture.max.batch.size", "1000");

@@ -124,6 +124,18 @@ abstract class BenchProcess implements AutoCloseable {
         }
     }
 
+    /** Stops the process without warning (SIGKILL on Linux) and waits until it is gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly().waitFor();
+    }
+
+    /** Fails unless the process has ended. */
+    void checkEnded() {
+        if (process.isAlive()) {
+            throw new IllegalStateException(what() + " (pid " + process.pid() + ") is still running");
+        }
+    }
+
     /** Replication slots the process may have left, once it is stopped. */
     abstract void dropSlots();
 

@@ -26,8 +26,15 @@ import java.util.TreeMap;
 final class RunProcess extends BenchProcess {
     static final String USERS_SPEC = "examples/users/v1.2_add_birthdate_to_users.yaml";
 
-    private RunProcess(EmbeddedStack stack, String name, String targetUrl, Path log, Process process, long startedNanos) {
+    /** What starts the process again: the command, and the work directory its logs go to. */
+    private final List<String> command;
+    private final Path work;
+
+    private RunProcess(EmbeddedStack stack, String name, String targetUrl, Path log, Process process, long startedNanos,
+                       List<String> command, Path work) {
         super(stack, name, targetUrl, log, process, startedNanos);
+        this.command = command;
+        this.work = work;
     }
 
     @Override
@@ -73,15 +80,28 @@ final class RunProcess extends BenchProcess {
         try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
             p.store(out, "understudy bench, pipeline " + name);
         }
-        Path log = work.resolve(name + ".log");
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + heap));
         if (jfr) {
             command.add("-XX:StartFlightRecording=filename=" + work.resolve(name + ".jfr") + ",settings=profile");
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", settings.toString(),
                 "--spec", spec.toString(), "--status-interval", "10"));
+        return launch(stack, name, targetUrl, work, work.resolve(name + ".log"), command);
+    }
+
+    private static RunProcess launch(EmbeddedStack stack, String name, String targetUrl, Path work, Path log, List<String> command)
+            throws IOException {
         long started = System.nanoTime();
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        return new RunProcess(stack, name, targetUrl, log, process, started);
+        return new RunProcess(stack, name, targetUrl, log, process, started, command, work);
+    }
+
+    /**
+     * The same pipeline started again, with the same settings and spec, into the same target, once this
+     * process has ended ({@link #kill()}); its log goes to {@code <name>-<run>.log}.
+     */
+    RunProcess restart(int run) throws IOException {
+        checkEnded();
+        return launch(stack, name, targetUrl(), work, work.resolve(name + "-" + run + ".log"), command);
     }
 }
