@@ -6,7 +6,9 @@ import dev.understudy.transform.spec.MigrationSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -48,6 +50,12 @@ final class RunCommand implements Callable<Integer> {
         System.out.println("Migration " + loaded.migration() + " from " + spec);
         Pipeline configured = new Pipeline(cfg, loaded);
         try (Pipeline pipeline = configured.start()) {
+            // How long a (re)start takes is an operator's question after every crash: answer it once.
+            StringBuilder phases = new StringBuilder();
+            pipeline.startupTimes().forEach((phase, took) -> phases.append(phases.isEmpty() ? "" : ", ").append(phase).append(' ')
+                    .append(String.format(Locale.ROOT, "%.1f s", took.toMillis() / 1000.0)));
+            System.out.printf(Locale.ROOT, "Pipeline started %.1f s after the process did (%s); Kafka Streams restores its state and the "
+                    + "writer starts applying from here%n", ManagementFactory.getRuntimeMXBean().getUptime() / 1000.0, phases);
             StatusLine status = new StatusLine(pipeline, 0);
             while (!stop.await(statusSeconds, TimeUnit.SECONDS)) {
                 // While a new spec generation backfills, its progress and ETA ride on the status line.

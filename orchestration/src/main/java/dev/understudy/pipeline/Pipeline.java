@@ -53,8 +53,10 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -92,6 +94,9 @@ public final class Pipeline implements AutoCloseable {
     public static final String USERS_FLYWAY_VERSION = "1.2";
 
     private final PipelineConfig config;
+    private final Map<String, Duration> startupTimes = new LinkedHashMap<>();
+    private final Map<KafkaStreams, StreamsLocalState> localStates = new IdentityHashMap<>();
+    private long startupMark;
     private final List<TableMapping> mappings;
     private final String requiredFlywayVersion;
     private final String migrationName;
@@ -146,16 +151,19 @@ public final class Pipeline implements AutoCloseable {
     }
 
     public Pipeline start() {
+        startupMark = System.nanoTime();
         Preflight.check(config);
         // Before the target is migrated: a start refused for its legacy tables (a missing key, a column
         // type the capture cannot carry) changes nothing.
         SourceTables.check(config, sourceTables());
+        startupPhase("checks");
         migrateTarget();
         MigrationGenerations generations = new MigrationGenerations(config.get(PipelineConfig.TARGET_JDBC_URL),
                 config.get(PipelineConfig.TARGET_USER), config.get(PipelineConfig.TARGET_PASSWORD));
         generation = generations.resolve(prefix, migrationName, fingerprint, requiredFlywayVersion);
         LOG.info("Migration '{}' runs as generation {} of pipeline '{}'{}", migrationName, generation.number(), prefix,
                 generation.fresh() ? " (new: its migration re-reads the legacy history and backfills every row)" : "");
+        startupPhase("target schema");
         createTopics();
         ContractRegistration.registerAll(registry, prefix, mappings, config.get(PipelineConfig.COMPATIBILITY));
         String bootstrap = config.get(PipelineConfig.KAFKA_BOOTSTRAP);
@@ -167,6 +175,7 @@ public final class Pipeline implements AutoCloseable {
         }
         List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
         lineages = generations.lineages(generation, keyDerivations(), targetsReading(lacking));
+        startupPhase("topics and contracts");
         if (generation.number() > 1) {
             lineages.forEach((target, lineage) -> LOG.info("Target {} is in lineage {} in generation {}: {}", target, lineage,
                     generation.number(), lineage < generation.number()
@@ -200,6 +209,7 @@ public final class Pipeline implements AutoCloseable {
                     config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
                     .withCommitsTopic(boundaries ? Topics.commits(prefix) : null), registry).start();
 
+            startupPhase("captures");
             String stateDir = config.get(TransformConfig.STATE_DIR);
             int threads = config.get(TransformConfig.STREAMS_THREADS);
             migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
@@ -212,6 +222,7 @@ public final class Pipeline implements AutoCloseable {
             comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
                     staticMember(StreamsProperties.of(Topics.comparisonApplication(prefix), bootstrap, stateDir, threads)));
 
+            startupPhase("Kafka Streams");
             Map<String, String> writerTopics = new LinkedHashMap<>();
             for (TableMapping m : mappings) {
                 writerTopics.put(Topics.newSchema(prefix, m.targetTable()), m.targetTable());
@@ -237,6 +248,7 @@ public final class Pipeline implements AutoCloseable {
                 writer.alignTransactions(watermarks);
             }
             writer.start();
+            startupPhase("writer");
             Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
             if (!lacking.isEmpty()) {
                 snapshot = incrementalSnapshot(lacking, generations);
@@ -460,6 +472,22 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /** Ends a phase of {@link #start()}: its name and how long it took, for {@link #startupTimes()}. */
+    private void startupPhase(String phase) {
+        long now = System.nanoTime();
+        startupTimes.put(phase, Duration.ofNanos(now - startupMark));
+        startupMark = now;
+    }
+
+    /**
+     * How long each phase of {@link #start()} took, in order: checks (preflight, legacy tables), target
+     * schema (Flyway, generation), topics and contracts, captures (both started), Kafka Streams (both
+     * applications started; their restore and first assignment go on in the background), writer.
+     */
+    public Map<String, Duration> startupTimes() {
+        return Collections.unmodifiableMap(startupTimes);
+    }
+
     /**
      * This process's static group membership ({@link PipelineConfig#INSTANCE_ID}), if any. Why: after a
      * SIGKILL the dead members stay in their groups until their session timeout (45 s), and a restarted
@@ -483,7 +511,9 @@ public final class Pipeline implements AutoCloseable {
 
     private KafkaStreams startStreams(Topology topology, Properties properties) {
         String id = properties.getProperty(StreamsConfig.APPLICATION_ID_CONFIG);
+        StreamsLocalState local = StreamsLocalState.open(properties);
         KafkaStreams streams = new KafkaStreams(topology, properties);
+        localStates.put(streams, local);
         streams.setUncaughtExceptionHandler(e -> {
             streamsFailure.compareAndSet(null, e);
             LOG.error("Kafka Streams application {} failed", id, e);
@@ -714,8 +744,12 @@ public final class Pipeline implements AutoCloseable {
                 try {
                     // Kafka Streams keeps its members in the group on close by default, so a restarted
                     // pipeline would wait out the session timeout (45 s) before getting its partitions.
-                    streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                    boolean closed = streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
                             .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+                    StreamsLocalState local = localStates.get(streams);
+                    if (closed && local != null) {
+                        local.closedCleanly();
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("Closing Kafka Streams: {}", e.toString());
                 }

@@ -20,7 +20,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Checks, before anything starts, that every external part is reachable and fit: both databases
@@ -32,18 +35,36 @@ public final class Preflight {
     }
 
     public static void check(PipelineConfig config) {
-        List<String> problems = new ArrayList<>();
         String name = config.get(PipelineConfig.PIPELINE_NAME);
-        database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
-                config.get(PipelineConfig.LEGACY_PASSWORD), name + "_legacy", name, problems);
-        database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                config.get(PipelineConfig.TARGET_PASSWORD), name + "_target", name, problems);
-        kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), problems);
-        registry(config.get(PipelineConfig.REGISTRY_URL), problems);
+        // The four checks at once: each is a connection (and, in a fresh process, the loading of its
+        // client's classes), and a (re)start waits for the slowest only. Problems keep this order.
+        List<CompletableFuture<List<String>>> checks = List.of(
+                check(p -> database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
+                        config.get(PipelineConfig.LEGACY_PASSWORD), name + "_legacy", name, p)),
+                check(p -> database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                        config.get(PipelineConfig.TARGET_PASSWORD), name + "_target", name, p)),
+                check(p -> kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), p)),
+                check(p -> registry(config.get(PipelineConfig.REGISTRY_URL), p)));
+        List<String> problems = new ArrayList<>();
+        for (CompletableFuture<List<String>> c : checks) {
+            try {
+                problems.addAll(c.join());
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : e;
+            }
+        }
         if (!problems.isEmpty()) {
             throw new IllegalStateException("Cannot start the pipeline (" + problems.size() + " problem"
                     + (problems.size() == 1 ? "" : "s") + "):\n  - " + String.join("\n  - ", problems));
         }
+    }
+
+    private static CompletableFuture<List<String>> check(Consumer<List<String>> check) {
+        return CompletableFuture.supplyAsync(() -> {
+            List<String> problems = new ArrayList<>();
+            check.accept(problems);
+            return problems;
+        });
     }
 
     private static void database(String role, String url, String user, String password, String slot, String pipelineName,

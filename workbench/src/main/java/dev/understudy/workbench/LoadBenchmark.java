@@ -12,6 +12,7 @@ import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -72,21 +73,14 @@ final class LoadBenchmark implements Callable<Integer> {
             description = "Seconds to wait for each of: the initial load, and the streamed rows (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
-    String timeZone;
-
     @Option(names = "--workers", defaultValue = "2", description = "Connections copying chunks at once in the bulk copy stage (default: ${DEFAULT-VALUE}).")
     int workers;
 
     @Option(names = "--chunk-rows", defaultValue = "100000", description = "Rows per chunk of the bulk copy stage, about (default: ${DEFAULT-VALUE}).")
     long chunkRows;
 
-    @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process, as -Xmx takes it (default: ${DEFAULT-VALUE}).")
-    String heap;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE",
-            description = "A pipeline setting for the run process (repeatable), e.g. --set streams.threads=3; printed with the results.")
-    Map<String, String> overrides = new TreeMap<>();
+    @Mixin
+    RunOptions options = new RunOptions();
 
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
@@ -118,7 +112,7 @@ final class LoadBenchmark implements Callable<Integer> {
         String loadAtStart = WriterBenchmark.loadAverage();
         Path work = Home.dir().resolve("bench-load");
         FileTrees.deleteRecursively(work.resolve("streams"));
-        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), options.timeZone)) {
             load = LoadCase.of(caseName, work);
             if (!peerSinks().isEmpty()) {
                 PeerProcess.peerHome(); // before hours of loading, not after
@@ -129,7 +123,7 @@ final class LoadBenchmark implements Callable<Integer> {
             }
             System.out.printf("Load benchmark, case %s: %,d rows of %s (legacy filled in %.1f s), %d cores, PostgreSQL time zone %s, "
                             + "pipeline settings %s%n", load.name(), rows, load.targetTable(), (System.nanoTime() - t0) / 1e9,
-                    Runtime.getRuntime().availableProcessors(), timeZone, overrides.isEmpty() ? "(defaults)" : overrides);
+                    Runtime.getRuntime().availableProcessors(), options.timeZone, options.describeOverrides());
             Checksum legacy = checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), load.legacyChecksum());
 
             Usage before = Usage.now(stack, -1);
@@ -253,8 +247,8 @@ final class LoadBenchmark implements Callable<Integer> {
         System.out.println("== understudy run ==");
         Usage before = Usage.now(stack, -1).withPipeline(0);
         Map<String, String> settings = new TreeMap<>(Map.of(PipelineConfig.FLYWAY_LOCATIONS.name(), load.flyway()));
-        settings.putAll(overrides);
-        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, heap, jfr)) {
+        settings.putAll(options.overrides);
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, options.heap, jfr)) {
             return loadAndStream(stack, run, legacyBefore, before);
         }
     }
@@ -276,7 +270,7 @@ final class LoadBenchmark implements Callable<Integer> {
             throw new IllegalStateException("The legacy table did not return to its loaded rows: " + legacy.against(legacyBefore));
         }
         Usage before = Usage.now(stack, -1).withPipeline(0);
-        try (PeerProcess peer = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, load.flyway(), load.flywayVersion(), heap)) {
+        try (PeerProcess peer = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, load.flyway(), load.flywayVersion(), options.heap)) {
             return loadAndStream(stack, peer, legacyBefore, before);
         }
     }

@@ -5,6 +5,7 @@ import dev.understudy.stack.FileTrees;
 import dev.understudy.testkit.LagProbe;
 import dev.understudy.testkit.UsersWorkload;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -19,7 +20,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /**
@@ -63,14 +63,8 @@ final class RestartBenchmark implements Callable<Integer> {
             description = "Seconds to wait for the initial load, for each restart's first row, and for the final catch-up (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
-    String timeZone;
-
-    @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process (default: ${DEFAULT-VALUE}).")
-    String heap;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A pipeline setting for the run process (repeatable); printed with the results.")
-    Map<String, String> overrides = new TreeMap<>();
+    @Mixin
+    RunOptions options = new RunOptions();
 
     static final String PIPELINE = "bench_restart";
     private static final long POLL_MS = 50;
@@ -91,16 +85,16 @@ final class RestartBenchmark implements Callable<Integer> {
         FileTrees.deleteRecursively(work.resolve("streams"));
         Files.createDirectories(work);
         LoadCase users = LoadCase.of(LoadCase.USERS, work);
-        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), options.timeZone)) {
             try (Connection c = stack.legacy().connect()) {
                 UsersWorkload.createAndFill(c, rows);
             }
             System.out.printf("Restart benchmark: %,d legacy users, %,d single-row update transactions/s and a probe insert every %d ms, "
                             + "%d kills (SIGKILL) after %d-%d s of running, seed %d, %d cores, pipeline settings %s%n", rows, rate,
                     StreamBenchmark.PROBE_MS, restarts, minUp, maxUp, s, Runtime.getRuntime().availableProcessors(),
-                    overrides.isEmpty() ? "(defaults)" : overrides);
+                    options.describeOverrides());
             List<Restart> results = new ArrayList<>();
-            RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), overrides, heap, false);
+            RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.heap, false);
             boolean exact;
             try (LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), run.targetUrl(),
                     stack.target().user(), stack.target().password(), StreamBenchmark.PROBE_MS, StreamBenchmark.USERS);

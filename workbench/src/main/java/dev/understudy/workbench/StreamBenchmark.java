@@ -6,6 +6,7 @@ import dev.understudy.testkit.LagProbe;
 import dev.understudy.testkit.RateLimitedWorkload;
 import dev.understudy.testkit.UsersWorkload;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -18,7 +19,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -58,14 +58,8 @@ final class StreamBenchmark implements Callable<Integer> {
             description = "Seconds to wait for the initial load, and for the target to catch up after each phase (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--timezone", defaultValue = "America/Sao_Paulo", description = "PostgreSQL server time zone (default: ${DEFAULT-VALUE}).")
-    String timeZone;
-
-    @Option(names = "--heap", defaultValue = "2g", description = "Maximum heap of the pipeline process (default: ${DEFAULT-VALUE}).")
-    String heap;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A pipeline setting for the run process (repeatable); printed with the results.")
-    Map<String, String> overrides = new TreeMap<>();
+    @Mixin
+    RunOptions options = new RunOptions();
 
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
@@ -172,23 +166,23 @@ final class StreamBenchmark implements Callable<Integer> {
         String loadAtStart = WriterBenchmark.loadAverage();
         Path work = Home.dir().resolve("bench-stream");
         FileTrees.deleteRecursively(work.resolve("streams"));
-        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), timeZone)) {
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), options.timeZone)) {
             try (Connection c = stack.legacy().connect()) {
                 UsersWorkload.createAndFill(c, rows);
             }
             System.out.printf("Stream benchmark: %,d legacy users, single-row update transactions on %d threads, a probe insert every %d ms, "
                             + "%d s per phase, %d cores, pipeline settings %s%n", rows, threads, PROBE_MS, seconds,
-                    Runtime.getRuntime().availableProcessors(), overrides.isEmpty() ? "(defaults)" : overrides);
+                    Runtime.getRuntime().availableProcessors(), options.describeOverrides());
             Map<String, List<Phase>> results = new LinkedHashMap<>();
             Map<String, Long> peakRss = new LinkedHashMap<>();
-            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), overrides, heap, jfr)) {
+            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), options.overrides, options.heap, jfr)) {
                 results.put("understudy run", phases(stack, run));
                 peakRss.put("understudy run", run.peakRssMiB());
             }
             for (PeerProcess.Sink sink : sinks) {
                 String what = "peer (" + sink.option() + ")";
                 System.out.printf("== %s ==%n", what);
-                try (PeerProcess p = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, "classpath:flyway/users", "1.2", heap)) {
+                try (PeerProcess p = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, "classpath:flyway/users", "1.2", options.heap)) {
                     results.put(what, phases(stack, p));
                     peakRss.put(what, p.peakRssMiB());
                 }
