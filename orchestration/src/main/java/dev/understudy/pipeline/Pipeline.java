@@ -56,7 +56,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -95,7 +94,6 @@ public final class Pipeline implements AutoCloseable {
 
     private final PipelineConfig config;
     private final Map<String, Duration> startupTimes = new LinkedHashMap<>();
-    private final Map<KafkaStreams, StreamsLocalState> localStates = new IdentityHashMap<>();
     private long startupMark;
     private final List<TableMapping> mappings;
     private final String requiredFlywayVersion;
@@ -511,9 +509,7 @@ public final class Pipeline implements AutoCloseable {
 
     private KafkaStreams startStreams(Topology topology, Properties properties) {
         String id = properties.getProperty(StreamsConfig.APPLICATION_ID_CONFIG);
-        StreamsLocalState local = StreamsLocalState.open(properties);
         KafkaStreams streams = new KafkaStreams(topology, properties);
-        localStates.put(streams, local);
         streams.setUncaughtExceptionHandler(e -> {
             streamsFailure.compareAndSet(null, e);
             LOG.error("Kafka Streams application {} failed", id, e);
@@ -744,12 +740,8 @@ public final class Pipeline implements AutoCloseable {
                 try {
                     // Kafka Streams keeps its members in the group on close by default, so a restarted
                     // pipeline would wait out the session timeout (45 s) before getting its partitions.
-                    boolean closed = streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                    streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
                             .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
-                    StreamsLocalState local = localStates.get(streams);
-                    if (closed && local != null) {
-                        local.closedCleanly();
-                    }
                 } catch (RuntimeException e) {
                     LOG.warn("Closing Kafka Streams: {}", e.toString());
                 }
