@@ -270,7 +270,7 @@ final class PeerProcess extends BenchProcess {
         return home;
     }
 
-    private static String databaseOf(String jdbcUrl) {
+    static String databaseOf(String jdbcUrl) {
         String rest = jdbcUrl.substring(jdbcUrl.indexOf("//") + 2);
         String db = rest.substring(rest.indexOf('/') + 1);
         int q = db.indexOf('?');
@@ -283,7 +283,7 @@ final class PeerProcess extends BenchProcess {
         }
     }
 
-    private static Path write(Path file, Map<String, String> settings) {
+    static Path write(Path file, Map<String, String> settings) {
         StringBuilder text = new StringBuilder();
         // Written by hand rather than by Properties.store, which escapes the ':' and '=' of values such
         // as "name:full_name"; Kafka Connect reads the file with Properties.load either way.
