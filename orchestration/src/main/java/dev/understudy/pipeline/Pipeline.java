@@ -93,11 +93,12 @@ public final class Pipeline implements AutoCloseable {
     public static final String USERS_FLYWAY_VERSION = "1.2";
 
     private final PipelineConfig config;
-    private final Map<String, Duration> startupTimes = new LinkedHashMap<>();
-    private long startupMark;
     private final List<TableMapping> mappings;
     private final String requiredFlywayVersion;
     private final String migrationName;
+    /** How long each phase of {@link #start()} took ({@link #startupTimes()}), and when the current one began. */
+    private final Map<String, Duration> startupTimes = new LinkedHashMap<>();
+    private long startupMark;
     private final String fingerprint;
     private final String prefix;
     private final RegistryClient registry;

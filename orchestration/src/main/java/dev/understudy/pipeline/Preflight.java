@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -37,14 +39,25 @@ public final class Preflight {
     public static void check(PipelineConfig config) {
         String name = config.get(PipelineConfig.PIPELINE_NAME);
         // The four checks at once: each is a connection (and, in a fresh process, the loading of its
-        // client's classes), and a (re)start waits for the slowest only. Problems keep this order.
-        List<CompletableFuture<List<String>>> checks = List.of(
-                check(p -> database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
-                        config.get(PipelineConfig.LEGACY_PASSWORD), name + "_legacy", name, p)),
-                check(p -> database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
-                        config.get(PipelineConfig.TARGET_PASSWORD), name + "_target", name, p)),
-                check(p -> kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), p)),
-                check(p -> registry(config.get(PipelineConfig.REGISTRY_URL), p)));
+        // client's classes), and a (re)start waits for the slowest only. Problems keep this order. Their
+        // own threads, not the common pool: they block on the network.
+        ExecutorService pool = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "understudy-preflight");
+            t.setDaemon(true);
+            return t;
+        });
+        List<CompletableFuture<List<String>>> checks;
+        try {
+            checks = List.of(
+                    check(pool, p -> database("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL), config.get(PipelineConfig.LEGACY_USER),
+                            config.get(PipelineConfig.LEGACY_PASSWORD), name + "_legacy", name, p)),
+                    check(pool, p -> database("target", config.get(PipelineConfig.TARGET_JDBC_URL), config.get(PipelineConfig.TARGET_USER),
+                            config.get(PipelineConfig.TARGET_PASSWORD), name + "_target", name, p)),
+                    check(pool, p -> kafka(config.get(PipelineConfig.KAFKA_BOOTSTRAP), p)),
+                    check(pool, p -> registry(config.get(PipelineConfig.REGISTRY_URL), p)));
+        } finally {
+            pool.shutdown(); // the submitted checks still run
+        }
         List<String> problems = new ArrayList<>();
         for (CompletableFuture<List<String>> c : checks) {
             try {
@@ -59,12 +72,12 @@ public final class Preflight {
         }
     }
 
-    private static CompletableFuture<List<String>> check(Consumer<List<String>> check) {
+    private static CompletableFuture<List<String>> check(ExecutorService pool, Consumer<List<String>> check) {
         return CompletableFuture.supplyAsync(() -> {
             List<String> problems = new ArrayList<>();
             check.accept(problems);
             return problems;
-        });
+        }, pool);
     }
 
     private static void database(String role, String url, String user, String password, String slot, String pipelineName,

@@ -27,6 +27,7 @@ abstract class BenchProcess implements AutoCloseable {
     private final Path log;
     private final Process process;
     private final long startedNanos;
+    private final Thread stopOnExit;
 
     BenchProcess(EmbeddedStack stack, String name, String targetUrl, Path log, Process process, long startedNanos) {
         this.stack = stack;
@@ -36,7 +37,8 @@ abstract class BenchProcess implements AutoCloseable {
         this.process = process;
         this.startedNanos = startedNanos;
         // A child process outlives the JVM that started it; a benchmark stopped by a signal takes it along.
-        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly, name + "-stop"));
+        this.stopOnExit = new Thread(process::destroyForcibly, name + "-stop");
+        Runtime.getRuntime().addShutdownHook(stopOnExit);
     }
 
     /** What the process is, for messages: "understudy run", "the peer pipeline". */
@@ -127,6 +129,16 @@ abstract class BenchProcess implements AutoCloseable {
     /** Stops the process without warning (SIGKILL on Linux) and waits until it is gone. */
     void kill() throws InterruptedException {
         process.destroyForcibly().waitFor();
+        forgetStopOnExit();
+    }
+
+    /** The process is gone: its shutdown hook would only pile up over many restarts. */
+    private void forgetStopOnExit() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(stopOnExit);
+        } catch (IllegalStateException e) {
+            // The JVM is shutting down already; the hook runs, harmlessly.
+        }
     }
 
     /** Fails unless the process has ended. */
@@ -145,6 +157,7 @@ abstract class BenchProcess implements AutoCloseable {
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor();
         }
+        forgetStopOnExit();
         dropSlots();
         System.out.println("  " + what() + " log: " + log);
     }

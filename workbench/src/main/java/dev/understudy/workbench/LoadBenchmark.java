@@ -21,7 +21,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,10 +84,8 @@ final class LoadBenchmark implements Callable<Integer> {
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
-    @Option(names = "--peer", split = ",", defaultValue = "batch,unnest",
-            description = "Sink configurations of the peer pipeline to run, in order: batch (JDBC batches of upserts), unnest (one "
-                    + "UNNEST upsert per batch), or none (default: ${DEFAULT-VALUE}).")
-    List<String> peer;
+    @Mixin
+    PeerOptions peer = new PeerOptions();
 
     static final String PIPELINE = "bench_load";
     static final String PEER = "bench_load_peer";
@@ -103,9 +100,11 @@ final class LoadBenchmark implements Callable<Integer> {
             System.err.println("--rows, --stream-batch and --timeout must be positive");
             return 2;
         }
+        List<PeerProcess.Sink> sinks;
         try {
-            peer.stream().filter(o -> !o.equals("none")).forEach(PeerProcess.Sink::of);
-        } catch (IllegalArgumentException e) {
+            // The peer has no foreign-key join: it maps the users case only.
+            sinks = caseName.equals(LoadCase.USERS) ? peer.sinks() : List.of();
+        } catch (IllegalArgumentException | IllegalStateException e) {
             System.err.println("--peer: " + e.getMessage());
             return 2;
         }
@@ -114,9 +113,6 @@ final class LoadBenchmark implements Callable<Integer> {
         FileTrees.deleteRecursively(work.resolve("streams"));
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), options.timeZone)) {
             load = LoadCase.of(caseName, work);
-            if (!peerSinks().isEmpty()) {
-                PeerProcess.peerHome(); // before hours of loading, not after
-            }
             long t0 = System.nanoTime();
             try (Connection c = stack.legacy().connect()) {
                 load.filler().fill(c, rows);
@@ -134,7 +130,7 @@ final class LoadBenchmark implements Callable<Integer> {
             Usage afterBulk = Usage.now(stack, -1);
             Phase[] run = runPipeline(stack, work, spec, legacy);
             Map<PeerProcess.Sink, Phase[]> peers = new LinkedHashMap<>();
-            for (PeerProcess.Sink sink : peerSinks()) {
+            for (PeerProcess.Sink sink : sinks) {
                 peers.put(sink, peerPipeline(stack, work, sink, legacy));
             }
 
@@ -175,20 +171,6 @@ final class LoadBenchmark implements Callable<Integer> {
         System.out.printf("  %-40s %,12.0f %10.2f %8.3f %14s %14.1f %14.1f %10s %10s%n", what, p.rows / p.seconds, p.seconds,
                 (baseline.seconds / baseline.rows) / (p.seconds / p.rows), u.pipeline < 0 ? "-" : String.format("%.1f", u.pipeline),
                 u.jvm, u.postgres, p.peakRssMiB < 0 ? "-" : String.format("%,d MiB", p.peakRssMiB), p.exact ? "equal" : "DIFFERS");
-    }
-
-    /** The peer's sink configurations to run: none for a case the peer cannot map. */
-    private List<PeerProcess.Sink> peerSinks() {
-        List<PeerProcess.Sink> sinks = new ArrayList<>();
-        if (!load.name().equals(LoadCase.USERS)) {
-            return sinks;
-        }
-        for (String option : peer) {
-            if (!option.equals("none")) {
-                sinks.add(PeerProcess.Sink.of(option));
-            }
-        }
-        return sinks;
     }
 
     /** The baseline: a binary COPY pipe into a new target database migrated by the same Flyway scripts. */
@@ -316,7 +298,7 @@ final class LoadBenchmark implements Callable<Integer> {
         return (System.nanoTime() - start) / 1e9;
     }
 
-    private static Checksum checksum(String url, String user, String password, String sql) throws SQLException {
+    static Checksum checksum(String url, String user, String password, String sql) throws SQLException {
         try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
             s.execute("SET TimeZone = 'UTC'");
             try (ResultSet rs = s.executeQuery(sql)) {
@@ -326,7 +308,7 @@ final class LoadBenchmark implements Callable<Integer> {
         }
     }
 
-    private record Checksum(long rows, String sum) {
+    record Checksum(long rows, String sum) {
         String against(Checksum legacy) {
             return equals(legacy) ? "count and checksum equal to the legacy table's"
                     : "DIFFERS from the legacy table: " + rows + " rows, checksum " + sum + " against " + legacy.rows + " rows, checksum " + legacy.sum;

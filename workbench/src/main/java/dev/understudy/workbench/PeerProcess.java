@@ -15,9 +15,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -130,7 +127,7 @@ final class PeerProcess extends BenchProcess {
 
     @Override
     void dropSlots() {
-        dropSlot(stack, slot(name));
+        TransactionBenchmark.dropSlot(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), slot(name));
     }
 
     /**
@@ -147,7 +144,7 @@ final class PeerProcess extends BenchProcess {
         Path dir = work.resolve(name);
         Files.createDirectories(dir);
         Files.deleteIfExists(dir.resolve("offsets"));
-        dropSlot(stack, slot(name));
+        TransactionBenchmark.dropSlot(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), slot(name));
 
         Map<String, String> worker = new LinkedHashMap<>();
         worker.put("bootstrap.servers", stack.kafka().bootstrapServers());
@@ -298,16 +295,5 @@ final class PeerProcess extends BenchProcess {
 
     private static void print(String part, Map<String, String> settings) {
         settings.forEach((k, v) -> System.out.printf("    %-6s %s=%s%n", part, k, k.endsWith("password") ? "********" : v));
-    }
-
-    private static void dropSlot(EmbeddedStack stack, String slot) {
-        try (Connection c = DriverManager.getConnection(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password());
-             PreparedStatement ps = c.prepareStatement("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     + "WHERE slot_name = ? AND NOT active")) {
-            ps.setString(1, slot);
-            ps.execute();
-        } catch (SQLException e) {
-            System.out.printf("  (replication slot %s not dropped: %s)%n", slot, e.getMessage());
-        }
     }
 }

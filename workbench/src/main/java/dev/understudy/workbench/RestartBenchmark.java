@@ -18,7 +18,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
@@ -202,28 +201,18 @@ final class RestartBenchmark implements Callable<Integer> {
     /** Whether the target comes to equal the legacy table once the workload stopped (count and checksum), within the timeout. */
     private boolean settle(EmbeddedStack stack, RunProcess run, LoadCase users) throws Exception {
         long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
-        String legacy = "";
-        String target = "";
+        LoadBenchmark.Checksum legacy = null;
+        LoadBenchmark.Checksum target = null;
         while (System.nanoTime() < deadline) {
             run.checkAlive();
-            legacy = sum(stack.legacy().jdbcUrl(), stack, users.legacyChecksum());
-            target = sum(run.targetUrl(), stack, users.targetChecksum());
-            if (legacy.equals(target)) {
+            legacy = LoadBenchmark.checksum(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), users.legacyChecksum());
+            target = LoadBenchmark.checksum(run.targetUrl(), stack.target().user(), stack.target().password(), users.targetChecksum());
+            if (target.equals(legacy)) {
                 return true;
             }
             Thread.sleep(500);
         }
-        System.out.printf("  the target differs from the legacy table: %s against %s%n", target, legacy);
+        System.out.printf("  the target %s%n", target == null ? "was not read" : target.against(legacy));
         return false;
-    }
-
-    private static String sum(String url, EmbeddedStack stack, String sql) throws SQLException {
-        try (Connection c = DriverManager.getConnection(url, stack.target().user(), stack.target().password()); Statement s = c.createStatement()) {
-            s.execute("SET TimeZone = 'UTC'");
-            try (ResultSet rs = s.executeQuery(sql)) {
-                rs.next();
-                return rs.getLong(1) + " rows, checksum " + rs.getBigDecimal(2).toPlainString();
-            }
-        }
     }
 }

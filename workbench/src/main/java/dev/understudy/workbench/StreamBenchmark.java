@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -64,10 +65,8 @@ final class StreamBenchmark implements Callable<Integer> {
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
-    @Option(names = "--peer", split = ",", defaultValue = "batch,unnest",
-            description = "Sink configurations of the peer pipeline to run after Understudy, in order: batch, unnest, or none "
-                    + "(default: ${DEFAULT-VALUE}).")
-    List<String> peer;
+    @Mixin
+    PeerOptions peer = new PeerOptions();
 
     static final String PIPELINE = "bench_stream";
     static final String PEER = "bench_stream_peer";
@@ -153,12 +152,9 @@ final class StreamBenchmark implements Callable<Integer> {
             System.err.println("--rows, --seconds, --threads, --timeout and every rate must be positive");
             return 2;
         }
-        List<PeerProcess.Sink> sinks = new ArrayList<>();
+        List<PeerProcess.Sink> sinks;
         try {
-            peer.stream().filter(o -> !o.equals("none")).forEach(o -> sinks.add(PeerProcess.Sink.of(o)));
-            if (!sinks.isEmpty()) {
-                PeerProcess.peerHome();
-            }
+            sinks = peer.sinks();
         } catch (IllegalArgumentException | IllegalStateException e) {
             System.err.println("--peer: " + e.getMessage());
             return 2;
@@ -166,6 +162,8 @@ final class StreamBenchmark implements Callable<Integer> {
         String loadAtStart = WriterBenchmark.loadAverage();
         Path work = Home.dir().resolve("bench-stream");
         FileTrees.deleteRecursively(work.resolve("streams"));
+        Files.createDirectories(work);
+        LoadCase users = LoadCase.of(LoadCase.USERS, work);
         try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), options.timeZone)) {
             try (Connection c = stack.legacy().connect()) {
                 UsersWorkload.createAndFill(c, rows);
@@ -175,14 +173,15 @@ final class StreamBenchmark implements Callable<Integer> {
                     Runtime.getRuntime().availableProcessors(), options.describeOverrides());
             Map<String, List<Phase>> results = new LinkedHashMap<>();
             Map<String, Long> peakRss = new LinkedHashMap<>();
-            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, RunProcess.usersSpec(work), options.overrides, options.heap, jfr)) {
+            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.heap, jfr)) {
                 results.put("understudy run", phases(stack, run));
                 peakRss.put("understudy run", run.peakRssMiB());
             }
             for (PeerProcess.Sink sink : sinks) {
                 String what = "peer (" + sink.option() + ")";
                 System.out.printf("== %s ==%n", what);
-                try (PeerProcess p = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, "classpath:flyway/users", "1.2", options.heap)) {
+                try (PeerProcess p = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, users.flyway(), users.flywayVersion(),
+                        options.heap)) {
                     results.put(what, phases(stack, p));
                     peakRss.put(what, p.peakRssMiB());
                 }

@@ -285,7 +285,7 @@ final class TransactionBenchmark implements Callable<Integer> {
         dropSlot(targetUrl, stack.target().user(), stack.target().password(), name + "_target");
     }
 
-    private static void dropSlot(String url, String user, String password, String slot) {
+    static void dropSlot(String url, String user, String password, String slot) {
         try (Connection c = DriverManager.getConnection(url, user, password);
              PreparedStatement ps = c.prepareStatement("SELECT active, CASE WHEN NOT active THEN pg_drop_replication_slot(slot_name) IS NULL END "
                      + "FROM pg_replication_slots WHERE slot_name = ?")) {
