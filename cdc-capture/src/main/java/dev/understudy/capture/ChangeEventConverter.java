@@ -83,7 +83,16 @@ final class ChangeEventConverter {
         return codec.convert(record.topic(), (Struct) record.key(), value);
     }
 
-    private final class TableCodec {
+    /**
+     * The codec of one table, built from Debezium's own key and row schemas of it ({@code
+     * TableSchema.keySchema()} and {@code valueSchema()}), as it is built from a change record's.
+     */
+    TableCodec codec(String schemaName, String table, org.apache.kafka.connect.data.Schema connectKey,
+                     org.apache.kafka.connect.data.Schema connectRowSchema) {
+        return new TableCodec(schemaName, table, connectKey, connectRowSchema);
+    }
+
+    final class TableCodec {
         final String schemaName;
         final String table;
         final Schema keySchema;
@@ -94,10 +103,15 @@ final class ChangeEventConverter {
         final org.apache.kafka.connect.data.Schema connectRowSchema;
 
         TableCodec(SourceRecord sample) {
-            Struct source = ((Struct) sample.value()).getStruct("source");
-            this.schemaName = source.getString("schema");
-            this.table = source.getString("table");
-            org.apache.kafka.connect.data.Schema connectKey = sample.keySchema();
+            this(((Struct) sample.value()).getStruct("source").getString("schema"),
+                    ((Struct) sample.value()).getStruct("source").getString("table"),
+                    sample.keySchema(), sample.valueSchema().field("before").schema());
+        }
+
+        TableCodec(String schemaName, String table, org.apache.kafka.connect.data.Schema connectKey,
+                   org.apache.kafka.connect.data.Schema connectRowSchema) {
+            this.schemaName = schemaName;
+            this.table = table;
             if (connectKey == null) {
                 throw new IllegalStateException("Table " + schemaName + "." + table + " has no primary key, so its changes"
                         + " cannot be keyed; add a primary key (ALTER TABLE " + schemaName + "." + table
@@ -109,7 +123,7 @@ final class ChangeEventConverter {
                 keyFields.add(new KeySchemas.KeyField(c.name(), c.avroType()));
             }
             this.keySchema = KeySchemas.of(schemaName, table, keyFields);
-            this.connectRowSchema = sample.valueSchema().field("before").schema();
+            this.connectRowSchema = connectRowSchema;
             this.rowColumns = AvroConversions.columns(connectRowSchema);
             SchemaBuilder.FieldAssembler<Schema> f = SchemaBuilder.record("Row")
                     .namespace(keySchema.getNamespace()).fields();
@@ -155,6 +169,34 @@ final class ChangeEventConverter {
             envelope.put(ChangeEnvelope.OP, op);
             envelope.put(ChangeEnvelope.SOURCE, src);
             return new Converted(topic, avroKey, envelope, lsn == null ? 0L : lsn, snapshot, INCREMENTAL.equals(snapshotFlag));
+        }
+
+        /**
+         * A snapshot read of one row, as {@link #convert} makes it of Debezium's record for the same
+         * row: op "r", the row as after image, source flagged as snapshot, no commit order.
+         */
+        Converted read(String topic, Struct key, Struct after, String db, long lsn, Long txId, long tsMs) {
+            GenericRecord avroKey = new GenericData.Record(keySchema);
+            for (int i = 0; i < keyColumns.size(); i++) {
+                Object v = key.get(key.schema().fields().get(i));
+                avroKey.put(i, v == null ? null : keyColumns.get(i).convert().apply(v));
+            }
+            GenericRecord src = new GenericData.Record(Contracts.SOURCE);
+            src.put("connector", connectorName);
+            src.put("db", db);
+            src.put("schema", schemaName);
+            src.put("table", table);
+            src.put("lsn", lsn);
+            src.put("txId", txId);
+            src.put("tsMs", tsMs);
+            src.put("snapshot", true);
+            src.put("commitOrder", null);
+            GenericRecord envelope = new GenericData.Record(envelopeSchema);
+            envelope.put(ChangeEnvelope.BEFORE, null);
+            envelope.put(ChangeEnvelope.AFTER, row(after));
+            envelope.put(ChangeEnvelope.OP, "r");
+            envelope.put(ChangeEnvelope.SOURCE, src);
+            return new Converted(topic, avroKey, envelope, lsn, true, false);
         }
 
         private GenericRecord row(Struct row) {

@@ -4,6 +4,7 @@ import dev.understudy.capture.ExportedSnapshot;
 import dev.understudy.load.BulkCopy;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
+import dev.understudy.testkit.TypeEdges.TypeRow;
 import dev.understudy.transform.TransformConfig;
 import dev.understudy.transform.spec.MigrationSpec;
 import dev.understudy.transform.spec.SpecTableMapping;
@@ -26,6 +27,15 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
+import static dev.understudy.testkit.TypeEdges.DEAD_LETTERED;
+import static dev.understudy.testkit.TypeEdges.EDGES;
+import static dev.understudy.testkit.TypeEdges.column;
+import static dev.understudy.testkit.TypeEdges.createTable;
+import static dev.understudy.testkit.TypeEdges.insertRows;
+import static dev.understudy.testkit.TypeEdges.locate;
+import static dev.understudy.testkit.TypeEdges.readTypeTable;
+import static dev.understudy.testkit.TypeEdges.value;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -45,72 +55,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 class TypeFidelityIT {
     private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
     private static final String TABLE = "fidelity.types";
-    /** Big enough to be stored out of line (TOAST) and not compressible (md5 hex). */
-    private static final String TOASTED = "(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i)";
-
-    /**
-     * Edge values per type of the table, as SQL literals. Every type of the table must have an entry
-     * and every entry a row in the table, so neither list can drift from the other.
-     */
-    private static final Map<String, List<String>> EDGES = new LinkedHashMap<>();
-
-    static {
-        EDGES.put("smallint", List.of("-32768", "32767", "0"));
-        EDGES.put("integer", List.of("-2147483648", "2147483647", "0"));
-        EDGES.put("bigint", List.of("-9223372036854775808", "9223372036854775807", "0"));
-        EDGES.put("numeric", List.of("'NaN'", "'Infinity'", "'-Infinity'", "0.000000000000000000001", "1.50",
-                "-123456789012345678901234567890.123456789", "1e100", "0"));
-        EDGES.put("numeric(12,2)", List.of("9999999999.99", "-9999999999.99", "0.00", "0.1"));
-        EDGES.put("real", List.of("'NaN'", "'Infinity'", "'-Infinity'", "'-0'", "3.4028235e38", "1.4e-45", "0.1"));
-        EDGES.put("double precision", List.of("'NaN'", "'Infinity'", "'-Infinity'", "'-0'", "1.7976931348623157e308",
-                "4.9e-324", "0.1"));
-        EDGES.put("money", List.of("'-92233720368547758.08'", "'92233720368547758.07'", "'0'", "'12.34'"));
-        EDGES.put("boolean", List.of("true", "false"));
-        EDGES.put("character(5)", List.of("'ab'", "''", "'ñé✓'", "'abcde'"));
-        EDGES.put("character varying(10)", List.of("''", "'ünï 𝄞'", "' spaced '"));
-        EDGES.put("text", List.of("''", "'unicode ✓ 𝄞 ß'", TOASTED, "E'tab\\tnew\\nline \\\\ back'", "'quote '' \" '", "'NULL'"));
-        EDGES.put("bytea", List.of("'\\x'", "'\\x00ff10'", "decode(" + TOASTED + ", 'hex')"));
-        EDGES.put("date", List.of("'infinity'", "'-infinity'", "'4713-01-01 BC'", "'4714-11-24 BC'", "'5874897-12-31'",
-                "'1582-10-10'", "'0001-01-01'", "'2024-02-29'", "'1970-01-01'"));
-        EDGES.put("time", List.of("'00:00:00'", "'24:00:00'", "'23:59:59.999999'", "'12:34:56.000001'"));
-        EDGES.put("timestamp", List.of("'infinity'", "'-infinity'", "'4714-11-24 00:00:00 BC'", "'294247-01-10 04:00:54.775805'",
-                "'1582-10-10 12:00:00'", "'0001-01-01 00:00:00'", "'2024-03-10 02:30:00.5'", "'10000-01-01 00:00:00'"));
-        EDGES.put("timestamptz", List.of("'infinity'", "'-infinity'", "'4714-11-24 00:00:00+00 BC'", "'294247-01-10 04:00:54.775805+00'",
-                "'0001-01-01 00:00:00+00'", "'1890-01-01 00:00:00'", "'2024-03-01 12:34:56.123456+05:30'",
-                "'2024-10-06 00:30:00'"));
-        EDGES.put("interval", List.of("'1 day'", "'00:00:00.000001'", "'1 mon'", "'-1 days +02:03:04.5'", "'178000000 years'",
-                "'1 year 2 mons 3 days 04:05:06.789'", "'-1 year -2 mons'", "'2147483647 hours'", "'-2147483647 days'", "'0'"));
-        EDGES.put("time with time zone", List.of("'12:34:56.789+05:30'", "'10:00:00-03:06:28'"));
-        EDGES.put("uuid", List.of("'00000000-0000-0000-0000-000000000000'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"));
-        EDGES.put("json", List.of("'{\"b\": 1,  \"a\" : [1,2]}'", "'\"str ✓\"'", "'null'", "'[]'"));
-        EDGES.put("jsonb", List.of("'{\"b\": 1,  \"a\" : [1,2]}'", "'\"str ✓\"'", "'null'", "'{}'"));
-        EDGES.put("xml", List.of("'<?xml version=\"1.0\"?><a>x</a>'", "'<a b=\"1\"/>'", "'text content'", "''"));
-        EDGES.put("inet", List.of("'192.168.0.1/24'", "'::1'", "'10.0.0.1'"));
-        EDGES.put("cidr", List.of("'10.0.0.0/8'", "'2001:db8::/32'"));
-        EDGES.put("macaddr", List.of("'08:00:2b:01:02:03'"));
-        EDGES.put("macaddr8", List.of("'08:00:2b:01:02:03:04:05'"));
-        EDGES.put("bit(4)", List.of("B'1010'", "B'0000'"));
-        EDGES.put("bit varying", List.of("B''", "B'1'", "B'10101010101'"));
-        EDGES.put("integer[]", List.of("'{{1,2},{3,4}}'", "'[0:1]={5,6}'", "'{}'", "'{NULL,1}'", "'{{{1}}}'"));
-        EDGES.put("text[]", List.of("'{\"a b\",NULL,\"\\\"q\\\"\",\"\"}'", "'{}'", "'{{a,b},{c,d}}'", "'{NULL}'"));
-        EDGES.put("date[]", List.of("'{infinity,\"4713-01-01 BC\",2024-01-01}'", "'[2:2]={-infinity}'"));
-        EDGES.put("point", List.of("'(1.5,-2)'", "'(0,0)'"));
-        EDGES.put("int4range", List.of("'[1,5)'", "'empty'", "'(,3]'"));
-        EDGES.put("tsvector", List.of("'a fat cat'", "''"));
-    }
-
-    /**
-     * Values of carried types that the contract's Avro type cannot hold (docs/types.md, column
-     * Refused): each must be dead-lettered by the capture with its coordinates, the rest of the table
-     * and the other tables going on.
-     */
-    private static final Map<String, List<String>> DEAD_LETTERED = Map.of(
-            "timestamp", List.of("'294276-12-31 23:59:59.999999'"),
-            "timestamptz", List.of("'294276-12-31 23:59:59.999999+00'", "'294247-01-10 04:00:54.775806+00'"));
-
-    /** One row of the docs' table. */
-    record TypeRow(String pgType, String avro, boolean refused, String column) {
-    }
 
     @TempDir
     static Path work;
@@ -143,7 +87,7 @@ class TypeFidelityIT {
         try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
             s.execute("CREATE SCHEMA fidelity");
             s.execute(createTable(TABLE, carried, true));
-            insertRows(s, carried, 1, rows, 0);
+            insertRows(s, TABLE, carried, 1, rows, 0);
             insertRefusedValues(s, 5001);
             // A carried row that a refused value will reach by UPDATE.
             s.execute("INSERT INTO " + TABLE + " (id) VALUES (7001)");
@@ -188,7 +132,7 @@ class TypeFidelityIT {
         try (Pipeline pipeline = new Pipeline(config, MigrationSpec.load(dir.resolve("types.yaml"))).start()) {
             assertExact(pipeline, expected, actual, "the snapshot");
             try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
-                insertRows(s, carried, 1001, rows, 0);
+                insertRows(s, TABLE, carried, 1001, rows, 0);
                 insertRefusedValues(s, 6001);
                 s.execute("INSERT INTO fidelity.other VALUES (21, 'streamed')");
             }
@@ -432,38 +376,6 @@ class TypeFidelityIT {
         return out;
     }
 
-    private static String column(String pgType) {
-        return types.stream().filter(t -> t.pgType().equals(pgType)).findFirst().orElseThrow().column();
-    }
-
-    private static String createTable(String table, List<TypeRow> types, boolean legacy) {
-        StringBuilder ddl = new StringBuilder("CREATE TABLE " + table + " (id integer PRIMARY KEY");
-        for (TypeRow t : types) {
-            ddl.append(", ").append(t.column()).append(' ').append(t.pgType());
-            if (legacy && t.pgType().equals("interval")) {
-                // The constraint docs/types.md asks of interval columns (Debezium reads intervals through PGInterval).
-                ddl.append(" CHECK (isfinite(").append(t.column()).append(") AND abs(extract(hour FROM ").append(t.column())
-                        .append(")) < 2147483648)");
-            }
-        }
-        return ddl.append(")").toString();
-    }
-
-    /** Rows {@code first..first+count-1}; row k holds, per type, edge value {@code (k + shift) mod (edges + 1)}, the last being NULL. */
-    private static void insertRows(Statement s, List<TypeRow> types, int first, int count, int shift) throws Exception {
-        insertRows(s, TABLE, types, first, count, shift);
-    }
-
-    private static void insertRows(Statement s, String table, List<TypeRow> types, int first, int count, int shift) throws Exception {
-        for (int k = 0; k < count; k++) {
-            StringBuilder sql = new StringBuilder("INSERT INTO " + table + " VALUES (" + (first + k));
-            for (TypeRow t : types) {
-                sql.append(", (").append(value(t, k + shift)).append(")::").append(t.pgType());
-            }
-            s.execute(sql.append(")").toString());
-        }
-    }
-
     private static void updateRows(Statement s, List<TypeRow> types, int first, int count, int shift) throws Exception {
         for (int k = 0; k < count; k++) {
             StringBuilder sql = new StringBuilder("UPDATE " + TABLE + " SET ");
@@ -473,12 +385,6 @@ class TypeFidelityIT {
             }
             s.execute(sql.append(" WHERE id = ").append(first + k).toString());
         }
-    }
-
-    private static String value(TypeRow t, int k) {
-        List<String> edges = EDGES.get(t.pgType());
-        int i = Math.floorMod(k, edges.size() + 1);
-        return i == edges.size() ? "NULL" : edges.get(i);
     }
 
     /** The spec's target {@code types}: table {@code table} from source {@code types}, copying every column of {@code types}. */
@@ -508,39 +414,5 @@ class TypeFidelityIT {
             return "\"" + parts[0] + "\"";
         }
         return "{\"type\":\"" + parts[0] + "\",\"logicalType\":\"" + parts[1] + "\"}";
-    }
-
-    /** The rows of the type table: first column the type, second the Avro type, both in backticks. */
-    static List<TypeRow> readTypeTable(Path doc) throws Exception {
-        List<TypeRow> out = new ArrayList<>();
-        Set<String> columns = new java.util.HashSet<>();
-        for (String line : Files.readAllLines(doc)) {
-            if (!line.startsWith("| `")) {
-                continue;
-            }
-            String[] cells = line.split("\\|");
-            String type = unquote(cells[1]);
-            String avro = unquote(cells[2]);
-            String column = "c_" + type.replace("[]", " array").replaceAll("[^a-z0-9]+", "_").replaceAll("_$", "");
-            assertTrue(columns.add(column), "two types named alike: " + column);
-            out.add(new TypeRow(type, avro, avro.equals("refused"), column));
-        }
-        assertTrue(out.size() > 20, "type rows in " + doc + ": " + out.size());
-        return out;
-    }
-
-    private static String unquote(String cell) {
-        String c = cell.trim();
-        assertTrue(c.startsWith("`") && c.endsWith("`"), "expected a `quoted` cell: " + c);
-        return c.substring(1, c.length() - 1);
-    }
-
-    private static Path locate(String relative) {
-        Path dir = Path.of("").toAbsolutePath();
-        while (dir != null && !Files.exists(dir.resolve(relative))) {
-            dir = dir.getParent();
-        }
-        assertTrue(dir != null, relative + " not found above " + Path.of("").toAbsolutePath());
-        return dir.resolve(relative);
     }
 }
