@@ -93,6 +93,8 @@ public final class CdcCapture implements AutoCloseable {
     /** Why incremental snapshots cannot be requested, or null when they can. */
     private volatile String signalUnavailable;
     private volatile boolean started;
+    /** False once {@link #exportStartingPoint()} fixed the starting point: the rows are read elsewhere. */
+    private volatile boolean snapshotData = true;
     private volatile boolean closed;
     /** Producer of the changes the capture cannot convert, to the dead-letter topic. */
     private final KafkaProducer<byte[], byte[]> deadLetters;
@@ -212,6 +214,50 @@ public final class CdcCapture implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes the point from which this capture, not yet started, will stream: its publication (created
+     * when missing, {@link SourceDatabase#createPublicationIfMissing}) and then its replication slot,
+     * created with an exported snapshot ({@link ExportedSnapshot}). The capture then starts without
+     * a snapshot of its own (Debezium's {@code snapshot.mode=no_data}): Debezium streams from an existing
+     * slot's confirmed position when it has no offsets (PostgresReplicationConnection, the default
+     * starting position), which for a new slot is its consistent point. Rows read at the returned
+     * snapshot plus what this capture streams are each table's history, nothing missed and nothing
+     * twice. The caller closes the snapshot once it has read what it needs, before or after {@link #start()}.
+     *
+     * @throws SQLException naming the slot when it exists already (see {@link ExportedSnapshot#create})
+     */
+    public ExportedSnapshot exportStartingPoint() throws SQLException {
+        if (started) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' has started already; its starting point is fixed");
+        }
+        if (settings.signalTable() != null) {
+            try {
+                source.createSignalTable();
+            } catch (SQLException e) {
+                LOG.warn("Capture '{}': could not create its signal table before exporting a snapshot: {}", settings.name(), e.getMessage());
+            }
+        }
+        source.createPublicationIfMissing();
+        ExportedSnapshot snapshot = ExportedSnapshot.create(settings.jdbcUrl(), settings.user(), settings.password() == null ? ""
+                : settings.password(), settings.slotName(), "pgoutput");
+        streamOnly();
+        LOG.info("Capture '{}': created {}; it will stream from there, without a snapshot of its own", settings.name(), snapshot);
+        return snapshot;
+    }
+
+    /**
+     * Starts this capture, when it starts, without a snapshot of its own ({@code snapshot.mode=no_data}):
+     * for a slot whose rows were read elsewhere at its exported snapshot ({@link #exportStartingPoint()})
+     * and whose capture has no offsets yet. It streams from the slot's confirmed position.
+     */
+    public CdcCapture streamOnly() {
+        if (started) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' has started already");
+        }
+        snapshotData = false;
+        return this;
+    }
+
     public CdcCapture start() {
         if (settings.signalTable() != null) {
             // Before the publication is completed below and before the engine starts (whose table filter
@@ -239,7 +285,11 @@ public final class CdcCapture implements AutoCloseable {
         }
         Properties properties = settings.debeziumProperties();
         try {
-            properties.putAll(source.snapshotOverrides());
+            if (snapshotData) {
+                properties.putAll(source.snapshotOverrides());
+            } else {
+                properties.setProperty("snapshot.mode", "no_data");
+            }
         } catch (SQLException e) {
             // Without them the snapshot reads dates through JDBC, which shifts the ten days 1582-10-05..14.
             LOG.warn("Capture '{}': could not read the captured tables' columns for the snapshot's date overrides: {}",
@@ -503,24 +553,34 @@ public final class CdcCapture implements AutoCloseable {
      */
     private Future<?> deadLetter(SourceRecord record, RuntimeException e) {
         String table = String.valueOf(ChangeEventConverter.sourceTable(record));
-        String column = e instanceof AvroConversions.UncarriedValueException u ? u.column : null;
         Long lsn = null;
         if (record.value() instanceof Struct v && v.schema().field("source") != null) {
             lsn = v.getStruct("source").getInt64("lsn");
         }
-        String key = keyJson(record.key());
-        String error = e.getMessage() == null ? e.toString() : e.getMessage();
-        String topic = Topics.legacy(settings.topicPrefix(), table);
         LOG.error("Capture '{}' dead-letters a change of {} (key {}, LSN {}) to {}; the other changes go on. Cause: {}", settings.name(),
-                table, key, lsn, Topics.deadLetter(settings.topicPrefix()), error);
+                table, keyJson(record.key()), lsn, Topics.deadLetter(settings.topicPrefix()), e.getMessage() == null ? e.toString() : e.getMessage());
+        return deadLetters.send(deadLetterRecord(settings.topicPrefix(), table, record.key(), lsn, e));
+    }
+
+    /**
+     * The dead letter of a row change the capture read but cannot carry (a value outside what its
+     * Avro type holds, say): the table, the key as JSON, the LSN, the column and the error, in
+     * {@link DeadLetterFields} headers and a JSON value. Rows read at a snapshot outside the capture
+     * ({@link SnapshotImages}) are dead-lettered the same way.
+     */
+    static ProducerRecord<byte[], byte[]> deadLetterRecord(String topicPrefix, String table, Object connectKey, Long lsn, RuntimeException e) {
+        String column = e instanceof AvroConversions.UncarriedValueException u ? u.column : null;
+        String key = keyJson(connectKey);
+        String error = e.getMessage() == null ? e.toString() : e.getMessage();
+        String topic = Topics.legacy(topicPrefix, table);
         RecordHeaders h = new RecordHeaders();
         DeadLetterFields.onto(h, DeadLetterFields.CAPTURE).origin(topic, -1, -1).lsn(lsn).table(table).key(key).column(column).error(error)
                 .failedAt(System.currentTimeMillis());
         ObjectNode value = JSON.createObjectNode().put("stage", DeadLetterFields.CAPTURE).put("table", table).put("column", column)
                 .put("lsn", lsn).put("topic", topic).put("error", error);
-        value.set("key", keyNode(record.key()));
-        return deadLetters.send(new ProducerRecord<>(Topics.deadLetter(settings.topicPrefix()), null,
-                key.getBytes(StandardCharsets.UTF_8), value.toString().getBytes(StandardCharsets.UTF_8), h));
+        value.set("key", keyNode(connectKey));
+        return new ProducerRecord<>(Topics.deadLetter(topicPrefix), null, key.getBytes(StandardCharsets.UTF_8),
+                value.toString().getBytes(StandardCharsets.UTF_8), h);
     }
 
     /** A Connect key struct as a JSON object in field order, values as their text, e.g. {@code {"id":"42"}}. */

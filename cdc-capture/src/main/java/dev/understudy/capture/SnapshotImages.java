@@ -19,6 +19,7 @@ import io.debezium.spi.converter.CustomConverter;
 import io.debezium.util.ColumnUtils;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.connect.data.SchemaBuilder;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.connect.data.Struct;
 import org.postgresql.replication.LogSequenceNumber;
 
@@ -29,6 +30,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Properties;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
@@ -173,6 +175,18 @@ public final class SnapshotImages implements AutoCloseable {
          * @param tsMs the read's time, {@code source.tsMs}
          */
         public long read(Connection reading, String predicate, LogSequenceNumber lsn, long tsMs, Consumer<Image> sink) throws SQLException {
+            return read(reading, predicate, lsn, tsMs, sink, (record, error) -> {
+                throw error;
+            });
+        }
+
+        /**
+         * As {@link #read(Connection, String, LogSequenceNumber, long, Consumer)}, but a row whose value
+         * the capture could not carry goes to {@code deadLetters} as the capture's dead letter of it
+         * (the same headers and value, {@code CdcCapture}), and the read goes on; it counts as read.
+         */
+        public long read(Connection reading, String predicate, LogSequenceNumber lsn, long tsMs, Consumer<Image> sink,
+                         BiConsumer<ProducerRecord<byte[], byte[]>, RuntimeException> deadLetters) throws SQLException {
             long rows = 0;
             try (Statement statement = reading.createStatement()) {
                 statement.setFetchSize(settings.config().snapshotFetchSize());
@@ -181,8 +195,15 @@ public final class SnapshotImages implements AutoCloseable {
                     while (rs.next()) {
                         Object[] row = connection.rowToArray(table, rs, columns);
                         Struct key = schema.keyFromColumnData(row);
-                        Struct value = schema.valueFromColumnData(row);
-                        ChangeEventConverter.Converted c = codec.read(topic, key, value, database, lsn.asLong(), null, tsMs);
+                        ChangeEventConverter.Converted c;
+                        try {
+                            c = codec.read(topic, key, schema.valueFromColumnData(row), database, lsn.asLong(), null, tsMs);
+                        } catch (RuntimeException e) {
+                            deadLetters.accept(CdcCapture.deadLetterRecord(settings.topicPrefix(), table.id().schema() + "."
+                                    + table.id().table(), key, lsn.asLong(), e), e);
+                            rows++;
+                            continue;
+                        }
                         sink.accept(new Image(c.topic(), c.key(), c.envelope()));
                         rows++;
                     }

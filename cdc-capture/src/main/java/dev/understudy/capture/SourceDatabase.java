@@ -104,6 +104,49 @@ final class SourceDatabase {
         return added;
     }
 
+    /**
+     * Creates the capture's filtered publication when it is missing, with the captured tables and
+     * the signal and heartbeat tables that exist, as Debezium's {@code publication.autocreate.mode=filtered}
+     * would at the engine's start. Needed before a replication slot is created ahead of the engine:
+     * pgoutput reads the publication as of each change's position in the WAL, so a publication created
+     * after the slot's consistent point is not found for the changes in between ("publication does
+     * not exist"). Returns true when it was created.
+     */
+    boolean createPublicationIfMissing() throws SQLException {
+        try (Connection c = connect()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
+                ps.setString(1, settings.publication());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        return false;
+                    }
+                }
+            }
+            List<String> wanted = new ArrayList<>(settings.tables());
+            if (table != null) {
+                wanted.add(table);
+                wanted.add(settings.heartbeatTable());
+            }
+            List<String> existing = new ArrayList<>();
+            try (PreparedStatement exists = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+                for (String t : wanted) {
+                    exists.setString(1, SqlNames.qualified(t));
+                    try (ResultSet rs = exists.executeQuery()) {
+                        rs.next();
+                        if (rs.getBoolean(1)) {
+                            existing.add(SqlNames.qualified(t));
+                        }
+                    }
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE PUBLICATION " + settings.publication() + (existing.isEmpty() ? "" : " FOR TABLE " + String.join(", ", existing)));
+            }
+            LOG.info("Capture '{}': created publication {} for {}", settings.name(), settings.publication(), existing);
+            return true;
+        }
+    }
+
     /** Creates the signal table and the heartbeat table when missing. */
     void createSignalTable() throws SQLException {
         try (Connection c = connect()) {

@@ -4,7 +4,6 @@ import dev.understudy.capture.ExportedSnapshot;
 import dev.understudy.capture.TableChunks;
 import dev.understudy.transform.spec.SpecSql;
 import dev.understudy.transform.spec.SpecTableMapping;
-import dev.understudy.verify.Verifier;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
@@ -91,7 +90,7 @@ public final class BulkCopy {
         long start = System.nanoTime();
         SpecSql.Projection projection;
         try (Connection target = DriverManager.getConnection(targetUrl, targetUser, targetPassword)) {
-            Map<String, String> types = Verifier.targetTypes(target, table);
+            Map<String, String> types = SpecSql.targetTypes(target, table);
             projection = SpecSql.legacy(mapping, types);
         }
         List<TableChunks.Chunk> chunks;

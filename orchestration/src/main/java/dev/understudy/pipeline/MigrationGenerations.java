@@ -260,16 +260,32 @@ public final class MigrationGenerations {
         }
     }
 
-    /** The legacy tables the capture of {@code pipeline} has read whole (initial or incremental snapshot). */
+    /** The legacy tables the capture of {@code pipeline} has read whole (initial or incremental snapshot), whoever reads them. */
     public Set<String> coveredTables(String pipeline) {
+        return coveredTables(pipeline, -1);
+    }
+
+    /**
+     * The legacy tables whose whole history generation {@code generation}'s migration has: read whole
+     * into the legacy topics (an initial or incremental snapshot), or loaded outside the stream by that
+     * very generation ({@link #bulkLoadCoverage}). A later generation re-reads the legacy topics, which
+     * lack the rows a bulk load read from the database, so to it those tables are not covered.
+     *
+     * @param generation the reading generation; -1 counts every bulk load as covering
+     */
+    public Set<String> coveredTables(String pipeline, long generation) {
         try (Connection c = connect()) {
             OrchestrationTables.createGenerationTables(c);
             Set<String> out = new LinkedHashSet<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT table_name FROM " + COVERED_TABLE + " WHERE pipeline = ? ORDER BY table_name")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT table_name, covered_by FROM " + COVERED_TABLE
+                    + " WHERE pipeline = ? ORDER BY table_name")) {
                 ps.setString(1, pipeline);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        out.add(rs.getString(1));
+                        String how = rs.getString(2);
+                        if (generation < 0 || !how.startsWith(BULK_LOAD) || how.equals(bulkLoadCoverage(generation))) {
+                            out.add(rs.getString(1));
+                        }
                     }
                 }
             }
@@ -279,12 +295,24 @@ public final class MigrationGenerations {
         }
     }
 
-    /** Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. */
+    private static final String BULK_LOAD = "bulk load in generation ";
+
+    /** How tables loaded outside the stream by {@code generation} are covered ({@link #covered}'s {@code how}). */
+    public static String bulkLoadCoverage(long generation) {
+        return BULK_LOAD + generation;
+    }
+
+    /**
+     * Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. A
+     * table already covered keeps its record, unless a bulk load covered it: a snapshot into the
+     * legacy topics then covers it for every generation.
+     */
     public void covered(String pipeline, List<String> tables, String how) {
         try (Connection c = connect()) {
             OrchestrationTables.createGenerationTables(c);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " (pipeline, table_name, covered_by) "
-                    + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO NOTHING")) {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " AS t (pipeline, table_name, covered_by) "
+                    + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO UPDATE SET covered_by = EXCLUDED.covered_by, covered_at = now() "
+                    + "WHERE t.covered_by LIKE '" + BULK_LOAD + "%' AND EXCLUDED.covered_by NOT LIKE '" + BULK_LOAD + "%'")) {
                 for (String t : tables) {
                     ps.setString(1, pipeline);
                     ps.setString(2, t);
@@ -295,6 +323,63 @@ public final class MigrationGenerations {
             }
         } catch (SQLException e) {
             throw new IllegalStateException("Cannot record covered tables in " + COVERED_TABLE + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** A pipeline's initial load outside the stream, as recorded. */
+    public record InitialLoad(long generation, boolean loaded, String consistentPoint, long rows) {
+    }
+
+    /** The initial load of {@code pipeline}, or null when it never had one. */
+    public InitialLoad initialLoad(String pipeline) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("SELECT generation, state, consistent_point, coalesce(rows_loaded, 0) FROM "
+                    + OrchestrationTables.INITIAL_LOAD + " WHERE pipeline = ?")) {
+                ps.setString(1, pipeline);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? new InitialLoad(rs.getLong(1), "LOADED".equals(rs.getString(2)), rs.getString(3), rs.getLong(4)) : null;
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read " + OrchestrationTables.INITIAL_LOAD + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** Records that the initial load of {@code pipeline} by {@code generation} begins (or begins again). */
+    public void initialLoadStarted(String pipeline, long generation) {
+        initialLoadState(pipeline, generation, "LOADING", null, null);
+    }
+
+    /** Records that the initial load of {@code pipeline} is complete: every row in the target, its state in Kafka. */
+    public void initialLoadFinished(String pipeline, long generation, String consistentPoint, long rows) {
+        initialLoadState(pipeline, generation, "LOADED", consistentPoint, rows);
+    }
+
+    private void initialLoadState(String pipeline, long generation, String state, String point, Long rows) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + OrchestrationTables.INITIAL_LOAD
+                    + " (pipeline, generation, state, consistent_point, rows_loaded, finished_at) VALUES (?, ?, ?, ?, ?, "
+                    + "CASE WHEN ? = 'LOADED' THEN now() END) ON CONFLICT (pipeline) DO UPDATE SET generation = EXCLUDED.generation, "
+                    + "state = EXCLUDED.state, consistent_point = EXCLUDED.consistent_point, rows_loaded = EXCLUDED.rows_loaded, "
+                    + "started_at = CASE WHEN EXCLUDED.state = 'LOADING' THEN now() ELSE " + OrchestrationTables.INITIAL_LOAD
+                    + ".started_at END, finished_at = EXCLUDED.finished_at")) {
+                ps.setString(1, pipeline);
+                ps.setLong(2, generation);
+                ps.setString(3, state);
+                ps.setString(4, point);
+                if (rows == null) {
+                    ps.setNull(5, java.sql.Types.BIGINT);
+                } else {
+                    ps.setLong(5, rows);
+                }
+                ps.setString(6, state);
+                ps.executeUpdate();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot record the initial load of pipeline " + pipeline + " in " + OrchestrationTables.INITIAL_LOAD
+                    + " on " + url + ": " + e.getMessage().strip(), e);
         }
     }
 

@@ -8,7 +8,7 @@ import java.util.Set;
 /**
  * The orchestration's own tables in schema {@value #SCHEMA} of the target, and every statement that
  * creates them. Orchestration is their only owner: {@link MigrationGenerations} keeps
- * {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE} and {@value #GENERATION_TARGET}; verify keeps its runs in
+ * {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET} and {@value #INITIAL_LOAD}; verify keeps its runs in
  * {@value #VERIFY_RUN}, {@value #VERIFY_TABLE} and {@value #VERIFY_DIFFERENCE} (and answers for them
  * through {@code VerifyHistory}). The writer's tables in the same schema are the shadow writer's.
  */
@@ -17,6 +17,8 @@ public final class OrchestrationTables {
     static final String MIGRATION_GENERATION = SCHEMA + ".migration_generation";
     static final String CAPTURED_TABLE = SCHEMA + ".captured_table";
     static final String GENERATION_TARGET = SCHEMA + ".generation_target";
+    /** Per pipeline: its initial load outside the stream, while and after it runs. */
+    static final String INITIAL_LOAD = SCHEMA + ".initial_load";
     /** One row per verify run. */
     public static final String VERIFY_RUN = SCHEMA + ".verify_run";
     /** Per run and table: the last key of the last finished chunk, and counts. */
@@ -38,6 +40,14 @@ public final class OrchestrationTables {
             + " (pipeline text NOT NULL, generation bigint NOT NULL, target_table text NOT NULL, "
             + "key_derivation text NOT NULL, lineage bigint NOT NULL, PRIMARY KEY (pipeline, generation, target_table))";
 
+    /**
+     * A pipeline's initial load ({@code initial.load=bulk}): LOADING from before the slot is created
+     * until every chunk is in the target and the state in Kafka, then LOADED. A LOADING row found at
+     * a start means the load was interrupted: its snapshot is gone, so it starts over.
+     */
+    private static final String CREATE_INITIAL_LOAD = "CREATE TABLE IF NOT EXISTS " + INITIAL_LOAD
+            + " (pipeline text PRIMARY KEY, generation bigint NOT NULL, state text NOT NULL CHECK (state IN ('LOADING', 'LOADED')), "
+            + "consistent_point text, rows_loaded bigint, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)";
     private static final String CREATE_VERIFY_RUN = "CREATE TABLE IF NOT EXISTS " + VERIFY_RUN
             + " (run_id text PRIMARY KEY, pipeline text NOT NULL, migration text NOT NULL, "
             + "started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)";
@@ -54,9 +64,9 @@ public final class OrchestrationTables {
     private OrchestrationTables() {
     }
 
-    /** Creates {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE} and {@value #GENERATION_TARGET} when missing. */
+    /** Creates {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET} and {@value #INITIAL_LOAD} when missing. */
     static void createGenerationTables(Connection c) throws SQLException {
-        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE, CREATE_GENERATION_TARGET);
+        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE, CREATE_GENERATION_TARGET, CREATE_INITIAL_LOAD);
     }
 
     /** Creates the verify tables when missing. With auto-commit off the caller commits afterwards. */

@@ -112,6 +112,7 @@ public final class Pipeline implements AutoCloseable {
     private MigrationGenerations.Generation generation;
     /** Each target's lineage in this generation (ChangeHeaders.LINEAGE), decided at start. */
     private Map<String, Long> lineages = Map.of();
+    private InitialBulkLoad initialLoad;
     private BackfillProgress backfill;
     private TransactionWatermarks watermarks;
     private DeliveredWriterPositions writerPositions;
@@ -152,6 +153,14 @@ public final class Pipeline implements AutoCloseable {
     public Pipeline start() {
         startupMark = System.nanoTime();
         Preflight.check(config);
+        boolean bulkConfigured = "bulk".equals(config.get(PipelineConfig.INITIAL_LOAD));
+        if (bulkConfigured) {
+            List<String> problems = InitialBulkLoad.problems(mappings);
+            if (!problems.isEmpty()) {
+                throw new IllegalStateException("The spec cannot be loaded with " + PipelineConfig.INITIAL_LOAD.name() + "=bulk; nothing was"
+                        + " changed:\n  - " + String.join("\n  - ", problems));
+            }
+        }
         // Before the target is migrated: a start refused for its legacy tables (a missing key, a column
         // type the capture cannot carry) changes nothing.
         SourceTables.check(config, sourceTables());
@@ -169,12 +178,33 @@ public final class Pipeline implements AutoCloseable {
         // Before the legacy capture starts: without stored offsets it snapshots every source table,
         // which then has its whole history in Kafka.
         boolean initialSnapshot = !hasRecords(bootstrap, Topics.offsets(prefix, "legacy"));
-        if (initialSnapshot) {
+        // A pipeline whose capture has no offsets yet loads outside the stream when so configured (or
+        // finds its earlier load complete, InitialBulkLoad); its tables are then covered by that load.
+        boolean bulk = initialSnapshot && bulkConfigured;
+        if (initialSnapshot && !bulk) {
             generations.covered(prefix, sourceTables(), "initial snapshot");
         }
         List<String> lacking = initialSnapshot ? List.of() : tablesLackingHistory(generations);
         lineages = generations.lineages(generation, keyDerivations(), targetsReading(lacking));
         startupPhase("topics and contracts");
+        boolean boundaries = config.get(ShadowWriterConfig.TRANSACTION_BOUNDARIES);
+        CaptureSettings legacySettings = captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
+                config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
+                .withCommitsTopic(boundaries ? Topics.commits(prefix) : null);
+        CdcCapture legacy = new CdcCapture(legacySettings, registry);
+        // Held from here, so that close() releases its producers whatever fails before it starts.
+        legacyCapture = legacy;
+        if (bulk) {
+            initialLoad = new InitialBulkLoad(config, prefix, mappings, registry, generations, generation, lineages,
+                    migrationApplicationId());
+            try {
+                initialLoad.run(legacy, legacySettings);
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+            startupPhase("initial load");
+        }
         if (generation.number() > 1) {
             lineages.forEach((target, lineage) -> LOG.info("Target {} is in lineage {} in generation {}: {}", target, lineage,
                     generation.number(), lineage < generation.number()
@@ -203,10 +233,7 @@ public final class Pipeline implements AutoCloseable {
                 // Positions stored before this start (by an earlier run) reach the capture once more.
                 withTarget(c -> WriterBookkeeping.republishPositions(c, writerGroup()));
             }
-            boolean boundaries = config.get(ShadowWriterConfig.TRANSACTION_BOUNDARIES);
-            legacyCapture = new CdcCapture(captureSettings("legacy", config.get(PipelineConfig.LEGACY_JDBC_URL),
-                    config.get(PipelineConfig.LEGACY_USER), config.get(PipelineConfig.LEGACY_PASSWORD), sourceTables())
-                    .withCommitsTopic(boundaries ? Topics.commits(prefix) : null), registry).start();
+            legacy.start();
 
             startupPhase("captures");
             String stateDir = config.get(TransformConfig.STATE_DIR);
@@ -251,7 +278,7 @@ public final class Pipeline implements AutoCloseable {
             Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
             if (!lacking.isEmpty()) {
                 snapshot = incrementalSnapshot(lacking, generations);
-            } else if (initialSnapshot) {
+            } else if (initialSnapshot && !bulk) {
                 long estimate = estimateRows(sourceTables());
                 CdcCapture capture = legacyCapture;
                 BackfillProgress.SnapshotStatus status = new BackfillProgress.SnapshotStatus() {
@@ -358,7 +385,7 @@ public final class Pipeline implements AutoCloseable {
      * while this generation's backfill is not complete, tables whose topic was truncated by retention.
      */
     private List<String> tablesLackingHistory(MigrationGenerations generations) {
-        Set<String> covered = generations.coveredTables(prefix);
+        Set<String> covered = generations.coveredTables(prefix, generation.number());
         Set<String> lacking = new LinkedHashSet<>();
         for (String t : sourceTables()) {
             if (!covered.contains(t)) {
@@ -397,7 +424,7 @@ public final class Pipeline implements AutoCloseable {
      */
     private Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
                                                                                            MigrationGenerations generations) {
-        Set<String> covered = generations.coveredTables(prefix);
+        Set<String> covered = generations.coveredTables(prefix, generation.number());
         List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
         String signal = legacyCapture.requestIncrementalSnapshot(tables);
         LOG.info("The legacy topics lack the history of {}: incremental snapshot requested (signal {})", tables, signal);
@@ -697,6 +724,14 @@ public final class Pipeline implements AutoCloseable {
     /** This start's spec generation. */
     public MigrationGenerations.Generation generation() {
         return generation;
+    }
+
+    /**
+     * The initial load this start did outside the stream ({@code initial.load=bulk}), or null when it
+     * did none (loaded through the stream, found complete, or not a new pipeline).
+     */
+    public dev.understudy.load.BulkLoad.Result initialLoad() {
+        return initialLoad == null ? null : initialLoad.result();
     }
 
     /** Progress of this generation's backfill (complete at once when it completed in an earlier run); null in dual-write mode. */

@@ -88,11 +88,23 @@ public final class PipelineConfig {
             "Most end-to-end lag (from a legacy position until the target applied everything before it), in milliseconds, that"
                     + " understudy cutover status accepts for READY.");
 
+    public static final ConfigKey<String> INITIAL_LOAD = ConfigKey.choice("initial.load", "snapshot", List.of("snapshot", "bulk"),
+            "How a new pipeline loads the rows the legacy tables hold when it first starts. snapshot: Debezium's initial snapshot,"
+                    + " every row through capture, migration and writer. bulk: the rows are read in parallel chunks at the replication"
+                    + " slot's exported snapshot, mapped by the migration's own code, written into the target by COPY, and the"
+                    + " migration's and the comparison's state is seeded from them, so streaming goes on from the slot's consistent"
+                    + " point; single-table targets only, into empty target tables (docs/architecture.md, \"Bulk initial load\").");
+    public static final ConfigKey<Integer> INITIAL_LOAD_WORKERS = ConfigKey.positiveInt("initial.load.workers", 2,
+            "Chunks a bulk initial load (initial.load=bulk) works on at once, each on its own connections to both databases.");
+    public static final ConfigKey<Long> INITIAL_LOAD_CHUNK_ROWS = ConfigKey.positiveLong("initial.load.chunk.rows", 50000,
+            "Rows per chunk of a bulk initial load, about (planned from the table's statistics); each chunk is one target"
+                    + " transaction per target table.");
+
     /** The keys orchestration reads itself: connections, registry, target schema, topics, pipeline name, cutover. */
     public static final List<ConfigKey<?>> OWN_KEYS = List.of(LEGACY_JDBC_URL, LEGACY_USER, LEGACY_PASSWORD, TARGET_JDBC_URL,
             TARGET_USER, TARGET_PASSWORD, KAFKA_BOOTSTRAP, REGISTRY_URL, SUBJECT_STRATEGY, AUTO_REGISTER, USE_LATEST, COMPATIBILITY,
             FLYWAY_LOCATIONS, PIPELINE_NAME, INSTANCE_ID, TOPIC_PARTITIONS, TOPIC_REPLICATION, LEGACY_RETENTION_MS, CUTOVER_DRIFT_WINDOW_MS,
-            CUTOVER_MAX_LAG_MS);
+            CUTOVER_MAX_LAG_MS, INITIAL_LOAD, INITIAL_LOAD_WORKERS, INITIAL_LOAD_CHUNK_ROWS);
 
     /**
      * Every key of the pipeline: its own, then each stage's, declared where they are read

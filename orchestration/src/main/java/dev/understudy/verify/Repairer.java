@@ -202,7 +202,7 @@ public final class Repairer {
      * quoted literals (PostgreSQL reads an untyped literal as the column's type).
      */
     private static String filter(Connection target, SpecTableMapping mapping, List<String> keyJsons) throws SQLException {
-        Map<String, String> types = Verifier.targetTypes(target, mapping.targetTable());
+        Map<String, String> types = SpecSql.targetTypes(target, mapping.targetTable());
         SpecSql.Projection legacy = SpecSql.legacy(mapping, types);
         List<String> columns = legacy.rawKeys().stream().map(k -> k.substring(2)).toList();
         StringBuilder b = new StringBuilder("(").append(String.join(", ", columns)).append(") IN (");

@@ -133,7 +133,7 @@ public final class Verifier {
                                     SpecTableMapping mapping) throws Exception {
         long start = System.nanoTime();
         String table = mapping.targetTable();
-        Map<String, String> types = targetTypes(target, table);
+        Map<String, String> types = SpecSql.targetTypes(target, table);
         Set<String> unhashable = unhashableTypes(target, new HashSet<>(types.values()));
         SpecSql.Projection expected = hashable(SpecSql.legacy(mapping, types), types, unhashable);
         SpecSql.Projection actual = hashable(SpecSql.target(mapping), types, unhashable);
@@ -284,27 +284,6 @@ public final class Verifier {
             }
         }
         return new SpecSql.Projection(p.from(), p.keyFields(), p.keys(), p.rawKeys(), p.fields(), List.copyOf(values));
-    }
-
-    /** The target table's column types as PostgreSQL writes them ({@code format_type}), by column name; commits the read. */
-    public static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
-        Map<String, String> types = new HashMap<>();
-        try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {
-            ps.setString(1, SpecSql.qualified(table));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    types.put(rs.getString(1), rs.getString(2));
-                }
-            }
-        }
-        if (!target.getAutoCommit()) {
-            target.commit();
-        }
-        if (types.isEmpty()) {
-            throw new IllegalStateException("Target table " + table + " does not exist; run the pipeline (or its Flyway migrations) first");
-        }
-        return types;
     }
 
     private static long estimate(Connection c, String table) throws SQLException {

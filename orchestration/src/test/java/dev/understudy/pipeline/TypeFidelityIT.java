@@ -2,6 +2,7 @@ package dev.understudy.pipeline;
 
 import dev.understudy.capture.ExportedSnapshot;
 import dev.understudy.load.BulkCopy;
+import dev.understudy.load.BulkLoad;
 import dev.understudy.schemas.Topics;
 import dev.understudy.stack.EmbeddedStack;
 import dev.understudy.testkit.TypeEdges.TypeRow;
@@ -38,6 +39,7 @@ import static dev.understudy.testkit.TypeEdges.value;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,15 +48,15 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Every type of the type reference, docs/types.md, read from that table: a legacy table with one
  * column per carried type, filled with each type's edge values, copied by a spec whose contract
- * takes each field's Avro type from the table, through the initial snapshot, streamed inserts and
- * streamed updates; legacy {@code col::text} must equal target {@code col::text} for every row and
- * column, with no dead letters. Types the table marks refused must stop the start, naming the table,
- * column, type and fix. The JVM runs in one time zone (Asia/Kolkata, the build's test.timezone) and
- * both servers in another (America/Sao_Paulo).
+ * takes each field's Avro type from the table, through the initial snapshot (or the bulk initial
+ * load, {@code initial.load=bulk}), streamed inserts and streamed updates; legacy {@code col::text}
+ * must equal target {@code col::text} for every row and column, with no dead letters. Types the
+ * table marks refused must stop the start, naming the table, column, type and fix. The JVM runs in
+ * one time zone (Asia/Kolkata, the build's test.timezone) and both servers in another
+ * (America/Sao_Paulo).
  */
 class TypeFidelityIT {
     private static final String PG_TIME_ZONE = System.getProperty("understudy.test.pg.timezone", "America/Sao_Paulo");
-    private static final String TABLE = "fidelity.types";
 
     @TempDir
     static Path work;
@@ -82,79 +84,122 @@ class TypeFidelityIT {
 
     @Test
     void everyCarriedTypeArrivesExactlyThroughSnapshotInsertAndUpdate() throws Exception {
+        everyCarriedTypeArrivesExactly("fidelity", "fidelity", "snapshot");
+    }
+
+    /**
+     * As through the snapshot, but the pipeline starts with {@code initial.load=bulk}: the initial rows
+     * arrive through the bulk initial load (read at the slot's exported snapshot, mapped, COPYed),
+     * which dead-letters their refused values as the capture's snapshot would; the streamed inserts
+     * and updates then land on top of the rows and state it seeded.
+     */
+    @Test
+    void everyCarriedTypeArrivesExactlyThroughTheBulkInitialLoadInsertAndUpdate() throws Exception {
+        everyCarriedTypeArrivesExactly("bulkload", "bulkload", "bulk");
+    }
+
+    /**
+     * Tables {@code schema.types} (every carried type) and {@code schema.other} in both databases,
+     * copied by pipeline {@code pipelineName} started with {@code initial.load=initialLoad}; every name
+     * (schema, pipeline, topics, directories) is the run's own, so runs share the class's stack.
+     */
+    private static void everyCarriedTypeArrivesExactly(String schema, String pipelineName, String initialLoad) throws Exception {
+        boolean bulk = initialLoad.equals("bulk");
+        String table = schema + ".types";
+        String otherTable = schema + ".other";
         List<TypeRow> carried = types.stream().filter(t -> !t.refused()).toList();
         int rows = carried.stream().mapToInt(t -> EDGES.get(t.pgType()).size()).max().orElseThrow() + 1;
+        long legacyRowsAtStart;
         try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA fidelity");
-            s.execute(createTable(TABLE, carried, true));
-            insertRows(s, TABLE, carried, 1, rows, 0);
-            insertRefusedValues(s, 5001);
+            s.execute("CREATE SCHEMA " + schema);
+            s.execute(createTable(table, carried, true));
+            insertRows(s, table, carried, 1, rows, 0);
+            insertRefusedValues(s, table, 5001);
             // A carried row that a refused value will reach by UPDATE.
-            s.execute("INSERT INTO " + TABLE + " (id) VALUES (7001)");
+            s.execute("INSERT INTO " + table + " (id) VALUES (7001)");
             // A second table the spec reads, to show the pipeline keeps going on other tables.
-            s.execute("CREATE TABLE fidelity.other (id integer PRIMARY KEY, note text)");
-            s.execute("INSERT INTO fidelity.other SELECT i, 'note ' || i FROM generate_series(1, 20) i");
+            s.execute("CREATE TABLE " + otherTable + " (id integer PRIMARY KEY, note text)");
+            s.execute("INSERT INTO " + otherTable + " SELECT i, 'note ' || i FROM generate_series(1, 20) i");
+            try (java.sql.ResultSet rs = s.executeQuery("SELECT (SELECT count(*) FROM " + table + ") + (SELECT count(*) FROM "
+                    + otherTable + ")")) {
+                rs.next();
+                legacyRowsAtStart = rs.getLong(1);
+            }
         }
-        Path dir = work.resolve("spec");
+        Path dir = work.resolve("spec-" + pipelineName);
         Files.createDirectories(dir.resolve("flyway"));
-        Files.writeString(dir.resolve("flyway/V1__types.sql"), "CREATE SCHEMA fidelity;\n" + createTable(TABLE, carried, false)
-                + ";\nCREATE TABLE fidelity.other (id integer PRIMARY KEY, note text);\n");
+        // The schema is Flyway's own (see the target URL below): Flyway creates it for its history.
+        Files.writeString(dir.resolve("flyway/V1__types.sql"), createTable(table, carried, false)
+                + ";\nCREATE TABLE " + otherTable + " (id integer PRIMARY KEY, note text);\n");
         Files.writeString(dir.resolve("types.avsc"), contract("types", carried));
         Files.writeString(dir.resolve("other.avsc"), """
-                {"type":"record","name":"other","namespace":"understudy.contract.fidelity","fields":[
-                  {"name":"id","type":"int"},{"name":"note","type":["null","string"],"default":null}]}""");
+                {"type":"record","name":"other","namespace":"understudy.contract.%s","fields":[
+                  {"name":"id","type":"int"},{"name":"note","type":["null","string"],"default":null}]}""".formatted(schema));
         StringBuilder spec = new StringBuilder("""
                 migration: v1_types
                 flyway: "1"
                 sources:
-                  types: { table: fidelity.types }
-                  other: { table: fidelity.other }
+                  types: { table: %1$s }
+                  other: { table: %2$s }
                 targets:
                   other:
-                    table: fidelity.other
+                    table: %2$s
                     from: other
                     contract: other.avsc
                     key: [id]
                     columns:
                       id: { column: id }
                       note: { column: note }
-                """).append(typesTarget(TABLE, carried));
+                """.formatted(table, otherTable)).append(typesTarget(table, carried));
         Files.writeString(dir.resolve("types.yaml"), spec.toString());
 
         // The rows holding dead-lettered values are not in the target; every other row is, exactly.
         String columns = "SELECT id, " + carried.stream().map(TypeFidelityIT::asText).collect(Collectors.joining(", "))
-                + " FROM " + TABLE;
+                + " FROM " + table;
         String expected = columns + " WHERE id < 5000 ORDER BY id";
         String actual = expected;
-        PipelineConfig config = TestPipelines.config(stack, work.resolve("streams"), PipelineConfig.FLYWAY_LOCATIONS.name(),
-                "filesystem:" + dir.resolve("flyway"), PipelineConfig.PIPELINE_NAME.name(), "fidelity",
-                TransformConfig.SETTLE_MS.name(), "3000");
+        // The runs share the target database, and Flyway keeps one history per schema (the connection's
+        // current one): each run keeps its history in its own schema, so that each run's V1 applies
+        // whichever run came first.
+        PipelineConfig config = TestPipelines.config(stack, work.resolve("streams-" + pipelineName),
+                PipelineConfig.TARGET_JDBC_URL.name(), stack.target().jdbcUrl() + "?currentSchema=" + schema,
+                PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + dir.resolve("flyway"),
+                PipelineConfig.PIPELINE_NAME.name(), pipelineName,
+                PipelineConfig.INITIAL_LOAD.name(), initialLoad, TransformConfig.SETTLE_MS.name(), "3000");
         try (Pipeline pipeline = new Pipeline(config, MigrationSpec.load(dir.resolve("types.yaml"))).start()) {
-            assertExact(pipeline, expected, actual, "the snapshot");
+            if (bulk) {
+                BulkLoad.Result load = pipeline.initialLoad();
+                assertNotNull(load, "the start's bulk initial load");
+                // Every legacy row of both tables, including those whose values it dead-lettered.
+                assertEquals(legacyRowsAtStart, load.rows(), "legacy rows the initial load read");
+                assertEquals(refusedValues(), load.deadLettered(), "rows the initial load dead-lettered");
+                assertEquals(0, pipeline.legacyCapture().metrics().snapshotRows(), "rows the legacy capture snapshotted");
+            }
+            assertExact(pipeline, expected, actual, bulk ? "the bulk initial load" : "the snapshot");
             try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
-                insertRows(s, TABLE, carried, 1001, rows, 0);
-                insertRefusedValues(s, 6001);
-                s.execute("INSERT INTO fidelity.other VALUES (21, 'streamed')");
+                insertRows(s, table, carried, 1001, rows, 0);
+                insertRefusedValues(s, table, 6001);
+                s.execute("INSERT INTO " + otherTable + " VALUES (21, 'streamed')");
             }
             assertExact(pipeline, expected, actual, "streamed inserts");
             try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
                 // Each row takes its neighbour's values: every edge value is written by an UPDATE too,
                 // over another value (or over NULL, or becoming NULL).
-                updateRows(s, carried, 1, rows, 1);
-                updateRows(s, carried, 1001, rows, 2);
+                updateRows(s, table, carried, 1, rows, 1);
+                updateRows(s, table, carried, 1001, rows, 2);
                 // A refused value arriving by UPDATE of a row that was carried.
-                s.execute("UPDATE " + TABLE + " SET c_timestamp = '294276-12-31 23:59:59.999999' WHERE id = 7001");
-                s.execute("UPDATE fidelity.other SET note = 'updated' WHERE id = 1");
+                s.execute("UPDATE " + table + " SET c_timestamp = '294276-12-31 23:59:59.999999' WHERE id = 7001");
+                s.execute("UPDATE " + otherTable + " SET note = 'updated' WHERE id = 1");
             }
             assertExact(pipeline, expected, actual, "streamed updates");
-            TestPipelines.Sides other = TestPipelines.awaitRows(stack, pipeline, "SELECT id, note FROM fidelity.other ORDER BY id",
-                    "SELECT id, note FROM fidelity.other ORDER BY id", Duration.ofSeconds(60), false);
+            String otherRows = "SELECT id, note FROM " + otherTable + " ORDER BY id";
+            TestPipelines.Sides other = TestPipelines.awaitRows(stack, pipeline, otherRows, otherRows, Duration.ofSeconds(60), false);
             assertEquals(other.expected(), other.actual(), "the other table");
-            assertDeadLetters(carried);
+            assertDeadLetters(carried, table, pipelineName);
             // The target holds no row of a refused insert, and the row whose update was refused as it was.
             try (Connection t = stack.target().connect(); Statement s = t.createStatement();
                  java.sql.ResultSet rs = s.executeQuery("SELECT count(*) FILTER (WHERE id BETWEEN 5001 AND 6999),"
-                         + " count(*) FILTER (WHERE id = 7001 AND c_timestamp IS NULL) FROM " + TABLE)) {
+                         + " count(*) FILTER (WHERE id = 7001 AND c_timestamp IS NULL) FROM " + table)) {
                 rs.next();
                 assertEquals(0, rs.getLong(1), "rows of refused values in the target");
                 assertEquals(1, rs.getLong(2), "the row whose update was refused");
@@ -311,38 +356,41 @@ class TypeFidelityIT {
         return t.pgType().equals("xml") ? t.column() : t.column() + "::text";
     }
 
-    /** One row per refused value, the other columns NULL. */
-    private static void insertRefusedValues(Statement s, int firstId) throws Exception {
+    /** Values the capture refuses, each written once per phase (initial rows, streamed inserts). */
+    private static int refusedValues() {
+        return DEAD_LETTERED.values().stream().mapToInt(List::size).sum();
+    }
+
+    /** One row of {@code table} per refused value, the other columns NULL. */
+    private static void insertRefusedValues(Statement s, String table, int firstId) throws Exception {
         int id = firstId;
         for (Map.Entry<String, List<String>> e : DEAD_LETTERED.entrySet()) {
             for (String v : e.getValue()) {
-                s.execute("INSERT INTO " + TABLE + " (id, " + column(e.getKey()) + ") VALUES (" + id++ + ", " + v + ")");
+                s.execute("INSERT INTO " + table + " (id, " + column(e.getKey()) + ") VALUES (" + id++ + ", " + v + ")");
             }
         }
     }
 
     /**
-     * Exactly the refused values are dead-lettered (snapshot rows, streamed inserts, the one update),
+     * Exactly the refused values are dead-lettered (initial rows, streamed inserts, the one update),
      * each naming table, column, key and LSN, and nothing else is.
      */
-    private static void assertDeadLetters(List<TypeRow> carried) throws Exception {
-        int perPhase = DEAD_LETTERED.values().stream().mapToInt(List::size).sum();
-        long expected = 2L * perPhase + 1;
-        List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> letters = readDeadLetters("fidelity", expected);
+    private static void assertDeadLetters(List<TypeRow> carried, String table, String pipelineName) throws Exception {
+        long expected = 2L * refusedValues() + 1;
+        List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> letters = readDeadLetters(pipelineName, expected);
         assertEquals(expected, letters.size(), "dead letters");
         Set<String> keys = new TreeSet<>();
         for (var r : letters) {
-            String table = header(r, "understudy.dlq.table");
             String column = header(r, "understudy.dlq.column");
-            assertEquals(TABLE, table);
+            assertEquals(table, header(r, "understudy.dlq.table"));
             assertTrue(column != null && DEAD_LETTERED.containsKey(carried.stream().filter(t -> t.column().equals(column))
                     .findFirst().orElseThrow().pgType()), "column " + column);
             assertTrue(header(r, "understudy.dlq.lsn") != null, "an LSN");
-            assertEquals(Topics.legacy("fidelity", TABLE), header(r, "understudy.dlq.topic"));
+            assertEquals(Topics.legacy(pipelineName, table), header(r, "understudy.dlq.topic"));
             keys.add(header(r, "understudy.dlq.key"));
         }
         assertTrue(keys.contains("{\"id\":\"7001\"}"), "the update's key: " + keys);
-        assertTrue(keys.contains("{\"id\":\"5001\"}") && keys.contains("{\"id\":\"6001\"}"), "snapshot and insert keys: " + keys);
+        assertTrue(keys.contains("{\"id\":\"5001\"}") && keys.contains("{\"id\":\"6001\"}"), "initial row and insert keys: " + keys);
     }
 
     private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> r, String name) {
@@ -376,9 +424,10 @@ class TypeFidelityIT {
         return out;
     }
 
-    private static void updateRows(Statement s, List<TypeRow> types, int first, int count, int shift) throws Exception {
+    private static void updateRows(Statement s, String table, List<TypeRow> types, int first, int count, int shift)
+            throws Exception {
         for (int k = 0; k < count; k++) {
-            StringBuilder sql = new StringBuilder("UPDATE " + TABLE + " SET ");
+            StringBuilder sql = new StringBuilder("UPDATE " + table + " SET ");
             for (int i = 0; i < types.size(); i++) {
                 TypeRow t = types.get(i);
                 sql.append(i > 0 ? ", " : "").append(t.column()).append(" = (").append(value(t, k + shift)).append(")::").append(t.pgType());

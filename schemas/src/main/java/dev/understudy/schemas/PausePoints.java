@@ -58,6 +58,12 @@ public final class PausePoints {
     /** After the writer measured its partitions' ends for a commit order the watermark completed. */
     public static final String WRITER_RELEASE_BEGUN = "writer.release.begun";
 
+    // Initial load (initial.load=bulk).
+    /** After one chunk of a bulk initial load was committed to the target tables, its state records sent to Kafka. */
+    public static final String LOAD_CHUNK_COMMITTED = "load.chunk.committed";
+    /** After every chunk of a bulk initial load is in the target and its state acknowledged, before the load is recorded complete. */
+    public static final String LOAD_DONE = "load.done";
+
     // Orchestration.
     /** After the transaction watermark moved, before the writer can act on it. */
     public static final String WATERMARK_ADVANCED = "watermark.advanced";

@@ -582,6 +582,87 @@ public final class TableApplier {
         return new UpsertPlan(bindings, sql.toString());
     }
 
+    /**
+     * How rows of one (key, value) schema pair are written by {@code COPY ... FROM STDIN} in text
+     * format: the columns and the text of each value are the upsert's own ({@link #upsertPlan}: the
+     * key's fields for the primary key, the value's other fields, {@link ColumnText} for each value),
+     * so a row copied in holds what the writer's upsert of the same change would hold. The upsert
+     * casts each text to the column's type without its modifier and stores it with an assignment
+     * cast; {@code COPY} reads the text with the column's input function and modifier: both the
+     * type's input function, then the modifier as on INSERT (PostgreSQL docs, "COPY", "Type
+     * Conversion: Value Storage").
+     */
+    public final class CopyPlan {
+        private final KeyPlan keyPlan;
+        private final UpsertPlan plan;
+
+        private CopyPlan(KeyPlan keyPlan, UpsertPlan plan) {
+            this.keyPlan = keyPlan;
+            this.plan = plan;
+        }
+
+        /** {@code COPY "schema"."table" ("a", "b") FROM STDIN}: text format, tab-separated, \N for null. */
+        public String copySql() {
+            return "COPY " + catalog.quotedName() + " (" + plan.bindings.stream().map(b -> quote(b.column.name()))
+                    .collect(Collectors.joining(", ")) + ") FROM STDIN";
+        }
+
+        /**
+         * Appends the row's line to {@code out}.
+         *
+         * @throws IllegalArgumentException naming the field and column when a value has no text
+         *                                  (a null primary-key field, say)
+         */
+        public void appendLine(StringBuilder out, GenericRecord key, GenericRecord value) {
+            String[] texts;
+            try {
+                keyPlan.render(key);
+                texts = plan.render(key, value);
+            } catch (RenderException e) {
+                throw new IllegalArgumentException("Cannot copy a row of " + table() + " with key " + key + ": " + e.getMessage(), e);
+            }
+            for (int i = 0; i < texts.length; i++) {
+                if (i > 0) {
+                    out.append('\t');
+                }
+                appendCopyText(out, texts[i]);
+            }
+            out.append('\n');
+        }
+    }
+
+    /**
+     * The copy plan of rows keyed by {@code keySchema} with values of {@code valueSchema}.
+     *
+     * @throws TableMappingException as the writer's own apply would, naming the field without a column
+     */
+    public CopyPlan copyPlan(Connection c, Schema keySchema, Schema valueSchema) throws SQLException {
+        KeyPlan keyPlan = keyPlan(c, keySchema);
+        return new CopyPlan(keyPlan, upsertPlan(c, keyPlan, valueSchema));
+    }
+
+    /**
+     * One value in COPY's text format (PostgreSQL docs, "COPY", "Text Format"): {@code \N} for null;
+     * a backslash, and the newline, carriage return and tab that would end the field or the row,
+     * backslash-escaped. Every other character stands for itself.
+     */
+    static void appendCopyText(StringBuilder out, String text) {
+        if (text == null) {
+            out.append("\\N");
+            return;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            char ch = text.charAt(i);
+            switch (ch) {
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> out.append(ch);
+            }
+        }
+    }
+
     private static void appendParams(StringBuilder sql, int n) {
         for (int i = 0; i < n; i++) {
             sql.append(i > 0 ? ", " : "").append("?::text[]");

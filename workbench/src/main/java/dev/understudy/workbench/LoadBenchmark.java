@@ -35,13 +35,15 @@ import java.util.concurrent.Callable;
  *   <li>a {@code COPY} pipe: binary {@code COPY ... TO STDOUT} from the legacy database straight into
  *   {@code COPY ... FROM STDIN} of a target table with the same definition and index (the baseline);</li>
  *   <li>Understudy's bulk copy stage alone ({@link BulkCopy}: COPY through the spec's SQL projection, in
- *   parallel page-range chunks at a replication slot's exported snapshot), into another new database;
- *   not yet what {@code run} does for an initial load;</li>
+ *   parallel page-range chunks at a replication slot's exported snapshot), into another new database;</li>
  *   <li>Understudy's initial load: {@code understudy run} started as its own process on a new pipeline,
  *   timed from the process start until the target holds every row;</li>
  *   <li>Understudy's streaming path: the same pipeline while N more rows are inserted into the legacy
  *   table, in transactions of {@code --stream-batch} rows, timed from the first insert until the
- *   target holds them all.</li>
+ *   target holds them all;</li>
+ *   <li>both again with {@code initial.load=bulk} ({@code BulkLoad}: the rows read at the slot's exported
+ *   snapshot, mapped by the migration's code, COPYed into the target, the migration's state seeded), a
+ *   pipeline of its own on the same legacy rows; the users case only (a join's state is not seeded);</li>
  * </ol>
  * Each result is checked by a count and a checksum over the mapped columns against the legacy table.
  * CPU seconds are charged to three parts, read from /proc ({@link ProcessUsage}): the pipeline process,
@@ -72,10 +74,10 @@ final class LoadBenchmark implements Callable<Integer> {
             description = "Seconds to wait for each of: the initial load, and the streamed rows (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
-    @Option(names = "--workers", defaultValue = "2", description = "Connections copying chunks at once in the bulk copy stage (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--workers", defaultValue = "2", description = "Chunks copied at once in the bulk copy stage and in run's bulk initial load (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--chunk-rows", defaultValue = "100000", description = "Rows per chunk of the bulk copy stage, about (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--chunk-rows", defaultValue = "100000", description = "Rows per chunk of the bulk copy stage and of run's bulk initial load, about (default: ${DEFAULT-VALUE}).")
     long chunkRows;
 
     @Mixin
@@ -129,6 +131,8 @@ final class LoadBenchmark implements Callable<Integer> {
             Phase bulk = bulkCopy(stack, spec, legacy);
             Usage afterBulk = Usage.now(stack, -1);
             Phase[] run = runPipeline(stack, work, spec, legacy);
+            // A bulk initial load cannot seed a foreign-key join's state: the users case only.
+            Phase[] runBulk = load.name().equals(LoadCase.USERS) ? runBulkPipeline(stack, work, spec, legacy) : null;
             Map<PeerProcess.Sink, Phase[]> peers = new LinkedHashMap<>();
             for (PeerProcess.Sink sink : sinks) {
                 peers.put(sink, peerPipeline(stack, work, sink, legacy));
@@ -141,25 +145,34 @@ final class LoadBenchmark implements Callable<Integer> {
             print("bulk copy stage alone (" + workers + " workers)", bulk.with(afterBulk.minus(afterCopy)), copy);
             print("understudy run: initial load", run[0], copy);
             print("understudy run: streamed inserts", run[1], copy);
+            if (runBulk != null) {
+                print("understudy run, bulk: initial load", runBulk[0], copy);
+                print("understudy run, bulk: streamed inserts", runBulk[1], copy);
+            }
             for (Map.Entry<PeerProcess.Sink, Phase[]> p : peers.entrySet()) {
                 print("peer (" + p.getKey().option() + "): initial load", p.getValue()[0], copy);
                 print("peer (" + p.getKey().option() + "): streamed inserts", p.getValue()[1], copy);
             }
             System.out.printf("  first row in the target after the process started: understudy run %.1f s", run[0].firstRowSeconds);
+            if (runBulk != null) {
+                System.out.printf(", with initial.load=bulk %.1f s", runBulk[0].firstRowSeconds);
+            }
             peers.forEach((sink, p) -> System.out.printf(", peer (%s) %.1f s", sink.option(), p[0].firstRowSeconds));
             System.out.println();
             System.out.printf("  this JVM (broker, registry) peak resident set %s%n", DemoCommand.peakRss());
             if (!peers.isEmpty()) {
                 Phase[] best = peers.values().stream().min((a, b) -> Double.compare(a[0].seconds, b[0].seconds)).orElseThrow();
                 Phase[] bestStream = peers.values().stream().min((a, b) -> Double.compare(a[1].seconds, b[1].seconds)).orElseThrow();
-                System.out.printf("  against the faster peer: understudy run initial load %.2fx, bulk copy stage %.2fx, streamed inserts %.2fx "
-                        + "(above 1: faster than the peer)%n", best[0].seconds / run[0].seconds, best[0].seconds / bulk.seconds,
+                System.out.printf("  against the faster peer: understudy run initial load %.2fx (initial.load=snapshot), %.2fx"
+                        + " (initial.load=bulk), bulk copy stage %.2fx, streamed inserts %.2fx (above 1: faster than the peer)%n",
+                        best[0].seconds / run[0].seconds, best[0].seconds / runBulk[0].seconds, best[0].seconds / bulk.seconds,
                         bestStream[1].seconds / run[1].seconds);
             } else if (!load.name().equals(LoadCase.USERS)) {
                 System.out.println("  peer pipeline: not run for this case (it has no foreign-key join)");
             }
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
             boolean exact = copy.exact && bulk.exact && run[0].exact && run[1].exact
+                    && (runBulk == null || runBulk[0].exact && runBulk[1].exact)
                     && peers.values().stream().allMatch(p -> p[0].exact && p[1].exact);
             System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
             return exact ? 0 : 1;
@@ -236,12 +249,25 @@ final class LoadBenchmark implements Callable<Integer> {
     }
 
     /**
-     * The peer pipeline with one sink configuration, on the same legacy rows as the others: the rows
-     * Understudy's streaming phase inserted are deleted first (and the table vacuumed), so that it
-     * loads the same rows and streams as many.
+     * The same as {@link #runPipeline}, with the initial load outside the stream ({@code initial.load=bulk},
+     * {@code --workers} and {@code --chunk-rows}), as a pipeline of its own on the same legacy rows: the
+     * rows the streaming phase before inserted are deleted first.
      */
-    private Phase[] peerPipeline(EmbeddedStack stack, Path work, PeerProcess.Sink sink, Checksum legacyBefore) throws Exception {
-        System.out.printf("== peer pipeline, sink configuration %s ==%n", sink.option());
+    private Phase[] runBulkPipeline(EmbeddedStack stack, Path work, Path spec, Checksum legacyBefore) throws Exception {
+        System.out.printf("== understudy run, initial.load=bulk (%d workers, chunks of about %,d rows) ==%n", workers, chunkRows);
+        restoreLoadedRows(stack, legacyBefore);
+        Usage before = Usage.now(stack, -1).withPipeline(0);
+        Map<String, String> settings = new TreeMap<>(Map.of(PipelineConfig.FLYWAY_LOCATIONS.name(), load.flyway(),
+                PipelineConfig.INITIAL_LOAD.name(), "bulk", PipelineConfig.INITIAL_LOAD_WORKERS.name(), String.valueOf(workers),
+                PipelineConfig.INITIAL_LOAD_CHUNK_ROWS.name(), String.valueOf(chunkRows)));
+        settings.putAll(options.overrides);
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE + "_bulk", spec, settings, options.heap, jfr)) {
+            return loadAndStream(stack, run, legacyBefore, before);
+        }
+    }
+
+    /** Deletes the rows a streaming phase inserted (and vacuums), so that the next pipeline loads the same rows. */
+    private void restoreLoadedRows(EmbeddedStack stack, Checksum legacyBefore) throws SQLException {
         try (Connection c = stack.legacy().connect(); Statement s = c.createStatement()) {
             c.setAutoCommit(true);
             s.execute(load.removeStreamed());
@@ -251,6 +277,16 @@ final class LoadBenchmark implements Callable<Integer> {
         if (!legacy.equals(legacyBefore)) {
             throw new IllegalStateException("The legacy table did not return to its loaded rows: " + legacy.against(legacyBefore));
         }
+    }
+
+    /**
+     * The peer pipeline with one sink configuration, on the same legacy rows as the others: the rows
+     * Understudy's streaming phase inserted are deleted first (and the table vacuumed), so that it
+     * loads the same rows and streams as many.
+     */
+    private Phase[] peerPipeline(EmbeddedStack stack, Path work, PeerProcess.Sink sink, Checksum legacyBefore) throws Exception {
+        System.out.printf("== peer pipeline, sink configuration %s ==%n", sink.option());
+        restoreLoadedRows(stack, legacyBefore);
         Usage before = Usage.now(stack, -1).withPipeline(0);
         try (PeerProcess peer = PeerProcess.start(stack, work, PEER + "_" + sink.option(), sink, load.flyway(), load.flywayVersion(), options.heap)) {
             return loadAndStream(stack, peer, legacyBefore, before);

@@ -407,6 +407,17 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     }
 
     /**
+     * The {@code expectedSource} store value for an expected row that reached the store without
+     * passing the new-schema topic (no offset: a row loaded into the target and the store together,
+     * {@link dev.understudy.transform.MigrationSeeds}), with the headers the migration gives the row.
+     * With no offset, {@link #applied} has nothing to wait for. {@code delete}: the row is a
+     * tombstone (a row the mapping's filter leaves out), as the stream keeps its source too.
+     */
+    public static byte[] seededSource(Headers headers, boolean delete) {
+        return Source.of(-1L, headers, delete).encode();
+    }
+
+    /**
      * Where an expected change came from: its new-schema offset, its source LSN and generation, and
      * its order for the writer ({@link ChangeOrder}, from the headers). Stored values written before
      * the order was kept decode without one, and any change counts as newer.

@@ -11,6 +11,7 @@ import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.errors.StreamsException;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.streams.processor.api.Record;
 
 import java.util.List;
@@ -89,6 +90,21 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
     private List<Record<Object, Object>> migrate(Record<byte[], byte[]> record, String topic) {
         GenericRecord legacyKey = record.key() == null ? null : keys.deserialize(topic, record.key());
         GenericRecord envelope = values.deserialize(topic, record.value());
+        return migrate(legacyKey, envelope, record.headers(), record.timestamp(), topic);
+    }
+
+    /**
+     * The records of one decoded legacy change, as {@link #process} forwards them to the row sink:
+     * (target key, target row or null) with the {@link ChangeHeaders} of the change. Also used for
+     * rows read outside the stream ({@link dev.understudy.transform.MigrationSeeds}), which must map
+     * exactly as they would here.
+     *
+     * @param headers the legacy record's headers (the prior image, {@link ToastFillProcessor#PRIOR_ROW}, if any)
+     * @throws FatalMappingException when the mapping says the failure must stop the migration
+     * @throws RuntimeException      when the change cannot be mapped (the stream dead-letters it)
+     */
+    public List<Record<Object, Object>> migrate(GenericRecord legacyKey, GenericRecord envelope, Headers headers, long timestamp,
+                                                String topic) {
         String op = Envelopes.op(envelope);
         GenericRecord source = Envelopes.source(envelope);
         long lsn = Envelopes.sourceLong(source, "lsn");
@@ -102,7 +118,7 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
         if (Envelopes.isUpsert(op)) {
             GenericRecord after = Envelopes.requiredAfter(envelope, op);
             targetKey = mapping.targetKey(after);
-            leftKey = leftKeys.leftByUpsert(record.headers(), topic, legacyKey, targetKey);
+            leftKey = leftKeys.leftByUpsert(headers, topic, legacyKey, targetKey);
             if (mapping.includes(after)) {
                 targetRow = mapping.targetRow(after);
                 conform(targetRow, "row", mapping.targetValueSchema());
@@ -117,7 +133,7 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
             // key columns alone, and nothing at all when the table has REPLICA IDENTITY NOTHING;
             // the Kafka key then still names the row, and the prior image names a target key copied
             // from other columns.
-            targetKey = leftKeys.ofDelete(record.headers(), topic, Envelopes.before(envelope), legacyKey);
+            targetKey = leftKeys.ofDelete(headers, topic, Envelopes.before(envelope), legacyKey);
             if (targetKey == null) {
                 throw new MalformedChangeException("Delete names no target key: its old image and record key lack a key column of "
                         + mapping.targetTable() + " and no earlier image of the row was read; set REPLICA IDENTITY FULL on "
@@ -132,12 +148,12 @@ public final class MigrationProcessor extends DeadLetteringProcessor<byte[], byt
         // The Processor API forwards exactly the headers of the forwarded Record; building a fresh
         // set keeps the legacy record's own headers (Debezium's, say) off the new-schema topic.
         long version = snapshot ? 0L : lsn;
-        Record<Object, Object> row = new Record<>(targetKey, targetRow, record.timestamp(),
+        Record<Object, Object> row = new Record<>(targetKey, targetRow, timestamp,
                 ChangeHeaders.forRow(version, 0L, lsn, stamp, txId, commitOrder, op));
         if (leftKey == null) {
             return List.of(row);
         }
-        Record<Object, Object> left = new Record<>(leftKey, null, record.timestamp(),
+        Record<Object, Object> left = new Record<>(leftKey, null, timestamp,
                 ChangeHeaders.forRow(version, 0L, lsn, stamp, txId, commitOrder, ChangeEnvelope.OP_DELETE));
         return List.of(left, row);
     }

@@ -190,6 +190,15 @@ public final class ToastFillProcessor extends DeadLetteringProcessor<byte[], byt
         }
     }
 
+    /**
+     * The store value this processor keeps for a row read by a snapshot, {@code envelope} being the
+     * read's serialized envelope: what {@link #process} stores for it, for a store filled outside
+     * the stream ({@link dev.understudy.transform.MigrationSeeds}).
+     */
+    public static byte[] snapshotRead(byte[] envelope) {
+        return new Stored(-1L, envelope).encode();
+    }
+
     /** The record with the prior image in {@link #PRIOR_ROW}, on a copy of its headers (the input's are shared). */
     private static Record<byte[], byte[]> withPrior(Record<byte[], byte[]> record, byte[] priorBytes) {
         if (priorBytes == null) {

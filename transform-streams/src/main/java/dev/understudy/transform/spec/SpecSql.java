@@ -1,5 +1,10 @@
 package dev.understudy.transform.spec;
 
+import java.util.HashMap;
+import java.sql.SQLException;
+import java.sql.ResultSet;
+import java.sql.PreparedStatement;
+import java.sql.Connection;
 import dev.understudy.schemas.SqlNames;
 import dev.understudy.transform.spec.internals.Casts;
 import dev.understudy.transform.spec.internals.SpecModel;
@@ -177,5 +182,26 @@ public final class SpecSql {
 
     public static String quote(String identifier) {
         return SqlNames.quote(identifier);
+    }
+
+    /** The target table's column types as PostgreSQL writes them ({@code format_type}), by column name; commits the read. */
+    public static Map<String, String> targetTypes(Connection target, String table) throws SQLException {
+        Map<String, String> types = new HashMap<>();
+        try (PreparedStatement ps = target.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                + "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped")) {
+            ps.setString(1, qualified(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    types.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        if (!target.getAutoCommit()) {
+            target.commit();
+        }
+        if (types.isEmpty()) {
+            throw new IllegalStateException("Target table " + table + " does not exist; run the pipeline (or its Flyway migrations) first");
+        }
+        return types;
     }
 }

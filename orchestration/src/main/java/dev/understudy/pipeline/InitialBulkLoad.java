@@ -1,0 +1,323 @@
+package dev.understudy.pipeline;
+
+import dev.understudy.capture.CaptureSettings;
+import dev.understudy.capture.CdcCapture;
+import dev.understudy.capture.ExportedSnapshot;
+import dev.understudy.load.BulkLoad;
+import dev.understudy.load.LoadProgress;
+import dev.understudy.schemas.RegistryClient;
+import dev.understudy.schemas.SqlNames;
+import dev.understudy.schemas.Topics;
+import dev.understudy.transform.JoinedTableMapping;
+import dev.understudy.transform.MigrationSeeds;
+import dev.understudy.transform.TableMapping;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * A new pipeline's initial load outside the stream ({@code initial.load=bulk}), from its start to its
+ * record in {@code understudy.initial_load}, around {@link BulkLoad}:
+ * <ol>
+ *   <li>a load recorded as complete is not done again: the legacy capture streams from its slot;</li>
+ *   <li>a load recorded as running was interrupted (a crash, a kill): the snapshot it read died with
+ *       its process, so it starts over: the slot is dropped, the target tables it filled emptied, the
+ *       seeded changelog topics and the applications' local state deleted;</li>
+ *   <li>the target tables must be empty; the changelog topics of the seeded stores are created with
+ *       the partitions of their input topics;</li>
+ *   <li>the legacy capture's publication and slot are created with an exported snapshot, and
+ *       {@link BulkLoad} reads every legacy table at it, logging its progress every
+ *       {@link #PROGRESS_EVERY};</li>
+ *   <li>the load is recorded as complete, and the tables as covered by it for this generation
+ *       ({@link MigrationGenerations#bulkLoadCoverage}): a later generation re-reads the legacy topics,
+ *       which do not hold these rows, so it re-reads the tables from the legacy database.</li>
+ * </ol>
+ * Why start over rather than resume: chunks not yet read can only be read at a later snapshot, and
+ * the stream from the slot's consistent point would then take the rows they hold back through older
+ * states (docs/architecture.md, "Bulk initial load").
+ */
+final class InitialBulkLoad {
+    private static final Logger LOG = LoggerFactory.getLogger(InitialBulkLoad.class);
+    static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+
+    private final PipelineConfig config;
+    private final String prefix;
+    private final List<TableMapping> mappings;
+    private final RegistryClient registry;
+    private final MigrationGenerations generations;
+    private final MigrationGenerations.Generation generation;
+    private final Map<String, Long> lineages;
+    private final String migrationApplicationId;
+    private volatile BulkLoad load;
+    private volatile BulkLoad.Result result;
+
+    InitialBulkLoad(PipelineConfig config, String prefix, List<TableMapping> mappings, RegistryClient registry,
+                    MigrationGenerations generations, MigrationGenerations.Generation generation, Map<String, Long> lineages,
+                    String migrationApplicationId) {
+        this.config = config;
+        this.prefix = prefix;
+        this.mappings = mappings;
+        this.registry = registry;
+        this.generations = generations;
+        this.generation = generation;
+        this.lineages = lineages;
+        this.migrationApplicationId = migrationApplicationId;
+    }
+
+    /**
+     * Problems of a spec with {@code initial.load=bulk}, before anything is changed: a target with a
+     * foreign-key join cannot be loaded outside the stream (its join state is not seeded).
+     */
+    static List<String> problems(List<TableMapping> mappings) {
+        List<String> out = new ArrayList<>();
+        for (TableMapping m : mappings) {
+            if (m instanceof JoinedTableMapping joined) {
+                out.add("target " + m.targetTable() + " joins " + joined.joinedTable() + " by a foreign key, whose state a bulk load"
+                        + " cannot seed: set " + PipelineConfig.INITIAL_LOAD.name() + "=snapshot to load it through the stream");
+            }
+        }
+        return out;
+    }
+
+    /** The load, once it runs (null before); its progress is the operator's. */
+    BulkLoad load() {
+        return load;
+    }
+
+    /** What the load did, or null when it was not done by this start (already complete, or not begun). */
+    BulkLoad.Result result() {
+        return result;
+    }
+
+    /**
+     * Loads the tables, or finds them loaded; either way {@code legacy} (not started) then streams
+     * only, from its slot.
+     */
+    void run(CdcCapture legacy, CaptureSettings legacySettings) {
+        MigrationGenerations.InitialLoad previous = generations.initialLoad(prefix);
+        if (previous != null && previous.loaded()) {
+            LOG.info("Pipeline '{}': the initial load is complete ({} rows at {}); the legacy capture streams from its slot", prefix,
+                    previous.rows(), previous.consistentPoint());
+            legacy.streamOnly();
+            return;
+        }
+        MigrationSeeds seeds = new MigrationSeeds(prefix, migrationApplicationId, Topics.comparisonApplication(prefix), mappings,
+                registry, generation.number(), lineages, this::partitions);
+        String targetUrl = config.get(PipelineConfig.TARGET_JDBC_URL);
+        String targetUser = config.get(PipelineConfig.TARGET_USER);
+        String targetPassword = config.get(PipelineConfig.TARGET_PASSWORD);
+        try (Connection target = DriverManager.getConnection(targetUrl, targetUser, targetPassword)) {
+            if (previous != null) {
+                LOG.warn("Pipeline '{}': the initial load that began earlier did not finish (the process stopped during it); the snapshot"
+                        + " it read is gone, so it starts over: replication slot {} dropped, target tables {} emptied, the seeded state"
+                        + " deleted", prefix, legacySettings.slotName(), targetTables());
+                dropSlot(legacySettings);
+                try (Statement s = target.createStatement()) {
+                    s.execute("TRUNCATE " + targetTables().stream().map(SqlNames::qualified).collect(Collectors.joining(", ")));
+                }
+            }
+            BulkLoad.checkTargetsEmpty(target, mappings, PipelineConfig.INITIAL_LOAD.name());
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot prepare the target tables " + targetTables() + " on " + targetUrl + " for the initial load"
+                    + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
+        }
+        generations.initialLoadStarted(prefix, generation.number());
+        recreateChangelogs(seeds.changelogTopics());
+        deleteLocalState(List.of(migrationApplicationId, Topics.comparisonApplication(prefix)));
+        ExportedSnapshot snapshot;
+        try {
+            snapshot = legacy.exportStartingPoint();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot create the legacy capture's starting point for the initial load on "
+                    + legacySettings.jdbcUrl() + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
+        }
+        BulkLoad bulk = new BulkLoad(snapshot, legacySettings, seeds, mappings, targetUrl, targetUser, targetPassword,
+                config.get(PipelineConfig.KAFKA_BOOTSTRAP), config.get(PipelineConfig.INITIAL_LOAD_WORKERS),
+                config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS));
+        load = bulk;
+        ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "understudy-initial-load-progress");
+            t.setDaemon(true);
+            return t;
+        });
+        LoadProgress lines = new LoadProgress(bulk);
+        progress.scheduleAtFixedRate(() -> LOG.info("Initial load: {}", lines.next()), PROGRESS_EVERY.toMillis(), PROGRESS_EVERY.toMillis(),
+                TimeUnit.MILLISECONDS);
+        BulkLoad.Result done;
+        try {
+            done = bulk.run();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage() + " (SQLSTATE " + e.getSQLState() + "). Nothing streams yet: fix the cause and"
+                    + " start the pipeline again; the load starts over", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted during the initial load; start the pipeline again to load again", e);
+        } finally {
+            progress.shutdownNow();
+            try {
+                snapshot.close();
+            } catch (SQLException e) {
+                LOG.debug("Closing the exported snapshot: {}", e.toString());
+            }
+        }
+        generations.initialLoadFinished(prefix, generation.number(), snapshot.consistentPoint().asString(), done.rows());
+        generations.covered(prefix, seeds.legacyTables(), MigrationGenerations.bulkLoadCoverage(generation.number()));
+        result = done;
+        LOG.info("Initial load of pipeline '{}' complete: {} ({}); streaming continues from {}", prefix, lines.next(),
+                String.format("%,d rows in %.1f s, %,.0f rows/s, %,d state records, %,d dead-lettered", done.rows(), done.millis() / 1000.0,
+                        done.rowsPerSecond(), done.stateRecords(), done.deadLettered()), snapshot.consistentPoint().asString());
+    }
+
+    private List<String> targetTables() {
+        return mappings.stream().map(TableMapping::targetTable).distinct().toList();
+    }
+
+    private Map<String, Integer> partitionCounts;
+
+    /** Partitions of a pipeline topic, as created. */
+    private int partitions(String topic) {
+        if (partitionCounts == null) {
+            partitionCounts = new HashMap<>();
+        }
+        return partitionCounts.computeIfAbsent(topic, t -> {
+            try (Admin admin = admin()) {
+                TopicDescription d = admin.describeTopics(List.of(t)).allTopicNames().get(30, TimeUnit.SECONDS).get(t);
+                return d.partitions().size();
+            } catch (Exception e) {
+                throw new IllegalStateException("Cannot read the partitions of topic '" + t + "' on "
+                        + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + e, e);
+            }
+        });
+    }
+
+    /**
+     * Deletes the seeded stores' changelog topics if they exist (an interrupted load's, or a
+     * stream's from before), then creates them empty, compacted, with the partitions of their input
+     * topics. A broker finishes a deletion asynchronously, so creation is retried while the old
+     * topic is still being deleted.
+     */
+    private void recreateChangelogs(Map<String, String> changelogs) {
+        short rf = config.get(PipelineConfig.TOPIC_REPLICATION).shortValue();
+        try (Admin admin = admin()) {
+            var existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<String> stale = changelogs.keySet().stream().filter(existing::contains).toList();
+            if (!stale.isEmpty()) {
+                admin.deleteTopics(stale).all().get(30, TimeUnit.SECONDS);
+                LOG.info("Deleted the state of an earlier run: {}", stale);
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            for (Map.Entry<String, String> e : changelogs.entrySet()) {
+                NewTopic topic = new NewTopic(e.getKey(), partitions(e.getValue()), rf)
+                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+                while (true) {
+                    try {
+                        admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+                        break;
+                    } catch (ExecutionException ex) {
+                        if (!(ex.getCause() instanceof TopicExistsException) || System.nanoTime() > deadline) {
+                            throw new IllegalStateException("Cannot create changelog topic '" + e.getKey() + "' on "
+                                    + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + ex.getCause(), ex.getCause());
+                        }
+                        Thread.sleep(200); // still being deleted
+                    }
+                }
+            }
+            awaitKnown(admin, changelogs.keySet());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while creating the changelog topics of the initial load", e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Cannot prepare the changelog topics of the initial load on "
+                    + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + e, e);
+        }
+    }
+
+    /** A broker learns of new topics asynchronously (KRaft); producing before it knows them fails. */
+    private static void awaitKnown(Admin admin, java.util.Set<String> topics) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw new IllegalStateException("The changelog topics " + topics + " did not become known: " + e, e);
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    /**
+     * Deletes the Kafka Streams applications' local state: stores restored from changelog topics that
+     * were just recreated would otherwise carry offsets of the deleted topics.
+     */
+    private void deleteLocalState(List<String> applicationIds) {
+        Path dir = Path.of(config.get(dev.understudy.transform.TransformConfig.STATE_DIR));
+        for (String id : applicationIds) {
+            Path app = dir.resolve(id);
+            if (!Files.exists(app)) {
+                continue;
+            }
+            try (Stream<Path> walk = Files.walk(app)) {
+                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot delete the local state of " + id + " in " + app + "; delete it by hand and start"
+                        + " again", e);
+            }
+        }
+    }
+
+    private void dropSlot(CaptureSettings legacy) throws SQLException {
+        try (Connection c = DriverManager.getConnection(legacy.jdbcUrl(), legacy.user(), legacy.password() == null ? "" : legacy.password());
+             PreparedStatement ps = c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, legacy.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return;
+                }
+                if (rs.getBoolean(1)) {
+                    throw new IllegalStateException("Replication slot " + legacy.slotName() + " on " + legacy.jdbcUrl() + " is in use by"
+                            + " another process, so the interrupted initial load cannot start over; stop the other process of pipeline '"
+                            + prefix + "' first");
+                }
+            }
+        }
+        ExportedSnapshot.dropSlot(legacy.jdbcUrl(), legacy.user(), legacy.password() == null ? "" : legacy.password(), legacy.slotName());
+    }
+
+    private Admin admin() {
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(PipelineConfig.KAFKA_BOOTSTRAP)));
+    }
+}
