@@ -48,7 +48,8 @@ final class RunCommand implements Callable<Integer> {
         }, "understudy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         System.out.println("Migration " + loaded.migration() + " from " + spec);
-        Pipeline configured = new Pipeline(cfg, loaded);
+        // A bulk initial load runs inside the start, before any status line: its progress comes from there.
+        Pipeline configured = new Pipeline(cfg, loaded).onInitialLoadProgress(line -> System.out.println("[initial load] " + line));
         try (Pipeline pipeline = configured.start()) {
             // How long a (re)start takes is an operator's question after every crash: answer it once.
             StringBuilder phases = new StringBuilder();

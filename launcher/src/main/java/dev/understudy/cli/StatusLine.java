@@ -30,7 +30,10 @@ public final class StatusLine {
             open += d.open();
             pending += d.pending();
         }
-        String snapshot = snapshotTotal > 0 && !capture.snapshotCompleted()
+        var load = pipeline.initialLoad();
+        String snapshot = load != null
+                ? String.format("none: bulk initial load of %,d rows in %.1f s", load.rows(), load.millis() / 1000.0)
+                : snapshotTotal > 0 && !capture.snapshotCompleted()
                 ? String.format("%,d/%,d rows (%.0f%%)", capture.snapshotRows(), snapshotTotal, 100.0 * capture.snapshotRows() / snapshotTotal)
                 : capture.snapshotRows() == 0 && capture.snapshotCompleted() ? "none (resumed from offsets)"
                 : String.format("%,d rows%s", capture.snapshotRows(), capture.snapshotCompleted() ? " done" : "");

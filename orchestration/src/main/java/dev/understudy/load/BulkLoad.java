@@ -37,6 +37,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /**
  * The initial load of a new pipeline's targets from the legacy database, outside the stream and in
@@ -81,7 +82,8 @@ public final class BulkLoad {
 
     private final ExportedSnapshot snapshot;
     private final CaptureSettings legacy;
-    private final MigrationSeeds seeds;
+    /** Seeds of each worker: a migration processor keeps per-call state, so no two threads share one. */
+    private final Supplier<MigrationSeeds> seeds;
     private final List<TableMapping> mappings;
     private final String targetUrl;
     private final String targetUser;
@@ -115,7 +117,7 @@ public final class BulkLoad {
      * @param workers      chunks loaded at once, each on its own connections to both databases
      * @param rowsPerChunk rows per chunk, about (planned from the table's statistics)
      */
-    public BulkLoad(ExportedSnapshot snapshot, CaptureSettings legacy, MigrationSeeds seeds, List<TableMapping> mappings, String targetUrl,
+    public BulkLoad(ExportedSnapshot snapshot, CaptureSettings legacy, Supplier<MigrationSeeds> seeds, List<TableMapping> mappings, String targetUrl,
                     String targetUser, String targetPassword, String bootstrap, int workers, long rowsPerChunk) {
         if (workers < 1 || rowsPerChunk < 1) {
             throw new IllegalArgumentException("workers and rowsPerChunk must be positive, were " + workers + " and " + rowsPerChunk);
@@ -168,7 +170,7 @@ public final class BulkLoad {
         long start = System.nanoTime();
         List<Work> work = new ArrayList<>();
         try (Connection c = snapshot.open()) {
-            for (String table : seeds.legacyTables()) {
+            for (String table : seeds.get().legacyTables()) {
                 long[] estimate = estimate(c, table);
                 Table t = new Table(table, estimate[0], estimate[1]);
                 List<TableChunks.Chunk> chunks = TableChunks.plan(c, table, rowsPerChunk);
@@ -270,6 +272,7 @@ public final class BulkLoad {
     private final class Worker {
         final KafkaProducer<byte[], byte[]> producer;
         final SnapshotImages images;
+        final MigrationSeeds seeds;
         final Map<String, SnapshotImages.TableImages> readers = new HashMap<>();
         final Map<String, Connection> targets = new HashMap<>();
         final Map<String, TableApplier.CopyPlan> plans = new HashMap<>();
@@ -278,6 +281,7 @@ public final class BulkLoad {
         Worker(KafkaProducer<byte[], byte[]> producer) {
             this.producer = producer;
             this.images = SnapshotImages.open(legacy);
+            this.seeds = BulkLoad.this.seeds.get();
         }
 
         void load(Work work) throws SQLException {
@@ -393,7 +397,8 @@ public final class BulkLoad {
             MigrationSeeds.DeadLetter dead = seeds.deadLetter(legacyTable, key, envelope, now, failure);
             LOG.error("Initial load of {}: the row with key {} was written to dead-letter topic '{}' with its legacy image, as the"
                     + " migration to {} cannot map it (its understudy.dlq.* headers name the cause); fix the mapping or the row, then"
-                    + " replay it. Cause: {}", legacyTable, key, dead.topic(), failure.mapping().targetTable(), failure.error().getMessage());
+                    + " replay it. Cause: {}", legacyTable, key, dead.topic(), failure.mapping().targetTable(), failure.error().toString(),
+                    failure.error());
             producer.send(new ProducerRecord<>(dead.topic(), null, now, dead.key(), dead.value(), dead.headers()), (m, e) -> {
                 if (e != null) {
                     sendFailure.compareAndSet(null, e);

@@ -34,7 +34,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -77,13 +76,15 @@ final class InitialBulkLoad {
     private final MigrationGenerations.Generation generation;
     private final Map<String, Long> lineages;
     private final String migrationApplicationId;
+    private final java.util.function.Consumer<String> progressListener;
     private volatile BulkLoad load;
     private volatile BulkLoad.Result result;
 
     InitialBulkLoad(PipelineConfig config, String prefix, List<TableMapping> mappings, RegistryClient registry,
                     MigrationGenerations generations, MigrationGenerations.Generation generation, Map<String, Long> lineages,
-                    String migrationApplicationId) {
+                    String migrationApplicationId, java.util.function.Consumer<String> progressListener) {
         this.config = config;
+        this.progressListener = progressListener;
         this.prefix = prefix;
         this.mappings = mappings;
         this.registry = registry;
@@ -130,8 +131,9 @@ final class InitialBulkLoad {
             legacy.streamOnly();
             return;
         }
-        MigrationSeeds seeds = new MigrationSeeds(prefix, migrationApplicationId, Topics.comparisonApplication(prefix), mappings,
-                registry, generation.number(), lineages, this::partitions);
+        java.util.function.Supplier<MigrationSeeds> newSeeds = () -> new MigrationSeeds(prefix, migrationApplicationId,
+                Topics.comparisonApplication(prefix), mappings, registry, generation.number(), lineages, this::partitions);
+        MigrationSeeds seeds = newSeeds.get();
         String targetUrl = config.get(PipelineConfig.TARGET_JDBC_URL);
         String targetUser = config.get(PipelineConfig.TARGET_USER);
         String targetPassword = config.get(PipelineConfig.TARGET_PASSWORD);
@@ -160,18 +162,19 @@ final class InitialBulkLoad {
             throw new IllegalStateException("Cannot create the legacy capture's starting point for the initial load on "
                     + legacySettings.jdbcUrl() + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
         }
-        BulkLoad bulk = new BulkLoad(snapshot, legacySettings, seeds, mappings, targetUrl, targetUser, targetPassword,
+        BulkLoad bulk = new BulkLoad(snapshot, legacySettings, newSeeds, mappings, targetUrl, targetUser, targetPassword,
                 config.get(PipelineConfig.KAFKA_BOOTSTRAP), config.get(PipelineConfig.INITIAL_LOAD_WORKERS),
                 config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS));
         load = bulk;
+        report("begins at " + snapshot + ", " + config.get(PipelineConfig.INITIAL_LOAD_WORKERS) + " workers, chunks of about "
+                + config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS) + " rows");
         ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "understudy-initial-load-progress");
             t.setDaemon(true);
             return t;
         });
         LoadProgress lines = new LoadProgress(bulk);
-        progress.scheduleAtFixedRate(() -> LOG.info("Initial load: {}", lines.next()), PROGRESS_EVERY.toMillis(), PROGRESS_EVERY.toMillis(),
-                TimeUnit.MILLISECONDS);
+        progress.scheduleAtFixedRate(() -> report(lines.next()), PROGRESS_EVERY.toMillis(), PROGRESS_EVERY.toMillis(), TimeUnit.MILLISECONDS);
         BulkLoad.Result done;
         try {
             done = bulk.run();
@@ -192,22 +195,28 @@ final class InitialBulkLoad {
         generations.initialLoadFinished(prefix, generation.number(), snapshot.consistentPoint().asString(), done.rows());
         generations.covered(prefix, seeds.legacyTables(), MigrationGenerations.bulkLoadCoverage(generation.number()));
         result = done;
-        LOG.info("Initial load of pipeline '{}' complete: {} ({}); streaming continues from {}", prefix, lines.next(),
-                String.format("%,d rows in %.1f s, %,.0f rows/s, %,d state records, %,d dead-lettered", done.rows(), done.millis() / 1000.0,
-                        done.rowsPerSecond(), done.stateRecords(), done.deadLettered()), snapshot.consistentPoint().asString());
+        report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d state records, %,d dead-lettered); streaming"
+                        + " continues from %s", lines.next(), done.rows(), done.millis() / 1000.0, done.rowsPerSecond(), done.stateRecords(),
+                done.deadLettered(), snapshot.consistentPoint().asString()));
+    }
+
+    private void report(String line) {
+        LOG.info("Initial load of pipeline '{}': {}", prefix, line);
+        try {
+            progressListener.accept(line);
+        } catch (RuntimeException e) {
+            LOG.debug("The initial load's progress listener failed: {}", e.toString());
+        }
     }
 
     private List<String> targetTables() {
         return mappings.stream().map(TableMapping::targetTable).distinct().toList();
     }
 
-    private Map<String, Integer> partitionCounts;
+    private final Map<String, Integer> partitionCounts = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Partitions of a pipeline topic, as created. */
     private int partitions(String topic) {
-        if (partitionCounts == null) {
-            partitionCounts = new HashMap<>();
-        }
         return partitionCounts.computeIfAbsent(topic, t -> {
             try (Admin admin = admin()) {
                 TopicDescription d = admin.describeTopics(List.of(t)).allTopicNames().get(30, TimeUnit.SECONDS).get(t);

@@ -113,6 +113,7 @@ public final class Pipeline implements AutoCloseable {
     /** Each target's lineage in this generation (ChangeHeaders.LINEAGE), decided at start. */
     private Map<String, Long> lineages = Map.of();
     private InitialBulkLoad initialLoad;
+    private java.util.function.Consumer<String> initialLoadProgress = line -> { };
     private BackfillProgress backfill;
     private TransactionWatermarks watermarks;
     private DeliveredWriterPositions writerPositions;
@@ -148,6 +149,16 @@ public final class Pipeline implements AutoCloseable {
         this.fingerprint = fingerprint(this.mappings, specText);
         this.prefix = config.get(PipelineConfig.PIPELINE_NAME);
         this.registry = new ConfluentRegistryClient(config.get(PipelineConfig.REGISTRY_URL), config.serdeConfig());
+    }
+
+    /**
+     * Where a bulk initial load ({@code initial.load=bulk}) reports its progress while {@link #start()}
+     * runs it: a line per {@link InitialBulkLoad#PROGRESS_EVERY} with rows, bytes, rate and ETA per
+     * table ({@link dev.understudy.load.LoadProgress}), and one when it is complete. Also logged.
+     */
+    public Pipeline onInitialLoadProgress(java.util.function.Consumer<String> listener) {
+        this.initialLoadProgress = listener;
+        return this;
     }
 
     public Pipeline start() {
@@ -196,7 +207,7 @@ public final class Pipeline implements AutoCloseable {
         legacyCapture = legacy;
         if (bulk) {
             initialLoad = new InitialBulkLoad(config, prefix, mappings, registry, generations, generation, lineages,
-                    migrationApplicationId());
+                    migrationApplicationId(), initialLoadProgress);
             try {
                 initialLoad.run(legacy, legacySettings);
             } catch (RuntimeException e) {

@@ -83,6 +83,11 @@ final class LoadBenchmark implements Callable<Integer> {
     @Mixin
     RunOptions options = new RunOptions();
 
+    @Option(names = "--initial-load", split = ",", defaultValue = "snapshot,bulk",
+            description = "Initial loads of `understudy run` to measure, in order: snapshot (initial.load=snapshot, through the stream),"
+                    + " bulk (initial.load=bulk; the users case only) (default: ${DEFAULT-VALUE}).")
+    List<String> initialLoads = List.of();
+
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
@@ -130,9 +135,10 @@ final class LoadBenchmark implements Callable<Integer> {
             Path spec = load.spec();
             Phase bulk = bulkCopy(stack, spec, legacy);
             Usage afterBulk = Usage.now(stack, -1);
-            Phase[] run = runPipeline(stack, work, spec, legacy);
+            Phase[] run = initialLoads.contains("snapshot") ? runPipeline(stack, work, spec, legacy) : null;
             // A bulk initial load cannot seed a foreign-key join's state: the users case only.
-            Phase[] runBulk = load.name().equals(LoadCase.USERS) ? runBulkPipeline(stack, work, spec, legacy) : null;
+            Phase[] runBulk = initialLoads.contains("bulk") && load.name().equals(LoadCase.USERS)
+                    ? runBulkPipeline(stack, work, spec, legacy) : null;
             Map<PeerProcess.Sink, Phase[]> peers = new LinkedHashMap<>();
             for (PeerProcess.Sink sink : sinks) {
                 peers.put(sink, peerPipeline(stack, work, sink, legacy));
@@ -143,8 +149,10 @@ final class LoadBenchmark implements Callable<Integer> {
                     "CPU s broker", "CPU s postgres", "peak RSS", "checksum");
             print("COPY pipe legacy -> target (baseline)", copy.with(afterCopy.minus(before)), copy);
             print("bulk copy stage alone (" + workers + " workers)", bulk.with(afterBulk.minus(afterCopy)), copy);
-            print("understudy run: initial load", run[0], copy);
-            print("understudy run: streamed inserts", run[1], copy);
+            if (run != null) {
+                print("understudy run: initial load", run[0], copy);
+                print("understudy run: streamed inserts", run[1], copy);
+            }
             if (runBulk != null) {
                 print("understudy run, bulk: initial load", runBulk[0], copy);
                 print("understudy run, bulk: streamed inserts", runBulk[1], copy);
@@ -153,9 +161,12 @@ final class LoadBenchmark implements Callable<Integer> {
                 print("peer (" + p.getKey().option() + "): initial load", p.getValue()[0], copy);
                 print("peer (" + p.getKey().option() + "): streamed inserts", p.getValue()[1], copy);
             }
-            System.out.printf("  first row in the target after the process started: understudy run %.1f s", run[0].firstRowSeconds);
+            System.out.print("  first row in the target after the process started:");
+            if (run != null) {
+                System.out.printf(" understudy run %.1f s", run[0].firstRowSeconds);
+            }
             if (runBulk != null) {
-                System.out.printf(", with initial.load=bulk %.1f s", runBulk[0].firstRowSeconds);
+                System.out.printf("%s understudy run with initial.load=bulk %.1f s", run != null ? "," : "", runBulk[0].firstRowSeconds);
             }
             peers.forEach((sink, p) -> System.out.printf(", peer (%s) %.1f s", sink.option(), p[0].firstRowSeconds));
             System.out.println();
@@ -163,15 +174,21 @@ final class LoadBenchmark implements Callable<Integer> {
             if (!peers.isEmpty()) {
                 Phase[] best = peers.values().stream().min((a, b) -> Double.compare(a[0].seconds, b[0].seconds)).orElseThrow();
                 Phase[] bestStream = peers.values().stream().min((a, b) -> Double.compare(a[1].seconds, b[1].seconds)).orElseThrow();
-                System.out.printf("  against the faster peer: understudy run initial load %.2fx (initial.load=snapshot), %.2fx"
-                        + " (initial.load=bulk), bulk copy stage %.2fx, streamed inserts %.2fx (above 1: faster than the peer)%n",
-                        best[0].seconds / run[0].seconds, best[0].seconds / runBulk[0].seconds, best[0].seconds / bulk.seconds,
-                        bestStream[1].seconds / run[1].seconds);
+                System.out.printf("  against the faster peer (above 1: faster than the peer): bulk copy stage %.2fx", best[0].seconds / bulk.seconds);
+                if (run != null) {
+                    System.out.printf(", understudy run initial load (initial.load=snapshot) %.2fx, streamed inserts %.2fx",
+                            best[0].seconds / run[0].seconds, bestStream[1].seconds / run[1].seconds);
+                }
+                if (runBulk != null) {
+                    System.out.printf(", initial load with initial.load=bulk %.2fx, streamed inserts after it %.2fx",
+                            best[0].seconds / runBulk[0].seconds, bestStream[1].seconds / runBulk[1].seconds);
+                }
+                System.out.println();
             } else if (!load.name().equals(LoadCase.USERS)) {
                 System.out.println("  peer pipeline: not run for this case (it has no foreign-key join)");
             }
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
-            boolean exact = copy.exact && bulk.exact && run[0].exact && run[1].exact
+            boolean exact = copy.exact && bulk.exact && (run == null || run[0].exact && run[1].exact)
                     && (runBulk == null || runBulk[0].exact && runBulk[1].exact)
                     && peers.values().stream().allMatch(p -> p[0].exact && p[1].exact);
             System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
