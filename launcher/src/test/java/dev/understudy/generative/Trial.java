@@ -83,6 +83,12 @@ final class Trial {
     private final SplittableRandom random;
     private final java.util.EnumSet<Fault> faults;
     private final long workloadSeed;
+    /**
+     * The trial's initial.load: bulk for half the trials whose v1 has no join (a join is loaded through
+     * the stream), drawn from a stream of its own of the seed, so that every other draw of a seed
+     * stays what it was before the bulk load existed.
+     */
+    private final String initialLoad;
     private final List<String> log = new ArrayList<>();
     private final long started = System.nanoTime();
 
@@ -98,6 +104,10 @@ final class Trial {
         this.workloadSeed = r.nextLong();
         this.random = r.split();
         this.faults = faults(r.split());
+        // -Dgenerative.initialLoad=bulk loads every trial without a join in bulk.
+        this.initialLoad = v1.targets().stream().anyMatch(t -> t.joinAlias() != null) ? "snapshot"
+                : "bulk".equals(System.getProperty("generative.initialLoad")) || new SplittableRandom(seed ^ 0x62756c6bL).nextBoolean()
+                ? "bulk" : "snapshot";
     }
 
     /**
@@ -137,7 +147,7 @@ final class Trial {
 
     /** The generated schema, both spec versions and the Flyway migrations: printed with a failure. */
     String describe() {
-        return "-- faults " + faults + "\n-- legacy schema\n" + schema.describe() + "-- spec v1\n" + v1.yaml() + "-- spec v2 (" + v2.targetId() + " gains a column)\n"
+        return "-- faults " + faults + ", initial.load=" + initialLoad + "\n-- legacy schema\n" + schema.describe() + "-- spec v1\n" + v1.yaml() + "-- spec v2 (" + v2.targetId() + " gains a column)\n"
                 + v2.spec().yaml() + "-- Flyway V1\n" + v1.flywayV1() + "-- Flyway V2\n" + v2.flyway();
     }
 
@@ -164,6 +174,7 @@ final class Trial {
         settings.put(TransformConfig.STATE_DIR.name(), work.resolve("streams").toString());
         settings.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + work.resolve("flyway"));
         settings.put(TransformConfig.SETTLE_MS.name(), "3000");
+        settings.put(PipelineConfig.INITIAL_LOAD.name(), initialLoad);
         PipelineConfig config = PipelineConfig.parse(settings, "generative trial " + name);
         String legacyUrl = settings.get(PipelineConfig.LEGACY_JDBC_URL.name());
         String targetUrl = settings.get(PipelineConfig.TARGET_JDBC_URL.name());
@@ -190,7 +201,7 @@ final class Trial {
             total = WorkloadGenerator.fill(c, schema, new SplittableRandom(workloadSeed ^ 0x5eedL), 10 + random.nextInt(40), rows,
                     30 + random.nextInt(100), next);
         }
-        note("faults " + faults + "; legacy: " + schema.tables().size() + " table(s), " + rows + " driving rows, ledger total " + total);
+        note("faults " + faults + ", initial.load=" + initialLoad + "; legacy: " + schema.tables().size() + " table(s), " + rows + " driving rows, ledger total " + total);
 
         Target ledger = v1.ledger();
         boolean passed = false;

@@ -44,7 +44,8 @@ import java.util.function.Supplier;
  * parallel, so that streaming continues from the same point with the migration's state in place:
  * <pre>
  *   legacy table (chunks of pages, at the slot's exported snapshot, several workers)
- *     ── SnapshotImages ──▶ the capture's row image ──┬─▶ migration's TOAST-fill store changelog   (MigrationSeeds.image)
+ *     ── SnapshotImages ──▶ the capture's row image ──┬─▶ the legacy topic, and the migration's TOAST-fill
+ *                                                      │   store changelog                          (MigrationSeeds.images)
  *                                                      └─▶ MigrationProcessor's target rows ──┬─▶ COPY into the target (TableApplier.CopyPlan)
  *                                                                                              └─▶ comparison's expected-row changelogs
  * </pre>
@@ -293,13 +294,19 @@ public final class BulkLoad {
             }
             Map<String, Copy> copies = new LinkedHashMap<>();
             long[] dead = {0};
-            long[] bytes = {0};
             LogSequenceNumber point = snapshot.consistentPoint();
             long now = System.currentTimeMillis();
             long rows;
+            // Progress as the rows are read, not only per committed chunk: the counts move every 1,024 rows.
+            long[] counted = {0};
             try (Connection reading = snapshot.open()) {
                 rows = reader.read(reading, work.chunk.predicate(), point, now, image -> {
-                    send(seeds.image(table.name, image.key(), image.envelope()));
+                    if (++counted[0] % 1024 == 0) {
+                        table.rows.addAndGet(1024);
+                    }
+                    MigrationSeeds.Images images = seeds.images(table.name, image.key(), image.envelope());
+                    send(images.legacy());
+                    send(images.stored());
                     MigrationSeeds.Seeded seeded = seeds.seed(table.name, image.key(), image.envelope(), now);
                     for (MigrationSeeds.Failure failure : seeded.failures()) {
                         deadLetter(table.name, image.key(), image.envelope(), now, failure);
@@ -318,7 +325,7 @@ public final class BulkLoad {
                                 copy = new Copy(row.mapping().targetTable(), plan(row.mapping(), row.key(), row.row()));
                                 copies.put(row.mapping().targetTable(), copy);
                             }
-                            bytes[0] += copy.add(row.key(), row.row());
+                            table.bytes.addAndGet(copy.add(row.key(), row.row()));
                         } catch (SQLException e) {
                             throw new IllegalStateException(e);
                         }
@@ -342,7 +349,7 @@ public final class BulkLoad {
             }
             try {
                 for (Copy copy : copies.values()) {
-                    bytes[0] += copy.end();
+                    table.bytes.addAndGet(copy.end());
                 }
                 for (Copy copy : copies.values()) {
                     targets.get(copy.table).commit();
@@ -350,8 +357,7 @@ public final class BulkLoad {
             } catch (SQLException e) {
                 throw failed(work, e);
             }
-            table.rows.addAndGet(rows);
-            table.bytes.addAndGet(bytes[0]);
+            table.rows.addAndGet(rows - counted[0] / 1024 * 1024);
             table.deadLettered.addAndGet(dead[0]);
             table.chunksDone.incrementAndGet();
             PausePoints.reach(PausePoints.LOAD_CHUNK_COMMITTED);

@@ -52,13 +52,14 @@ import java.util.stream.Stream;
  *       its process, so it starts over: the slot is dropped, the target tables it filled emptied, the
  *       seeded changelog topics and the applications' local state deleted;</li>
  *   <li>the target tables must be empty; the changelog topics of the seeded stores are created with
- *       the partitions of their input topics;</li>
+ *       the partitions of their input topics; legacy topics that hold records (an interrupted load's
+ *       images) are emptied;</li>
  *   <li>the legacy capture's publication and slot are created with an exported snapshot, and
  *       {@link BulkLoad} reads every legacy table at it, logging its progress every
  *       {@link #PROGRESS_EVERY};</li>
- *   <li>the load is recorded as complete, and the tables as covered by it for this generation
- *       ({@link MigrationGenerations#bulkLoadCoverage}): a later generation re-reads the legacy topics,
- *       which do not hold these rows, so it re-reads the tables from the legacy database.</li>
+ *   <li>the migration application's offsets are committed at the legacy topics' ends (which hold
+ *       each row's image, then the stream), the load is recorded as complete, and the tables as
+ *       covered: a later generation re-reads the images and the stream, as after a snapshot.</li>
  * </ol>
  * Why start over rather than resume: chunks not yet read can only be read at a later snapshot, and
  * the stream from the slot's consistent point would then take the rows they hold back through older
@@ -154,6 +155,7 @@ final class InitialBulkLoad {
         }
         generations.initialLoadStarted(prefix, generation.number());
         recreateChangelogs(seeds.changelogTopics());
+        emptyLegacyTopics(seeds.legacyTables());
         deleteLocalState(List.of(migrationApplicationId, Topics.comparisonApplication(prefix)));
         ExportedSnapshot snapshot;
         try {
@@ -192,10 +194,12 @@ final class InitialBulkLoad {
                 LOG.debug("Closing the exported snapshot: {}", e.toString());
             }
         }
+        startMigrationAfterImages(seeds.legacyTables());
         generations.initialLoadFinished(prefix, generation.number(), snapshot.consistentPoint().asString(), done.rows());
-        generations.covered(prefix, seeds.legacyTables(), MigrationGenerations.bulkLoadCoverage(generation.number()));
+        // The legacy topics hold each row's image, then the stream: the whole history, as after a snapshot.
+        generations.covered(prefix, seeds.legacyTables(), "bulk load");
         result = done;
-        report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d state records, %,d dead-lettered); streaming"
+        report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d records to Kafka, %,d dead-lettered); streaming"
                         + " continues from %s", lines.next(), done.rows(), done.millis() / 1000.0, done.rowsPerSecond(), done.stateRecords(),
                 done.deadLettered(), snapshot.consistentPoint().asString()));
     }
@@ -245,20 +249,8 @@ final class InitialBulkLoad {
             }
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             for (Map.Entry<String, String> e : changelogs.entrySet()) {
-                NewTopic topic = new NewTopic(e.getKey(), partitions(e.getValue()), rf)
-                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
-                while (true) {
-                    try {
-                        admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
-                        break;
-                    } catch (ExecutionException ex) {
-                        if (!(ex.getCause() instanceof TopicExistsException) || System.nanoTime() > deadline) {
-                            throw new IllegalStateException("Cannot create changelog topic '" + e.getKey() + "' on "
-                                    + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + ex.getCause(), ex.getCause());
-                        }
-                        Thread.sleep(200); // still being deleted
-                    }
-                }
+                createRetrying(admin, new NewTopic(e.getKey(), partitions(e.getValue()), rf)
+                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)), deadline);
             }
             awaitKnown(admin, changelogs.keySet());
         } catch (InterruptedException e) {
@@ -267,6 +259,100 @@ final class InitialBulkLoad {
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("Cannot prepare the changelog topics of the initial load on "
                     + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + e, e);
+        }
+    }
+
+    /**
+     * Deletes and creates again, with the same partitions and configuration, the legacy topics that
+     * hold records: a capture without offsets never produced to them, so what they hold is an
+     * interrupted load's images (or an interrupted snapshot's reads), which a later generation's
+     * re-read would take for history. A broker finishes a deletion asynchronously, so creation is
+     * retried while the old topic is still being deleted.
+     */
+    private void emptyLegacyTopics(List<String> legacyTables) {
+        List<String> topics = legacyTables.stream().map(t -> Topics.legacy(prefix, t)).toList();
+        try (Admin admin = admin()) {
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new java.util.LinkedHashMap<>();
+            Map<String, TopicDescription> described = admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS);
+            described.forEach((topic, d) -> d.partitions().forEach(p -> latest.put(new org.apache.kafka.common.TopicPartition(topic,
+                    p.partition()), org.apache.kafka.clients.admin.OffsetSpec.latest())));
+            java.util.Set<String> holding = new java.util.LinkedHashSet<>();
+            admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS).forEach((tp, info) -> {
+                if (info.offset() > 0) {
+                    holding.add(tp.topic());
+                }
+            });
+            if (holding.isEmpty()) {
+                return;
+            }
+            var resources = holding.stream().map(t -> new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t)).toList();
+            Map<String, Map<String, String>> configs = new java.util.LinkedHashMap<>();
+            admin.describeConfigs(resources).all().get(30, TimeUnit.SECONDS).forEach((r, config) -> configs.put(r.name(),
+                    config.entries().stream().filter(e -> e.source() == org.apache.kafka.clients.admin.ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG)
+                            .collect(Collectors.toMap(org.apache.kafka.clients.admin.ConfigEntry::name,
+                                    org.apache.kafka.clients.admin.ConfigEntry::value))));
+            admin.deleteTopics(holding).all().get(30, TimeUnit.SECONDS);
+            LOG.info("Emptied the legacy topics {} of an earlier, unfinished load", holding);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            for (String topic : holding) {
+                TopicDescription d = described.get(topic);
+                NewTopic fresh = new NewTopic(topic, d.partitions().size(), (short) d.partitions().get(0).replicas().size())
+                        .configs(configs.get(topic));
+                createRetrying(admin, fresh, deadline);
+            }
+            awaitKnown(admin, holding);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while emptying the legacy topics", e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Cannot empty the legacy topics " + topics + " on " + config.get(PipelineConfig.KAFKA_BOOTSTRAP)
+                    + " before the initial load: " + e, e);
+        }
+    }
+
+    /**
+     * Commits the migration application's offsets at the legacy topics' ends, which the images just
+     * reached: the application starts with the state seeded from them and reads only what the stream
+     * adds; a later generation's application, without offsets, re-reads the images first. Kafka
+     * Streams starts a task from its group's committed offsets (its consumer group is its
+     * application id), and the group has no member before it starts.
+     */
+    private void startMigrationAfterImages(List<String> legacyTables) {
+        try (Admin admin = admin()) {
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new java.util.LinkedHashMap<>();
+            for (String t : legacyTables) {
+                String topic = Topics.legacy(prefix, t);
+                for (int p = 0; p < partitions(topic); p++) {
+                    latest.put(new org.apache.kafka.common.TopicPartition(topic, p), org.apache.kafka.clients.admin.OffsetSpec.latest());
+                }
+            }
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> ends = new java.util.LinkedHashMap<>();
+            admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS)
+                    .forEach((tp, info) -> ends.put(tp, new org.apache.kafka.clients.consumer.OffsetAndMetadata(info.offset())));
+            admin.alterConsumerGroupOffsets(migrationApplicationId, ends).all().get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while committing the migration's starting offsets", e);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Cannot commit the starting offsets of " + migrationApplicationId + " on "
+                    + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + " after the initial load: " + e + ". Start the pipeline again: the"
+                    + " load starts over", e);
+        }
+    }
+
+    private void createRetrying(Admin admin, NewTopic topic, long deadline) throws InterruptedException, java.util.concurrent.TimeoutException {
+        while (true) {
+            try {
+                admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException ex) {
+                if (!(ex.getCause() instanceof TopicExistsException) || System.nanoTime() > deadline) {
+                    throw new IllegalStateException("Cannot create topic '" + topic.name() + "' on "
+                            + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + ex.getCause(), ex.getCause());
+                }
+                Thread.sleep(200); // still being deleted
+            }
         }
     }
 

@@ -260,32 +260,20 @@ public final class MigrationGenerations {
         }
     }
 
-    /** The legacy tables the capture of {@code pipeline} has read whole (initial or incremental snapshot), whoever reads them. */
-    public Set<String> coveredTables(String pipeline) {
-        return coveredTables(pipeline, -1);
-    }
-
     /**
-     * The legacy tables whose whole history generation {@code generation}'s migration has: read whole
-     * into the legacy topics (an initial or incremental snapshot), or loaded outside the stream by that
-     * very generation ({@link #bulkLoadCoverage}). A later generation re-reads the legacy topics, which
-     * lack the rows a bulk load read from the database, so to it those tables are not covered.
-     *
-     * @param generation the reading generation; -1 counts every bulk load as covering
+     * The legacy tables whose whole history the legacy topics hold: read whole by the capture (an
+     * initial or incremental snapshot), or loaded by a bulk initial load, which writes each row's
+     * image to the legacy topic before the stream.
      */
-    public Set<String> coveredTables(String pipeline, long generation) {
+    public Set<String> coveredTables(String pipeline) {
         try (Connection c = connect()) {
             OrchestrationTables.createGenerationTables(c);
             Set<String> out = new LinkedHashSet<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT table_name, covered_by FROM " + COVERED_TABLE
-                    + " WHERE pipeline = ? ORDER BY table_name")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT table_name FROM " + COVERED_TABLE + " WHERE pipeline = ? ORDER BY table_name")) {
                 ps.setString(1, pipeline);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        String how = rs.getString(2);
-                        if (generation < 0 || !how.startsWith(BULK_LOAD) || how.equals(bulkLoadCoverage(generation))) {
-                            out.add(rs.getString(1));
-                        }
+                        out.add(rs.getString(1));
                     }
                 }
             }
@@ -295,24 +283,12 @@ public final class MigrationGenerations {
         }
     }
 
-    private static final String BULK_LOAD = "bulk load in generation ";
-
-    /** How tables loaded outside the stream by {@code generation} are covered ({@link #covered}'s {@code how}). */
-    public static String bulkLoadCoverage(long generation) {
-        return BULK_LOAD + generation;
-    }
-
-    /**
-     * Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. A
-     * table already covered keeps its record, unless a bulk load covered it: a snapshot into the
-     * legacy topics then covers it for every generation.
-     */
+    /** Records that the capture of {@code pipeline} has read {@code tables} whole, by {@code how}. */
     public void covered(String pipeline, List<String> tables, String how) {
         try (Connection c = connect()) {
             OrchestrationTables.createGenerationTables(c);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " AS t (pipeline, table_name, covered_by) "
-                    + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO UPDATE SET covered_by = EXCLUDED.covered_by, covered_at = now() "
-                    + "WHERE t.covered_by LIKE '" + BULK_LOAD + "%' AND EXCLUDED.covered_by NOT LIKE '" + BULK_LOAD + "%'")) {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + COVERED_TABLE + " (pipeline, table_name, covered_by) "
+                    + "VALUES (?, ?, ?) ON CONFLICT (pipeline, table_name) DO NOTHING")) {
                 for (String t : tables) {
                     ps.setString(1, pipeline);
                     ps.setString(2, t);

@@ -396,7 +396,7 @@ public final class Pipeline implements AutoCloseable {
      * while this generation's backfill is not complete, tables whose topic was truncated by retention.
      */
     private List<String> tablesLackingHistory(MigrationGenerations generations) {
-        Set<String> covered = generations.coveredTables(prefix, generation.number());
+        Set<String> covered = generations.coveredTables(prefix);
         Set<String> lacking = new LinkedHashSet<>();
         for (String t : sourceTables()) {
             if (!covered.contains(t)) {
@@ -435,7 +435,7 @@ public final class Pipeline implements AutoCloseable {
      */
     private Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
                                                                                            MigrationGenerations generations) {
-        Set<String> covered = generations.coveredTables(prefix, generation.number());
+        Set<String> covered = generations.coveredTables(prefix);
         List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
         String signal = legacyCapture.requestIncrementalSnapshot(tables);
         LOG.info("The legacy topics lack the history of {}: incremental snapshot requested (signal {})", tables, signal);

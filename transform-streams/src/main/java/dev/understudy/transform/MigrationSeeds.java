@@ -29,7 +29,8 @@ import java.util.function.ToIntFunction;
  * for rows read outside it (a bulk load at an exported snapshot): each row's stored image (the
  * migration's {@code toast-prior-rows-<table>} store) and each target's expected row (the
  * comparison's {@code expected} and {@code expected-source} stores), as records of those stores'
- * changelog topics, plus the target rows themselves, for the loader to write.
+ * changelog topics, plus the target rows themselves, for the loader to write, and each row's record
+ * on its legacy topic, so that the topic keeps the whole history a later generation re-reads.
  * <p>
  * Why changelogs: a Kafka Streams task that starts without local state restores each store from its
  * changelog topic, {@code <application.id>-<store>-changelog} (Kafka Streams docs, "Fault-tolerant
@@ -173,15 +174,29 @@ public final class MigrationSeeds {
     }
 
     /**
-     * The migration's stored image of the row (its TOAST-fill store), which every legacy row seeds
-     * whether or not a mapping can map it, as in the stream.
+     * A row's image twice: as the record the capture's snapshot would have produced to the legacy
+     * topic ({@code legacy}: the legacy key and envelope bytes, in the partition the capture's
+     * producer would choose), and as the migration's stored image of the row ({@code stored}, its
+     * TOAST-fill store), which every legacy row seeds whether or not a mapping can map it, as in the
+     * stream.
      */
-    public StoreRecord image(String legacyTable, GenericRecord key, GenericRecord envelope) {
+    public record Images(StoreRecord legacy, StoreRecord stored) {
+    }
+
+    /** The row's {@link Images}, its key and envelope serialized once for both. */
+    public Images images(String legacyTable, GenericRecord key, GenericRecord envelope) {
         String legacyTopic = Topics.legacy(prefix, legacyTable);
         byte[] keyBytes = keys.serialize(legacyTopic, key);
-        return new StoreRecord(changelog(migrationApplicationId, MigrationTopology.toastStoreName(legacyTable)),
-                partition(keyBytes, legacyTopic), KeyJson.encode(key).getBytes(StandardCharsets.UTF_8),
-                ToastFillProcessor.snapshotRead(values.serialize(legacyTopic, envelope)));
+        byte[] envelopeBytes = values.serialize(legacyTopic, envelope);
+        int partition = partition(keyBytes, legacyTopic);
+        return new Images(new StoreRecord(legacyTopic, partition, keyBytes, envelopeBytes),
+                new StoreRecord(changelog(migrationApplicationId, MigrationTopology.toastStoreName(legacyTable)), partition,
+                        KeyJson.encode(key).getBytes(StandardCharsets.UTF_8), ToastFillProcessor.snapshotRead(envelopeBytes)));
+    }
+
+    /** The migration's stored image of the row ({@link Images#stored}). */
+    public StoreRecord image(String legacyTable, GenericRecord key, GenericRecord envelope) {
+        return images(legacyTable, key, envelope).stored();
     }
 
     /** A dead letter, as the stream writes it to the dead-letter topic. */
