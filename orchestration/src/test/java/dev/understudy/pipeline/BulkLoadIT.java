@@ -135,6 +135,31 @@ class BulkLoadIT {
                 churn.burst(200);
                 assertConverged(stack, pipeline);
             }
+
+            // A start that finds the load recorded complete but no capture offsets (as after a crash
+            // between the load and Debezium's first offset flush): no load again, no snapshot; the
+            // capture streams from its slot's confirmed position, and the target keeps converging.
+            deleteTopic(stack, Topics.offsets("bulk", "legacy"));
+            churn.burst(200);
+            try (Pipeline pipeline = new Pipeline(config, spec).start()) {
+                assertNull(pipeline.initialLoad(), "a load recorded complete is not done again");
+                churn.burst(200);
+                assertConverged(stack, pipeline);
+                assertEquals(0, pipeline.legacyCapture().metrics().snapshotRows(), "the capture took no snapshot");
+                assertEquals(0, deadLetters(stack, "bulk"), "records on the dead-letter topic");
+            }
+        }
+    }
+
+    /** Deletes a topic and waits until the broker no longer lists it (deletion completes asynchronously). */
+    private static void deleteTopic(EmbeddedStack stack, String topic) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers()))) {
+            admin.deleteTopics(List.of(topic)).all().get();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (admin.listTopics().names().get().contains(topic)) {
+                assertTrue(System.nanoTime() < deadline, "topic " + topic + " still listed 30 s after its deletion");
+                Thread.sleep(100);
+            }
         }
     }
 
