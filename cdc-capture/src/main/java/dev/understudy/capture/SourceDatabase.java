@@ -55,11 +55,7 @@ final class SourceDatabase {
      * every captured table; a FOR ALL TABLES publication already covers them.
      */
     List<String> addMissingTablesToPublication() throws SQLException {
-        List<String> wanted = new ArrayList<>(settings.tables());
-        if (table != null) {
-            wanted.add(table);
-            wanted.add(settings.heartbeatTable());
-        }
+        List<String> wanted = publishedTables();
         List<String> added = new ArrayList<>();
         try (Connection c = connect()) {
             try (PreparedStatement ps = c.prepareStatement("SELECT puballtables FROM pg_publication WHERE pubname = ?")) {
@@ -122,14 +118,9 @@ final class SourceDatabase {
                     }
                 }
             }
-            List<String> wanted = new ArrayList<>(settings.tables());
-            if (table != null) {
-                wanted.add(table);
-                wanted.add(settings.heartbeatTable());
-            }
             List<String> existing = new ArrayList<>();
             try (PreparedStatement exists = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
-                for (String t : wanted) {
+                for (String t : publishedTables()) {
                     exists.setString(1, SqlNames.qualified(t));
                     try (ResultSet rs = exists.executeQuery()) {
                         rs.next();
@@ -145,6 +136,16 @@ final class SourceDatabase {
             LOG.info("Capture '{}': created publication {} for {}", settings.name(), settings.publication(), existing);
             return true;
         }
+    }
+
+    /** The tables the capture's publication holds: the captured tables, then the signal and heartbeat tables. */
+    private List<String> publishedTables() {
+        List<String> wanted = new ArrayList<>(settings.tables());
+        if (table != null) {
+            wanted.add(table);
+            wanted.add(settings.heartbeatTable());
+        }
+        return wanted;
     }
 
     /** Creates the signal table and the heartbeat table when missing. */

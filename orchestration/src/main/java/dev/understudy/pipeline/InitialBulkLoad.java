@@ -17,7 +17,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -252,7 +251,8 @@ final class InitialBulkLoad {
                 createRetrying(admin, new NewTopic(e.getKey(), partitions(e.getValue()), rf)
                         .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)), deadline);
             }
-            awaitKnown(admin, changelogs.keySet());
+            // A broker learns of new topics asynchronously (KRaft); producing before it knows them fails.
+            Pipeline.describeWhenKnown(admin, changelogs.keySet());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while creating the changelog topics of the initial load", e);
@@ -301,7 +301,7 @@ final class InitialBulkLoad {
                         .configs(configs.get(topic));
                 createRetrying(admin, fresh, deadline);
             }
-            awaitKnown(admin, holding);
+            Pipeline.describeWhenKnown(admin, holding);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while emptying the legacy topics", e);
@@ -352,22 +352,6 @@ final class InitialBulkLoad {
                             + config.get(PipelineConfig.KAFKA_BOOTSTRAP) + ": " + ex.getCause(), ex.getCause());
                 }
                 Thread.sleep(200); // still being deleted
-            }
-        }
-    }
-
-    /** A broker learns of new topics asynchronously (KRaft); producing before it knows them fails. */
-    private static void awaitKnown(Admin admin, java.util.Set<String> topics) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (true) {
-            try {
-                admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS);
-                return;
-            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
-                    throw new IllegalStateException("The changelog topics " + topics + " did not become known: " + e, e);
-                }
-                Thread.sleep(100);
             }
         }
     }

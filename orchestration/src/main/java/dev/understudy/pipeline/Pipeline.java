@@ -672,7 +672,7 @@ public final class Pipeline implements AutoCloseable {
      * log asynchronously (KRaft), so a describe right after the create may still answer
      * UNKNOWN_TOPIC_OR_PARTITION; it is asked again for up to 10 s.
      */
-    private static Map<String, TopicDescription> describeWhenKnown(Admin admin, Set<String> names)
+    static Map<String, TopicDescription> describeWhenKnown(Admin admin, Set<String> names)
             throws InterruptedException, ExecutionException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (true) {
