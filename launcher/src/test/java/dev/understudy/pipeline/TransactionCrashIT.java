@@ -129,8 +129,9 @@ class TransactionCrashIT {
                         } else if (run.exitValue() == PausePoints.EXIT_CODE) {
                             outcomes.add("run " + (i - 1) + ": halted at its kill point");
                         } else {
+                            Path log = logs.resolve("run-" + (i - 1) + ".log").toAbsolutePath();
                             fail("run " + (i - 1) + " exited with code " + run.exitValue() + " instead of halting at its kill point; see "
-                                    + logs.resolve("run-" + (i - 1) + ".log").toAbsolutePath() + "; " + reader.describe());
+                                    + log + "; " + reader.describe() + "; the log ends:\n" + tail(log, 40));
                         }
                     }
                     // Every other restart, the writer's group keeps its dead member, as after any crash that
@@ -180,6 +181,16 @@ class TransactionCrashIT {
                     run.destroyForcibly().waitFor();
                 }
             }
+        }
+    }
+
+    /** The last {@code lines} lines of a run's log, for a failure message that stands on its own (a CI run keeps no files). */
+    private static String tail(Path log, int lines) {
+        try {
+            List<String> all = List.of(new String(Files.readAllBytes(log), StandardCharsets.UTF_8).split("\n"));
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(cannot read " + log + ": " + e.getMessage() + ")";
         }
     }
 

@@ -4,6 +4,8 @@ import dev.understudy.capture.CaptureSettings;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -33,6 +35,9 @@ import java.util.function.Consumer;
  * together, each naming the part and its address; passwords are never printed.
  */
 public final class Preflight {
+    private static final Logger LOG = LoggerFactory.getLogger(Preflight.class);
+    /** Waited beyond wal_sender_timeout for a slot's walsender to exit, ms. */
+    static final long SLOT_RELEASE_MARGIN_MS = 5_000;
     private Preflight() {
     }
 
@@ -96,21 +101,77 @@ public final class Preflight {
                 problems.add(where + " has wal_level=" + walLevel + "; logical decoding needs wal_level=logical"
                         + " (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)");
             }
-            // A slot streams to one client at a time; an active one means this pipeline already runs.
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT active_pid FROM pg_replication_slots WHERE slot_name = ? AND active")) {
-                ps.setString(1, slot);
-                try (ResultSet active = ps.executeQuery()) {
-                    if (active.next()) {
-                        problems.add("replication slot '" + slot + "' on the " + where + " is in use by server process "
-                                + active.getInt(1) + ": a pipeline named '" + pipelineName
-                                + "' is already running against it; stop that one, or give this one another pipeline.name");
-                    }
-                }
+            String held = slotHeldBy(c, slot, where, pipelineName);
+            if (held != null) {
+                problems.add(held);
             }
         } catch (SQLException e) {
             problems.add("cannot connect to " + where + ": " + e.getMessage() + " (SQLSTATE " + e.getSQLState()
                     + "); check " + role + ".jdbc.url, " + role + ".user and " + role + ".password");
+        }
+    }
+
+    /**
+     * Null once replication slot {@code slot} is free, or the problem when another connection keeps
+     * streaming from it. A slot streams to one client at a time, so an active one usually means this
+     * pipeline already runs; but after a crash of the process that held it (kill -9, a halt, a host
+     * gone) the slot stays active until the server ends that walsender. PostgreSQL ends it when it
+     * notices the closed connection: at once when it waits for its client, only at its next write
+     * when it is busy decoding a large transaction, and after {@code wal_sender_timeout} when the
+     * client vanished without closing ("Terminate replication connections that are inactive for
+     * longer than this amount of time", PostgreSQL docs, 19.6.1). So an active slot is waited for up
+     * to that timeout before the start is refused; a supervisor restarting a crashed pipeline at once
+     * then gets a start, not a refusal.
+     */
+    static String slotHeldBy(Connection c, String slot, String where, String pipelineName) throws SQLException {
+        long timeoutMs;
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_sender_timeout'")) {
+            // In ms; 0 disables the timeout, and a silent client then holds the slot until it is killed.
+            timeoutMs = rs.next() ? rs.getLong(1) : 60_000;
+        }
+        long waitMs = timeoutMs > 0 ? timeoutMs + SLOT_RELEASE_MARGIN_MS : SLOT_RELEASE_MARGIN_MS;
+        long deadline = System.nanoTime() + waitMs * 1_000_000;
+        boolean told = false;
+        try (PreparedStatement ps = c.prepareStatement("SELECT s.active_pid, a.client_addr::text, a.backend_start FROM pg_replication_slots s"
+                + " LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = ? AND s.active")) {
+            ps.setString(1, slot);
+            while (true) {
+                int pid;
+                String client;
+                java.sql.Timestamp since;
+                try (ResultSet active = ps.executeQuery()) {
+                    if (!active.next()) {
+                        if (told) {
+                            LOG.info("Replication slot '{}' on the {} was released; starting", slot, where);
+                        }
+                        return null;
+                    }
+                    pid = active.getInt(1);
+                    client = active.getString(2);
+                    since = active.getTimestamp(3);
+                }
+                String holder = "server process " + pid + (client == null ? "" : " (client " + client + (since == null ? "" : ", connected "
+                        + since.toInstant() + ")") + ")");
+                if (System.nanoTime() >= deadline) {
+                    return "replication slot '" + slot + "' on the " + where + " is in use by " + holder + " and stayed so for "
+                            + waitMs / 1000 + " s (wal_sender_timeout " + timeoutMs + " ms plus " + SLOT_RELEASE_MARGIN_MS / 1000
+                            + " s): a pipeline named '" + pipelineName + "' is already running against it; stop that one, or give this"
+                            + " one another pipeline.name (SELECT pg_terminate_backend(" + pid + ") ends the connection when it is"
+                            + " known to be dead)";
+                }
+                if (!told) {
+                    LOG.info("Replication slot '{}' on the {} is in use by {}; waiting up to {} s for it to be released, as after a"
+                            + " crash of the pipeline that held it", slot, where, holder, waitMs / 1000);
+                    told = true;
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return "interrupted while waiting for replication slot '" + slot + "' on the " + where + " to be released";
+                }
+            }
         }
     }
 
