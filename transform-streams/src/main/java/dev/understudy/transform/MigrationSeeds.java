@@ -78,8 +78,19 @@ public final class MigrationSeeds {
     private final Serializer<GenericRecord> values;
     private final ToIntFunction<String> partitions;
 
-    private record Target(TableMapping mapping, MigrationProcessor processor, ComparisonStoreNames stores) {
+    /**
+     * A target of a legacy table, with the names its seeds go to, built once: a topic name built per
+     * row would be hashed again by every map it is looked up in (the producer's, the serializer's).
+     */
+    private record Target(TableMapping mapping, MigrationProcessor processor, ComparisonStoreNames stores, String newTopic,
+                          String expectedChangelog, String expectedSourceChangelog) {
     }
+
+    /** The legacy table's own names, built once for the same reason. */
+    private record Source(String legacyTopic, String imageChangelog) {
+    }
+
+    private final Map<String, Source> sources = new LinkedHashMap<>();
 
     /**
      * @param comparisonApplicationId the comparison's application id, or null when the comparison
@@ -104,8 +115,13 @@ public final class MigrationSeeds {
             String legacyTopic = Topics.legacy(prefix, m.sourceTable());
             MigrationProcessor processor = new MigrationProcessor(m, registry, legacyTopic, Topics.deadLetter(prefix),
                     "unused-row-sink", "unused-dead-letter-sink", stamp);
-            bySource.computeIfAbsent(m.sourceTable(), t -> new ArrayList<>())
-                    .add(new Target(m, processor, ComparisonStoreNames.of(ComparisonTopology.nodeName(m))));
+            ComparisonStoreNames stores = ComparisonStoreNames.of(ComparisonTopology.nodeName(m));
+            bySource.computeIfAbsent(m.sourceTable(), t -> new ArrayList<>()).add(new Target(m, processor, stores,
+                    Topics.newSchema(prefix, m.targetTable()),
+                    comparisonApplicationId == null ? null : changelog(comparisonApplicationId, stores.expected()),
+                    comparisonApplicationId == null ? null : changelog(comparisonApplicationId, stores.expectedSource())));
+            sources.computeIfAbsent(m.sourceTable(), t -> new Source(legacyTopic,
+                    changelog(migrationApplicationId, MigrationTopology.toastStoreName(t))));
         }
     }
 
@@ -140,7 +156,7 @@ public final class MigrationSeeds {
         List<StoreRecord> state = new ArrayList<>();
         List<TargetRow> rows = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
-        String legacyTopic = Topics.legacy(prefix, legacyTable);
+        String legacyTopic = source(legacyTable).legacyTopic();
         for (Target t : targets(legacyTable)) {
             List<Record<Object, Object>> mapped;
             try {
@@ -156,16 +172,14 @@ public final class MigrationSeeds {
                 GenericRecord row = (GenericRecord) r.value();
                 rows.add(new TargetRow(t.mapping, targetKey, row));
                 if (comparisonApplicationId != null) {
-                    String newTopic = Topics.newSchema(prefix, t.mapping.targetTable());
-                    byte[] keyBytes = keys.serialize(newTopic, targetKey);
-                    int partition = partition(keyBytes, newTopic);
+                    byte[] keyBytes = keys.serialize(t.newTopic, targetKey);
+                    int partition = partition(keyBytes, t.newTopic);
                     if (row != null) {
-                        state.add(new StoreRecord(changelog(comparisonApplicationId, t.stores.expected()), partition, keyBytes,
-                                values.serialize(newTopic, row)));
+                        state.add(new StoreRecord(t.expectedChangelog, partition, keyBytes, values.serialize(t.newTopic, row)));
                     }
                     // For a row the filter leaves out too: the comparison keeps the source of the
                     // tombstone the stream sends for it.
-                    state.add(new StoreRecord(changelog(comparisonApplicationId, t.stores.expectedSource()), partition, keyBytes,
+                    state.add(new StoreRecord(t.expectedSourceChangelog, partition, keyBytes,
                             ComparisonProcessor.seededSource(r.headers(), row == null)));
                 }
             }
@@ -185,13 +199,13 @@ public final class MigrationSeeds {
 
     /** The row's {@link Images}, its key and envelope serialized once for both. */
     public Images images(String legacyTable, GenericRecord key, GenericRecord envelope) {
-        String legacyTopic = Topics.legacy(prefix, legacyTable);
-        byte[] keyBytes = keys.serialize(legacyTopic, key);
-        byte[] envelopeBytes = values.serialize(legacyTopic, envelope);
-        int partition = partition(keyBytes, legacyTopic);
-        return new Images(new StoreRecord(legacyTopic, partition, keyBytes, envelopeBytes),
-                new StoreRecord(changelog(migrationApplicationId, MigrationTopology.toastStoreName(legacyTable)), partition,
-                        KeyJson.encode(key).getBytes(StandardCharsets.UTF_8), ToastFillProcessor.snapshotRead(envelopeBytes)));
+        Source source = source(legacyTable);
+        byte[] keyBytes = keys.serialize(source.legacyTopic(), key);
+        byte[] envelopeBytes = values.serialize(source.legacyTopic(), envelope);
+        int partition = partition(keyBytes, source.legacyTopic());
+        return new Images(new StoreRecord(source.legacyTopic(), partition, keyBytes, envelopeBytes),
+                new StoreRecord(source.imageChangelog(), partition, KeyJson.encode(key).getBytes(StandardCharsets.UTF_8),
+                        ToastFillProcessor.snapshotRead(envelopeBytes)));
     }
 
     /** The migration's stored image of the row ({@link Images#stored}). */
@@ -233,6 +247,14 @@ public final class MigrationSeeds {
             throw new IllegalArgumentException("No mapping reads legacy table " + legacyTable + "; tables read: " + bySource.keySet());
         }
         return t;
+    }
+
+    private Source source(String legacyTable) {
+        Source source = sources.get(legacyTable);
+        if (source == null) {
+            throw new IllegalArgumentException("No mapping reads legacy table " + legacyTable + "; tables read: " + bySource.keySet());
+        }
+        return source;
     }
 
     private int partition(byte[] keyBytes, String inputTopic) {

@@ -40,6 +40,15 @@ public class SpecTableMapping implements TableMapping {
     // Per legacy row schema: the compiled target, or the problems it has with that schema.
     private final Map<Schema, SourceChecker.Compiled> compiled = new ConcurrentHashMap<>();
     private final Map<Schema, List<SpecProblem>> mismatched = new ConcurrentHashMap<>();
+    /**
+     * The schema instance last compiled for, and its compilation: records of one table share one schema
+     * instance (the capture's converter, the deserializer's cache), while the map above compares a
+     * schema it holds with an equal but other instance field by field, for every row.
+     */
+    private volatile Last last;
+
+    private record Last(Schema schema, SourceChecker.Compiled compiled) {
+    }
 
     /** The mapping of a target: a {@link JoinedTableMapping} when the target has a join. */
     static SpecTableMapping of(String file, SpecModel.Target target) {
@@ -188,8 +197,13 @@ public class SpecTableMapping implements TableMapping {
     }
 
     private SourceChecker.Compiled compiledFor(Schema sourceRow) {
+        Last l = last;
+        if (l != null && l.schema == sourceRow) {
+            return l.compiled;
+        }
         SourceChecker.Compiled c = compiled.get(sourceRow);
         if (c != null) {
+            last = new Last(sourceRow, c);
             return c;
         }
         List<SpecProblem> known = mismatched.get(sourceRow);
