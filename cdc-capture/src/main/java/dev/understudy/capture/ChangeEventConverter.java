@@ -37,6 +37,8 @@ final class ChangeEventConverter {
         }
     }
 
+    /** Debezium's {@code op} of a snapshot read. */
+    private static final String READ = "r";
     /** Debezium's {@code source.snapshot} value for rows read by an incremental snapshot. */
     static final String INCREMENTAL = "incremental";
 
@@ -144,10 +146,14 @@ final class ChangeEventConverter {
             String op = value.getString("op");
             Long lsn = source.getInt64("lsn");
             String snapshotFlag = source.getString("snapshot");
-            // "true", "first", "last", "first_in_data_collection", "last_in_data_collection" mark
-            // initial-snapshot reads; "false" (or null) a streamed change; "incremental" an
-            // incremental-snapshot read (treated as a read too).
-            boolean snapshot = snapshotFlag != null && !"false".equals(snapshotFlag);
+            // A snapshot read, initial or incremental, is an event with op "r" ("read (applies to only
+            // snapshots)", Debezium's PostgreSQL connector docs, "Change event values"); its flag
+            // ("true", "first", "last", ..., "incremental") says which. The flag alone does not tell a
+            // read from a change: restarted from offsets stored during an incremental snapshot,
+            // Debezium 3.6 flags the streamed changes that follow "true" as well (BulkLoadCrashIT saw
+            // it), and a change taken for a read would be versioned like one (0) and dropped by the
+            // writer as older than the row it already holds.
+            boolean snapshot = READ.equals(op);
             GenericRecord src = new GenericData.Record(Contracts.SOURCE);
             src.put("connector", connectorName);
             src.put("db", source.getString("db"));

@@ -15,6 +15,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -88,6 +89,21 @@ class ChangeEventConverterTest {
         assertTrue(converter.convert(record("r", null, row(1), "true", 10L)).snapshot());
         assertTrue(converter.convert(record("r", null, row(2), "last", 10L)).snapshot());
         assertFalse(converter.convert(record("u", row(3), row(3), "false", 11L)).snapshot());
+    }
+
+    /**
+     * Restarted from offsets stored during an incremental snapshot, Debezium flags the streamed changes
+     * that follow as snapshot records: they stay changes, versioned and ordered by their commit.
+     */
+    @Test
+    void aChangeFlaggedAsASnapshotRecordIsStillAChange() {
+        for (String op : new String[]{"c", "u", "d"}) {
+            ChangeEventConverter.Converted c = converter.convert(record(op, row(7), "d".equals(op) ? null : row(7), "true", 21L));
+            assertFalse(c.snapshot(), op);
+            GenericRecord source = (GenericRecord) c.envelope().get("source");
+            assertEquals(false, source.get("snapshot"), op);
+            assertNotNull(source.get("commitOrder"), op);
+        }
     }
 
     @Test
