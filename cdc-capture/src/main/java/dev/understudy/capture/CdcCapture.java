@@ -330,6 +330,40 @@ public final class CdcCapture implements AutoCloseable {
      * @throws IllegalStateException    when the capture has no usable signal table, is not started, or the insert fails
      */
     public String requestIncrementalSnapshot(List<String> tables) {
+        if (!started || closed) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' is " + (closed ? "closed" : "not started")
+                    + "; request incremental snapshots of a running capture");
+        }
+        return requestIncrementalSnapshot(tables, Map.of());
+    }
+
+    /**
+     * Asks, before this stream-only capture starts ({@link #streamOnly()}), for an incremental
+     * snapshot of the rows of each table of {@code filters} where its filter holds (a SQL condition
+     * on the table, Debezium's {@code additional-conditions}). The signal is committed now, so it is
+     * in the WAL ahead of anything the capture will confirm: however the process ends, a capture
+     * that streams from the slot's position reads the signal and takes the snapshot. Progress:
+     * {@link #incrementalSnapshot()}.
+     *
+     * @return the signal's id
+     */
+    public String requestIncrementalSnapshotBeforeStart(Map<String, String> filters) {
+        if (started) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' has started already");
+        }
+        if (settings.signalTable() == null) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' has no signal table, so it cannot take incremental snapshots");
+        }
+        try {
+            source.createSignalTable();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Capture '" + settings.name() + "' cannot create its signal table " + settings.signalTable()
+                    + " on " + settings.jdbcUrl() + ": " + e.getMessage() + "; create it as " + Signals.SIGNAL_COLUMNS + " and start again", e);
+        }
+        return requestIncrementalSnapshot(new ArrayList<>(filters.keySet()), filters);
+    }
+
+    private String requestIncrementalSnapshot(List<String> tables, Map<String, String> filters) {
         if (tables == null || tables.isEmpty()) {
             throw new IllegalArgumentException("Name at least one table to snapshot; capture '" + settings.name()
                     + "' captures " + settings.tables());
@@ -349,10 +383,6 @@ public final class CdcCapture implements AutoCloseable {
         if (signalUnavailable != null) {
             throw new IllegalStateException("Capture '" + settings.name() + "' cannot run incremental snapshots: " + signalUnavailable);
         }
-        if (!started || closed) {
-            throw new IllegalStateException("Capture '" + settings.name() + "' is " + (closed ? "closed" : "not started")
-                    + "; request incremental snapshots of a running capture");
-        }
         Map<String, Long> estimates;
         try {
             estimates = source.estimatedRows(requested);
@@ -362,7 +392,7 @@ public final class CdcCapture implements AutoCloseable {
         }
         String id;
         try {
-            id = source.requestIncrementalSnapshot(requested);
+            id = source.requestIncrementalSnapshot(requested, filters);
         } catch (SQLException e) {
             throw new IllegalStateException("Capture '" + settings.name() + "' could not insert the execute-snapshot signal into "
                     + settings.signalTable() + " on " + settings.jdbcUrl() + ": " + e.getMessage(), e);

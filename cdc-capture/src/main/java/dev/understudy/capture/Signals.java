@@ -75,6 +75,15 @@ public final class Signals {
     }
 
     /**
+     * As {@link #requestIncrementalSnapshot(Connection, String, String, List)}, each table named in
+     * {@code filters} read only where its filter holds (Debezium's {@code additional-conditions}).
+     */
+    public static void requestIncrementalSnapshot(Connection source, String signalTable, String signalId, List<String> tables,
+                                                  Map<String, String> filters) throws SQLException {
+        insert(source, signalTable, signalId, executeSnapshotData(tables, filters));
+    }
+
+    /**
      * Inserts an execute-snapshot signal for an incremental snapshot of the rows of {@code table} that
      * satisfy {@code filter}, Debezium's {@code additional-conditions}: a SQL condition on the table's
      * own columns, e.g. {@code (id) IN ('1', '2')}.

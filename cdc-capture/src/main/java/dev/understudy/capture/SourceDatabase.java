@@ -157,9 +157,14 @@ final class SourceDatabase {
 
     /** Inserts an execute-snapshot signal for an incremental snapshot of {@code tables}; returns its id. */
     String requestIncrementalSnapshot(List<String> tables) throws SQLException {
+        return requestIncrementalSnapshot(tables, Map.of());
+    }
+
+    /** As {@link #requestIncrementalSnapshot(List)}, the tables {@code filters} names read where their filter holds. */
+    String requestIncrementalSnapshot(List<String> tables, Map<String, String> filters) throws SQLException {
         String id = UUID.randomUUID().toString();
         try (Connection c = connect()) {
-            Signals.requestIncrementalSnapshot(c, table, id, tables);
+            Signals.requestIncrementalSnapshot(c, table, id, tables, filters);
         }
         return id;
     }

@@ -62,7 +62,9 @@ import java.util.function.Supplier;
  * when none is stored, applies every later change of a loaded row, as it would have over a stored 0.
  * <p>
  * The target tables must be empty: a loaded row would otherwise meet one written before. One target
- * transaction per chunk and target table.
+ * transaction per chunk and target table. Each table's chunks are given to the {@link Ledger} as
+ * planned, and each chunk once its rows are committed and Kafka acknowledged every record it sent,
+ * so that an interrupted load resumes with the chunks not recorded (InitialBulkLoad).
  */
 public final class BulkLoad {
     private static final Logger LOG = LoggerFactory.getLogger(BulkLoad.class);
@@ -72,6 +74,22 @@ public final class BulkLoad {
     /** Progress of one legacy table. */
     public record TableProgress(String table, long estimatedRows, long estimatedBytes, long rows, long bytes, int chunks,
                                 int chunksDone, long deadLettered) {
+    }
+
+    /**
+     * Where a load records its chunks, so that an interrupted load can resume: the plan of each table
+     * before its first chunk loads, then each chunk once its rows are committed in the target and
+     * every record it sent is acknowledged by Kafka.
+     */
+    public interface Ledger {
+        /**
+         * @param relfilenode  the table's file at the snapshot (pg_relation_filenode)
+         * @param snapshotXmin the snapshot's oldest running transaction (xid8): rows written from it on
+         *                     may be newer than the snapshot
+         */
+        void planned(String table, long relfilenode, long snapshotXmin, List<TableChunks.Chunk> chunks);
+
+        void loaded(String table, TableChunks.Chunk chunk, long rows);
     }
 
     /** What a load did. */
@@ -92,6 +110,7 @@ public final class BulkLoad {
     private final String bootstrap;
     private final int workers;
     private final long rowsPerChunk;
+    private final Ledger ledger;
     private final Map<String, Table> tables = new LinkedHashMap<>();
     private final AtomicLong stateRecords = new AtomicLong();
     private final AtomicReference<Exception> sendFailure = new AtomicReference<>();
@@ -119,7 +138,7 @@ public final class BulkLoad {
      * @param rowsPerChunk rows per chunk, about (planned from the table's statistics)
      */
     public BulkLoad(ExportedSnapshot snapshot, CaptureSettings legacy, Supplier<MigrationSeeds> seeds, List<TableMapping> mappings, String targetUrl,
-                    String targetUser, String targetPassword, String bootstrap, int workers, long rowsPerChunk) {
+                    String targetUser, String targetPassword, String bootstrap, int workers, long rowsPerChunk, Ledger ledger) {
         if (workers < 1 || rowsPerChunk < 1) {
             throw new IllegalArgumentException("workers and rowsPerChunk must be positive, were " + workers + " and " + rowsPerChunk);
         }
@@ -133,6 +152,7 @@ public final class BulkLoad {
         this.bootstrap = bootstrap;
         this.workers = workers;
         this.rowsPerChunk = rowsPerChunk;
+        this.ledger = ledger;
     }
 
     /**
@@ -175,6 +195,7 @@ public final class BulkLoad {
                 long[] estimate = estimate(c, table);
                 Table t = new Table(table, estimate[0], estimate[1]);
                 List<TableChunks.Chunk> chunks = TableChunks.plan(c, table, rowsPerChunk);
+                ledger.planned(table, relfilenode(c, table), snapshotXmin(c), chunks);
                 t.chunks = chunks.size();
                 tables.put(table, t);
                 for (TableChunks.Chunk chunk : chunks) {
@@ -253,6 +274,25 @@ public final class BulkLoad {
             dead += t.deadLettered.get();
         }
         return new Result(rows, bytes, stateRecords.get(), dead, (System.nanoTime() - start) / 1_000_000);
+    }
+
+    private static long relfilenode(Connection c, String table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_relation_filenode(?::regclass)")) {
+            ps.setString(1, SqlNames.qualified(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    /** The oldest transaction the snapshot of {@code c}'s transaction still saw running (PostgreSQL 13+, xid8). */
+    private static long snapshotXmin(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 
     /** Rows and bytes of a table, as the catalog estimates them (-1 when never analysed). */
@@ -357,6 +397,15 @@ public final class BulkLoad {
             } catch (SQLException e) {
                 throw failed(work, e);
             }
+            // Recorded as loaded only once Kafka holds what the chunk sent: a resumed load does not read
+            // it again, so its images and seeded state must not be lost with this process.
+            producer.flush();
+            if (sendFailure.get() != null) {
+                throw new IllegalStateException("Kafka at " + bootstrap + " did not acknowledge the records of " + table.name + ", chunk "
+                        + (work.chunk.index() + 1) + ": " + sendFailure.get() + ". Start the pipeline again: the load resumes with the"
+                        + " chunks not recorded as loaded", sendFailure.get());
+            }
+            ledger.loaded(table.name, work.chunk, rows);
             table.rows.addAndGet(rows - counted[0] / 1024 * 1024);
             table.deadLettered.addAndGet(dead[0]);
             table.chunksDone.incrementAndGet();

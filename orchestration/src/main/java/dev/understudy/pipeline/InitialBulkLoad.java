@@ -3,6 +3,7 @@ package dev.understudy.pipeline;
 import dev.understudy.capture.CaptureSettings;
 import dev.understudy.capture.CdcCapture;
 import dev.understudy.capture.ExportedSnapshot;
+import dev.understudy.capture.TableChunks;
 import dev.understudy.load.BulkLoad;
 import dev.understudy.load.LoadProgress;
 import dev.understudy.schemas.RegistryClient;
@@ -47,22 +48,23 @@ import java.util.stream.Stream;
  * record in {@code understudy.initial_load}, around {@link BulkLoad}:
  * <ol>
  *   <li>a load recorded as complete is not done again: the legacy capture streams from its slot;</li>
- *   <li>a load recorded as running was interrupted (a crash, a kill): the snapshot it read died with
- *       its process, so it starts over: the slot is dropped, the target tables it filled emptied, the
- *       seeded changelog topics and the applications' local state deleted;</li>
+ *   <li>a load recorded as running was interrupted (a crash, a kill). The snapshot it read died with
+ *       its process, but the slot still stands at its consistent point and every chunk recorded as
+ *       loaded is in the target and its state in Kafka, so it resumes: the capture streams from the
+ *       slot, and an incremental snapshot reads what the lost snapshot would have given the chunks not
+ *       loaded ({@link #resumeFilter}). When that is not possible (no slot, no recorded chunks, a table
+ *       rewritten since) it starts over: the slot is dropped, the target tables it filled emptied,
+ *       the seeded changelog topics and the applications' local state deleted;</li>
  *   <li>the target tables must be empty; the changelog topics of the seeded stores are created with
  *       the partitions of their input topics; legacy topics that hold records (an interrupted load's
  *       images) are emptied;</li>
  *   <li>the legacy capture's publication and slot are created with an exported snapshot, and
  *       {@link BulkLoad} reads every legacy table at it, logging its progress every
- *       {@link #PROGRESS_EVERY};</li>
+ *       {@link #PROGRESS_EVERY} and recording each chunk it loads;</li>
  *   <li>the migration application's offsets are committed at the legacy topics' ends (which hold
  *       each row's image, then the stream), the load is recorded as complete, and the tables as
  *       covered: a later generation re-reads the images and the stream, as after a snapshot.</li>
  * </ol>
- * Why start over rather than resume: chunks not yet read can only be read at a later snapshot, and
- * the stream from the slot's consistent point would then take the rows they hold back through older
- * states (docs/architecture.md, "Bulk initial load").
  */
 final class InitialBulkLoad {
     private static final Logger LOG = LoggerFactory.getLogger(InitialBulkLoad.class);
@@ -79,6 +81,9 @@ final class InitialBulkLoad {
     private final java.util.function.Consumer<String> progressListener;
     private volatile BulkLoad load;
     private volatile BulkLoad.Result result;
+    /** The incremental snapshot that completes a resumed load: its signal and tables; null otherwise. */
+    private volatile String resumeSignal;
+    private volatile List<String> resumeTables = List.of();
 
     InitialBulkLoad(PipelineConfig config, String prefix, List<TableMapping> mappings, RegistryClient registry,
                     MigrationGenerations generations, MigrationGenerations.Generation generation, Map<String, Long> lineages,
@@ -114,6 +119,16 @@ final class InitialBulkLoad {
         return load;
     }
 
+    /** The signal of the incremental snapshot that completes a resumed load, or null when this start did not resume one. */
+    String resumeSignal() {
+        return resumeSignal;
+    }
+
+    /** The legacy tables that incremental snapshot reads. */
+    List<String> resumeTables() {
+        return resumeTables;
+    }
+
     /** What the load did, or null when it was not done by this start (already complete, or not begun). */
     BulkLoad.Result result() {
         return result;
@@ -137,10 +152,13 @@ final class InitialBulkLoad {
         String targetUrl = config.get(PipelineConfig.TARGET_JDBC_URL);
         String targetUser = config.get(PipelineConfig.TARGET_USER);
         String targetPassword = config.get(PipelineConfig.TARGET_PASSWORD);
+        if (previous != null && resume(legacy, legacySettings, seeds)) {
+            return;
+        }
         try (Connection target = DriverManager.getConnection(targetUrl, targetUser, targetPassword)) {
             if (previous != null) {
-                LOG.warn("Pipeline '{}': the initial load that began earlier did not finish (the process stopped during it); the snapshot"
-                        + " it read is gone, so it starts over: replication slot {} dropped, target tables {} emptied, the seeded state"
+                LOG.warn("Pipeline '{}': the initial load that began earlier did not finish (the process stopped during it) and cannot"
+                        + " resume, so it starts over: replication slot {} dropped, target tables {} emptied, the seeded state"
                         + " deleted", prefix, legacySettings.slotName(), targetTables());
                 dropSlot(legacySettings);
                 try (Statement s = target.createStatement()) {
@@ -152,6 +170,7 @@ final class InitialBulkLoad {
             throw new IllegalStateException("Cannot prepare the target tables " + targetTables() + " on " + targetUrl + " for the initial load"
                     + " (SQLSTATE " + e.getSQLState() + "): " + e.getMessage().strip(), e);
         }
+        generations.forgetInitialLoadChunks(prefix);
         generations.initialLoadStarted(prefix, generation.number());
         recreateChangelogs(seeds.changelogTopics());
         emptyLegacyTopics(seeds.legacyTables());
@@ -165,7 +184,16 @@ final class InitialBulkLoad {
         }
         BulkLoad bulk = new BulkLoad(snapshot, legacySettings, newSeeds, mappings, targetUrl, targetUser, targetPassword,
                 config.get(PipelineConfig.KAFKA_BOOTSTRAP), config.get(PipelineConfig.INITIAL_LOAD_WORKERS),
-                config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS));
+                config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS), new BulkLoad.Ledger() {
+                    public void planned(String table, long relfilenode, long snapshotXmin, List<TableChunks.Chunk> chunks) {
+                        generations.initialLoadPlanned(prefix, table, relfilenode, snapshotXmin,
+                                chunks.stream().map(TableChunks.Chunk::predicate).toList());
+                    }
+
+                    public void loaded(String table, TableChunks.Chunk chunk, long rows) {
+                        generations.initialLoadChunkLoaded(prefix, table, chunk.index(), rows);
+                    }
+                });
         load = bulk;
         report("begins at " + snapshot + ", " + config.get(PipelineConfig.INITIAL_LOAD_WORKERS) + " workers, chunks of about "
                 + config.get(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS) + " rows");
@@ -201,6 +229,127 @@ final class InitialBulkLoad {
         report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d records to Kafka, %,d dead-lettered); streaming"
                         + " continues from %s", lines.next(), done.rows(), done.millis() / 1000.0, done.rowsPerSecond(), done.stateRecords(),
                 done.deadLettered(), snapshot.consistentPoint().asString()));
+    }
+
+    /**
+     * Resumes an interrupted load when it can, and says whether it did. It can when the slot it
+     * created still exists, unused, and every legacy table's chunks were planned and its file is the
+     * one planned. The chunks recorded as loaded hold the rows of the slot's exported snapshot, in the
+     * target and in Kafka; the capture streams every change from the slot's consistent point on, as
+     * after a complete load. What the snapshot held in the other chunks is read by an incremental
+     * snapshot instead, requested before the capture starts ({@link #resumeFilter}), Debezium's
+     * watermarked reads de-duplicated against the stream (DBLog): rows reach the target at their
+     * current state, never back through an older one. The load is then recorded complete, and the
+     * tables covered: their history is complete once the capture has taken that snapshot, which it
+     * does whatever stops it meanwhile.
+     */
+    private boolean resume(CdcCapture legacy, CaptureSettings legacySettings, MigrationSeeds seeds) {
+        List<MigrationGenerations.InitialLoadChunk> chunks = generations.initialLoadChunks(prefix);
+        Map<String, List<MigrationGenerations.InitialLoadChunk>> byTable = chunks.stream()
+                .collect(Collectors.groupingBy(MigrationGenerations.InitialLoadChunk::table, java.util.LinkedHashMap::new, Collectors.toList()));
+        String why = null;
+        String consistentPoint = null;
+        try (Connection c = DriverManager.getConnection(legacySettings.jdbcUrl(), legacySettings.user(),
+                legacySettings.password() == null ? "" : legacySettings.password())) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?")) {
+                ps.setString(1, legacySettings.slotName());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        why = "its replication slot " + legacySettings.slotName() + " does not exist";
+                    } else if (rs.getBoolean(1)) {
+                        why = "its replication slot " + legacySettings.slotName() + " is in use";
+                    } else {
+                        consistentPoint = rs.getString(2);
+                    }
+                }
+            }
+            for (String table : seeds.legacyTables()) {
+                if (why != null) {
+                    break;
+                }
+                List<MigrationGenerations.InitialLoadChunk> planned = byTable.get(table);
+                if (planned == null) {
+                    why = "the chunks of " + table + " were never planned";
+                    break;
+                }
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_relation_filenode(?::regclass)")) {
+                    ps.setString(1, SqlNames.qualified(table));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        if (rs.getLong(1) != planned.get(0).relfilenode()) {
+                            why = table + " was rewritten since its chunks were planned (VACUUM FULL, CLUSTER or a rewriting ALTER"
+                                    + " TABLE), which moved its rows out of their pages";
+                        }
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            why = "the legacy database cannot be read (" + e.getMessage().strip() + ")";
+        }
+        if (why != null) {
+            LOG.info("Pipeline '{}': the interrupted initial load cannot resume: {}", prefix, why);
+            return false;
+        }
+        Map<String, String> filters = new java.util.LinkedHashMap<>();
+        long loadedRows = 0;
+        int loaded = 0;
+        for (Map.Entry<String, List<MigrationGenerations.InitialLoadChunk>> e : byTable.entrySet()) {
+            String filter = resumeFilter(e.getValue());
+            if (filter != null) {
+                filters.put(e.getKey(), filter);
+            }
+            for (MigrationGenerations.InitialLoadChunk chunk : e.getValue()) {
+                if (chunk.loaded()) {
+                    loaded++;
+                    loadedRows += chunk.rows();
+                }
+            }
+        }
+        // Nothing has run since the interrupted load: no application processed a record, the
+        // capture streamed nothing. State restored from the seeded changelogs starts afresh.
+        deleteLocalState(List.of(migrationApplicationId, Topics.comparisonApplication(prefix)));
+        legacy.streamOnly();
+        startMigrationAfterImages(seeds.legacyTables());
+        if (!filters.isEmpty()) {
+            resumeSignal = legacy.requestIncrementalSnapshotBeforeStart(filters);
+            resumeTables = List.copyOf(filters.keySet());
+            report(String.format("resumes: %,d of %,d chunks were loaded (%,d rows); the rest of %s is read by incremental snapshot %s"
+                    + " while streaming continues from %s", loaded, chunks.size(), loadedRows, resumeTables, resumeSignal, consistentPoint));
+        } else {
+            report(String.format("every chunk was loaded (%,d rows) before the process stopped; streaming continues from %s", loadedRows,
+                    consistentPoint));
+        }
+        // After the signal is committed: from here every start streams from the slot, and the capture
+        // reads the signal (or resumes its snapshot from its offsets), so the legacy topics will hold
+        // each table's whole history: the images, the stream and the snapshot's reads. A later start
+        // must not take the tables for lacking it and read them again.
+        List<String> fully = seeds.legacyTables().stream().filter(t -> !filters.containsKey(t)).toList();
+        if (!fully.isEmpty()) {
+            generations.covered(prefix, fully, "bulk load");
+        }
+        if (!filters.isEmpty()) {
+            generations.covered(prefix, resumeTables, "bulk load resumed by incremental snapshot " + resumeSignal);
+        }
+        generations.initialLoadFinished(prefix, generation.number(), consistentPoint, loadedRows);
+        return true;
+    }
+
+    /**
+     * The rows an incremental snapshot must read for the lost snapshot's chunks that were not loaded,
+     * or null when every chunk was: the pages of those chunks, where a row the snapshot held stays
+     * unless it changed since; and every row written by a transaction from the snapshot's oldest
+     * running one on, wherever it went. A row of an unloaded chunk that changed since is among the
+     * latter: the stream carries its change, but an update can leave a TOASTed value out, which only
+     * the row read again supplies. Rows read that a loaded chunk holds too are only read again at their
+     * current state. {@code age(xmin)} counts transactions wrap-around safely (a frozen row is oldest).
+     */
+    static String resumeFilter(List<MigrationGenerations.InitialLoadChunk> chunks) {
+        List<String> unloaded = chunks.stream().filter(c -> !c.loaded()).map(c -> "(" + c.predicate() + ")").toList();
+        if (unloaded.isEmpty()) {
+            return null;
+        }
+        long xmin32 = chunks.get(0).snapshotXmin() & 0xFFFFFFFFL;
+        return String.join(" OR ", unloaded) + " OR age(xmin) <= age('" + xmin32 + "'::xid)";
     }
 
     private void report(String line) {

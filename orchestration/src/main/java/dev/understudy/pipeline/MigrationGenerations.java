@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -330,6 +331,87 @@ public final class MigrationGenerations {
     /** Records that the initial load of {@code pipeline} is complete: every row in the target, its state in Kafka. */
     public void initialLoadFinished(String pipeline, long generation, String consistentPoint, long rows) {
         initialLoadState(pipeline, generation, "LOADED", consistentPoint, rows);
+    }
+
+    /** A chunk of an initial load, as planned and recorded ({@value OrchestrationTables#INITIAL_LOAD_CHUNK}). */
+    public record InitialLoadChunk(String table, int chunk, String predicate, long relfilenode, long snapshotXmin, boolean loaded,
+                                   long rows) {
+    }
+
+    /** Records the planned chunks of one legacy table of the initial load of {@code pipeline}, none loaded. */
+    public void initialLoadPlanned(String pipeline, String table, long relfilenode, long snapshotXmin, List<String> predicates) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + OrchestrationTables.INITIAL_LOAD_CHUNK
+                    + " (pipeline, table_name, chunk, predicate, relfilenode, snapshot_xmin) VALUES (?, ?, ?, ?, ?, ?)")) {
+                for (int i = 0; i < predicates.size(); i++) {
+                    ps.setString(1, pipeline);
+                    ps.setString(2, table);
+                    ps.setInt(3, i);
+                    ps.setString(4, predicates.get(i));
+                    ps.setLong(5, relfilenode);
+                    ps.setLong(6, snapshotXmin);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot record the chunks of " + table + " in " + OrchestrationTables.INITIAL_LOAD_CHUNK + " on "
+                    + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** Records that chunk {@code chunk} of {@code table} is loaded: its rows committed in the target, its records in Kafka. */
+    public void initialLoadChunkLoaded(String pipeline, String table, int chunk, long rows) {
+        try (Connection c = connect();
+             PreparedStatement ps = c.prepareStatement("UPDATE " + OrchestrationTables.INITIAL_LOAD_CHUNK
+                     + " SET loaded = true, rows_loaded = ? WHERE pipeline = ? AND table_name = ? AND chunk = ?")) {
+            ps.setLong(1, rows);
+            ps.setString(2, pipeline);
+            ps.setString(3, table);
+            ps.setInt(4, chunk);
+            if (ps.executeUpdate() != 1) {
+                throw new IllegalStateException("Chunk " + chunk + " of " + table + " of pipeline " + pipeline + " was never planned in "
+                        + OrchestrationTables.INITIAL_LOAD_CHUNK);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot record chunk " + chunk + " of " + table + " as loaded in "
+                    + OrchestrationTables.INITIAL_LOAD_CHUNK + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** The chunks of the initial load of {@code pipeline}, by table and chunk. */
+    public List<InitialLoadChunk> initialLoadChunks(String pipeline) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("SELECT table_name, chunk, predicate, relfilenode, snapshot_xmin, loaded,"
+                    + " coalesce(rows_loaded, 0) FROM " + OrchestrationTables.INITIAL_LOAD_CHUNK + " WHERE pipeline = ? ORDER BY table_name, chunk")) {
+                ps.setString(1, pipeline);
+                List<InitialLoadChunk> out = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new InitialLoadChunk(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getLong(4), rs.getLong(5),
+                                rs.getBoolean(6), rs.getLong(7)));
+                    }
+                }
+                return out;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot read " + OrchestrationTables.INITIAL_LOAD_CHUNK + " on " + url + ": " + e.getMessage().strip(), e);
+        }
+    }
+
+    /** Forgets the chunks of the initial load of {@code pipeline} (a load starting over). */
+    public void forgetInitialLoadChunks(String pipeline) {
+        try (Connection c = connect()) {
+            OrchestrationTables.createGenerationTables(c);
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + OrchestrationTables.INITIAL_LOAD_CHUNK + " WHERE pipeline = ?")) {
+                ps.setString(1, pipeline);
+                ps.executeUpdate();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot clear " + OrchestrationTables.INITIAL_LOAD_CHUNK + " on " + url + ": " + e.getMessage().strip(), e);
+        }
     }
 
     private void initialLoadState(String pipeline, long generation, String state, String point, Long rows) {

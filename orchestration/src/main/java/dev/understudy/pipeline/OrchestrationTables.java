@@ -8,7 +8,7 @@ import java.util.Set;
 /**
  * The orchestration's own tables in schema {@value #SCHEMA} of the target, and every statement that
  * creates them. Orchestration is their only owner: {@link MigrationGenerations} keeps
- * {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET} and {@value #INITIAL_LOAD}; verify keeps its runs in
+ * {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET}, {@value #INITIAL_LOAD} and {@value #INITIAL_LOAD_CHUNK}; verify keeps its runs in
  * {@value #VERIFY_RUN}, {@value #VERIFY_TABLE} and {@value #VERIFY_DIFFERENCE} (and answers for them
  * through {@code VerifyHistory}). The writer's tables in the same schema are the shadow writer's.
  */
@@ -19,6 +19,8 @@ public final class OrchestrationTables {
     static final String GENERATION_TARGET = SCHEMA + ".generation_target";
     /** Per pipeline: its initial load outside the stream, while and after it runs. */
     static final String INITIAL_LOAD = SCHEMA + ".initial_load";
+    /** Per pipeline, legacy table and chunk of its initial load: the chunk's pages, and whether it is in. */
+    static final String INITIAL_LOAD_CHUNK = SCHEMA + ".initial_load_chunk";
     /** One row per verify run. */
     public static final String VERIFY_RUN = SCHEMA + ".verify_run";
     /** Per run and table: the last key of the last finished chunk, and counts. */
@@ -43,11 +45,22 @@ public final class OrchestrationTables {
     /**
      * A pipeline's initial load ({@code initial.load=bulk}): LOADING from before the slot is created
      * until every chunk is in the target and the state in Kafka, then LOADED. A LOADING row found at
-     * a start means the load was interrupted: its snapshot is gone, so it starts over.
+     * a start means the load was interrupted: it resumes from {@value #INITIAL_LOAD_CHUNK}, or starts over.
      */
     private static final String CREATE_INITIAL_LOAD = "CREATE TABLE IF NOT EXISTS " + INITIAL_LOAD
             + " (pipeline text PRIMARY KEY, generation bigint NOT NULL, state text NOT NULL CHECK (state IN ('LOADING', 'LOADED')), "
             + "consistent_point text, rows_loaded bigint, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)";
+    /**
+     * The chunks of an initial load, planned at its snapshot: each with its predicate on the legacy
+     * table, the table's file when planned (a rewrite, e.g. VACUUM FULL, moves every row to other
+     * pages) and the snapshot's oldest running transaction (rows written from it on may be newer than
+     * the snapshot), and {@code loaded} once its rows are committed in the target and its records
+     * acknowledged by Kafka.
+     */
+    private static final String CREATE_INITIAL_LOAD_CHUNK = "CREATE TABLE IF NOT EXISTS " + INITIAL_LOAD_CHUNK
+            + " (pipeline text NOT NULL, table_name text NOT NULL, chunk integer NOT NULL, predicate text NOT NULL, "
+            + "relfilenode bigint NOT NULL, snapshot_xmin bigint NOT NULL, loaded boolean NOT NULL DEFAULT false, rows_loaded bigint, "
+            + "PRIMARY KEY (pipeline, table_name, chunk))";
     private static final String CREATE_VERIFY_RUN = "CREATE TABLE IF NOT EXISTS " + VERIFY_RUN
             + " (run_id text PRIMARY KEY, pipeline text NOT NULL, migration text NOT NULL, "
             + "started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)";
@@ -64,9 +77,10 @@ public final class OrchestrationTables {
     private OrchestrationTables() {
     }
 
-    /** Creates {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET} and {@value #INITIAL_LOAD} when missing. */
+    /** Creates {@value #MIGRATION_GENERATION}, {@value #CAPTURED_TABLE}, {@value #GENERATION_TARGET}, {@value #INITIAL_LOAD} and {@value #INITIAL_LOAD_CHUNK} when missing. */
     static void createGenerationTables(Connection c) throws SQLException {
-        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE, CREATE_GENERATION_TARGET, CREATE_INITIAL_LOAD);
+        create(c, CREATE_MIGRATION_GENERATION, CREATE_CAPTURED_TABLE, CREATE_GENERATION_TARGET, CREATE_INITIAL_LOAD,
+                CREATE_INITIAL_LOAD_CHUNK);
     }
 
     /** Creates the verify tables when missing. With auto-commit off the caller commits afterwards. */

@@ -289,6 +289,9 @@ public final class Pipeline implements AutoCloseable {
             Supplier<BackfillProgress.SnapshotStatus> snapshot = () -> null;
             if (!lacking.isEmpty()) {
                 snapshot = incrementalSnapshot(lacking, generations);
+            } else if (initialLoad != null && initialLoad.resumeSignal() != null) {
+                // A resumed bulk load: the chunks it had not loaded come from this incremental snapshot.
+                snapshot = incrementalSnapshotStatus(initialLoad.resumeTables(), initialLoad.resumeSignal(), generations);
             } else if (initialSnapshot && !bulk) {
                 long estimate = estimateRows(sourceTables());
                 CdcCapture capture = legacyCapture;
@@ -435,10 +438,16 @@ public final class Pipeline implements AutoCloseable {
      */
     private Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshot(List<String> tables,
                                                                                            MigrationGenerations generations) {
-        Set<String> covered = generations.coveredTables(prefix);
-        List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
         String signal = legacyCapture.requestIncrementalSnapshot(tables);
         LOG.info("The legacy topics lack the history of {}: incremental snapshot requested (signal {})", tables, signal);
+        return incrementalSnapshotStatus(tables, signal, generations);
+    }
+
+    /** The progress of incremental snapshot {@code signal} of {@code tables}; tables new to the capture count as covered once it completes. */
+    private Supplier<BackfillProgress.SnapshotStatus> incrementalSnapshotStatus(List<String> tables, String signal,
+                                                                                  MigrationGenerations generations) {
+        Set<String> covered = generations.coveredTables(prefix);
+        List<String> uncovered = tables.stream().filter(t -> !covered.contains(t)).toList();
         AtomicBoolean recorded = new AtomicBoolean();
         CdcCapture capture = legacyCapture;
         BackfillProgress.SnapshotStatus status = new BackfillProgress.SnapshotStatus() {
