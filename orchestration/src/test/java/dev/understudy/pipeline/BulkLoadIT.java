@@ -230,6 +230,43 @@ class BulkLoadIT {
         }
     }
 
+    /** Every chunk in, stopped before the load is recorded complete: the next start only records it and streams. */
+    @Test
+    void aLoadStoppedAfterItsLastChunkIsRecordedCompleteWithoutReadingAgain(@TempDir Path work) throws Exception {
+        MigrationSpec spec = writeSpec(work);
+        try (EmbeddedStack stack = EmbeddedStack.start(work.resolve("stack"), PG_TIME_ZONE)) {
+            fill(stack);
+            PipelineConfig config = config(stack, work, "bulk");
+            try (AutoCloseable crash = PausePoints.install(point -> {
+                if (PausePoints.LOAD_DONE.equals(point)) {
+                    throw new IllegalStateException("stopped after the last chunk");
+                }
+            })) {
+                assertThrows(RuntimeException.class, () -> new Pipeline(config, spec).start());
+            }
+            assertEquals(count(stack.legacy(), "public.items"), count(stack.target(), "public.stock"), "every row loaded");
+            Churn churn = new Churn(stack, 29);
+            churn.burst(300);
+            try (Pipeline pipeline = new Pipeline(config, spec).start()) {
+                assertNull(pipeline.initialLoad(), "nothing loaded again");
+                churn.burst(300);
+                assertConverged(stack, pipeline);
+                List<String> causes = deadLetterCauses(stack, "bulk");
+                assertTrue(causes.isEmpty(), "dead letters: " + causes);
+            }
+            try (Connection t = stack.target().connect(); Statement s = t.createStatement()) {
+                try (ResultSet rs = s.executeQuery("SELECT state FROM understudy.initial_load WHERE pipeline = 'bulk'")) {
+                    assertTrue(rs.next());
+                    assertEquals("LOADED", rs.getString(1));
+                }
+                try (ResultSet rs = s.executeQuery("SELECT covered_by FROM understudy.captured_table WHERE pipeline = 'bulk'")) {
+                    assertTrue(rs.next());
+                    assertEquals("bulk load", rs.getString(1));
+                }
+            }
+        }
+    }
+
     @Test
     void aNonEmptyTargetIsRefusedBeforeLoading(@TempDir Path work) throws Exception {
         MigrationSpec spec = writeSpec(work);
