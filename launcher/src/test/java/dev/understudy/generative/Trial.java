@@ -89,6 +89,11 @@ final class Trial {
      * stays what it was before the bulk load existed.
      */
     private final String initialLoad;
+    /**
+     * A bulk trial whose first load stops after a committed chunk (an exception at the pause point,
+     * as a crash there), so that the next start resumes it; drawn from the seed on its own.
+     */
+    private final boolean interruptLoad;
     private final List<String> log = new ArrayList<>();
     private final long started = System.nanoTime();
 
@@ -108,6 +113,7 @@ final class Trial {
         this.initialLoad = v1.targets().stream().anyMatch(t -> t.joinAlias() != null) ? "snapshot"
                 : "bulk".equals(System.getProperty("generative.initialLoad")) || new SplittableRandom(seed ^ 0x62756c6bL).nextBoolean()
                 ? "bulk" : "snapshot";
+        this.interruptLoad = "bulk".equals(initialLoad) && new SplittableRandom(seed ^ 0x726573756dL).nextBoolean();
     }
 
     /**
@@ -147,7 +153,7 @@ final class Trial {
 
     /** The generated schema, both spec versions and the Flyway migrations: printed with a failure. */
     String describe() {
-        return "-- faults " + faults + ", initial.load=" + initialLoad + "\n-- legacy schema\n" + schema.describe() + "-- spec v1\n" + v1.yaml() + "-- spec v2 (" + v2.targetId() + " gains a column)\n"
+        return "-- faults " + faults + ", initial.load=" + initialLoad + (interruptLoad ? " (stopped after a chunk, then resumed)" : "") + "\n-- legacy schema\n" + schema.describe() + "-- spec v1\n" + v1.yaml() + "-- spec v2 (" + v2.targetId() + " gains a column)\n"
                 + v2.spec().yaml() + "-- Flyway V1\n" + v1.flywayV1() + "-- Flyway V2\n" + v2.flyway();
     }
 
@@ -175,6 +181,10 @@ final class Trial {
         settings.put(PipelineConfig.FLYWAY_LOCATIONS.name(), "filesystem:" + work.resolve("flyway"));
         settings.put(TransformConfig.SETTLE_MS.name(), "3000");
         settings.put(PipelineConfig.INITIAL_LOAD.name(), initialLoad);
+        if (interruptLoad) {
+            // Small chunks, so that a stopped load has chunks on both sides.
+            settings.put(PipelineConfig.INITIAL_LOAD_CHUNK_ROWS.name(), "16");
+        }
         PipelineConfig config = PipelineConfig.parse(settings, "generative trial " + name);
         String legacyUrl = settings.get(PipelineConfig.LEGACY_JDBC_URL.name());
         String targetUrl = settings.get(PipelineConfig.TARGET_JDBC_URL.name());
@@ -201,7 +211,7 @@ final class Trial {
             total = WorkloadGenerator.fill(c, schema, new SplittableRandom(workloadSeed ^ 0x5eedL), 10 + random.nextInt(40), rows,
                     30 + random.nextInt(100), next);
         }
-        note("faults " + faults + ", initial.load=" + initialLoad + "; legacy: " + schema.tables().size() + " table(s), " + rows + " driving rows, ledger total " + total);
+        note("faults " + faults + ", initial.load=" + initialLoad + (interruptLoad ? " (stopped after a chunk, then resumed)" : "") + "; legacy: " + schema.tables().size() + " table(s), " + rows + " driving rows, ledger total " + total);
 
         Target ledger = v1.ledger();
         boolean passed = false;
@@ -210,6 +220,21 @@ final class Trial {
         Pipeline pipeline = null;
         try {
             MigrationSpec spec1 = MigrationSpec.load(v1File);
+            if (interruptLoad) {
+                note("fault: the bulk initial load stops after its first committed chunk; the next start resumes it");
+                try (AutoCloseable stop = dev.understudy.schemas.PausePoints.install(point -> {
+                    if (dev.understudy.schemas.PausePoints.LOAD_CHUNK_COMMITTED.equals(point)) {
+                        throw new IllegalStateException("the load stopped after a committed chunk");
+                    }
+                })) {
+                    awaitSlotsFree();
+                    try (Pipeline stopped = new Pipeline(config, spec1).start()) {
+                        throw new AssertionError("the initial load was not stopped: " + stopped.initialLoad());
+                    } catch (RuntimeException expected) {
+                        note("the load stopped: " + expected.getMessage());
+                    }
+                }
+            }
             pipeline = startPipeline(config, spec1);
             awaitLedger(pipeline, targetUrl, ledger, rows, total);
             reader = new Faults.LedgerReader(targetUrl, stack.target().user(), stack.target().password(), ledger.qualified(),
