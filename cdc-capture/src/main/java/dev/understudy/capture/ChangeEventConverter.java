@@ -150,9 +150,9 @@ final class ChangeEventConverter {
             // snapshots)", Debezium's PostgreSQL connector docs, "Change event values"); its flag
             // ("true", "first", "last", ..., "incremental") says which. The flag alone does not tell a
             // read from a change: restarted from offsets stored during an incremental snapshot,
-            // Debezium 3.6 flags the streamed changes that follow "true" as well (BulkLoadCrashIT saw
-            // it), and a change taken for a read would be versioned like one (0) and dropped by the
-            // writer as older than the row it already holds.
+            // Debezium 3.6 flags the streamed changes that follow as snapshot records too
+            // (BulkLoadCrashIT saw it), and a change taken for a read would be versioned like one (0)
+            // and dropped by the writer as older than the row it already holds.
             boolean snapshot = READ.equals(op);
             GenericRecord src = new GenericData.Record(Contracts.SOURCE);
             src.put("connector", connectorName);
