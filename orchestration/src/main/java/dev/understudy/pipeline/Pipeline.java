@@ -29,6 +29,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.ProcessorStateException;
+import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
@@ -249,14 +251,15 @@ public final class Pipeline implements AutoCloseable {
             startupPhase("captures");
             String stateDir = config.get(TransformConfig.STATE_DIR);
             int threads = config.get(TransformConfig.STREAMS_THREADS);
-            migration = startStreams(PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
+            migration = startStreams(() -> PipelineTopology.migration(prefix, mappings, registry, generation.number(), lineages),
                     staticMember(StreamsProperties.of(migrationApplicationId(), bootstrap, stateDir, threads)));
             ComparisonSettings comparisonSettings = new ComparisonSettings(Duration.ofMillis(config.get(TransformConfig.SETTLE_MS)),
                     Duration.ofMillis(500));
             if (writerPositions != null) {
                 comparisonSettings = comparisonSettings.withWriterProgress(writerPositions);
             }
-            comparison = startStreams(PipelineTopology.comparison(prefix, mappings, registry, comparisonSettings),
+            ComparisonSettings comparing = comparisonSettings;
+            comparison = startStreams(() -> PipelineTopology.comparison(prefix, mappings, registry, comparing),
                     staticMember(StreamsProperties.of(Topics.comparisonApplication(prefix), bootstrap, stateDir, threads)));
 
             startupPhase("Kafka Streams");
@@ -555,15 +558,58 @@ public final class Pipeline implements AutoCloseable {
         return properties;
     }
 
-    private KafkaStreams startStreams(Topology topology, Properties properties) {
+    /**
+     * Starts a Kafka Streams application. Its local state is a copy of its changelog topics, which
+     * it restores from when the state is missing, so a start that cannot open that copy deletes it
+     * ({@link KafkaStreams#cleanUp()}) and starts once more. Why: since KIP-1035, {@code start()}
+     * opens the stores found on disk on the calling thread, and a store left by a process that died
+     * without closing it can fail to open there ("Error opening store"; TransactionCrashIT met it
+     * after a halt), which fails the start instead of the task being restored.
+     */
+    private KafkaStreams startStreams(Supplier<Topology> topology, Properties properties) {
         String id = properties.getProperty(StreamsConfig.APPLICATION_ID_CONFIG);
+        KafkaStreams streams = newStreams(topology.get(), properties, id);
+        try {
+            streams.start();
+        } catch (StreamsException e) {
+            if (!(e instanceof ProcessorStateException) && !(e.getCause() instanceof ProcessorStateException)) {
+                throw e;
+            }
+            java.nio.file.Path local = java.nio.file.Path.of(properties.getProperty(StreamsConfig.STATE_DIR_CONFIG), id);
+            LOG.warn("Kafka Streams application {} cannot open its local state in {} ({}); deleting it, to restore it from the"
+                    + " changelog topics", id, local, e.getMessage());
+            streams.close(Duration.ofSeconds(30));
+            try {
+                streams.cleanUp();
+            } catch (RuntimeException notCleaned) {
+                deleteTree(local);
+            }
+            streams = newStreams(topology.get(), properties, id);
+            streams.start();
+        }
+        return streams;
+    }
+
+    private static void deleteTree(java.nio.file.Path dir) {
+        if (!java.nio.file.Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
+            for (java.nio.file.Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot delete the local state in " + dir + "; delete it by hand and start again", e);
+        }
+    }
+
+    private KafkaStreams newStreams(Topology topology, Properties properties, String id) {
         KafkaStreams streams = new KafkaStreams(topology, properties);
         streams.setUncaughtExceptionHandler(e -> {
             streamsFailure.compareAndSet(null, e);
             LOG.error("Kafka Streams application {} failed", id, e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
-        streams.start();
         return streams;
     }
 

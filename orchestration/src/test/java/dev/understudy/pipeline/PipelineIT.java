@@ -169,7 +169,7 @@ class PipelineIT {
 
     @Test
     @Order(3)
-    void restartResumesFromStoredOffsetsWithoutSnapshottingAgain() throws Exception {
+    void restartResumesFromStoredOffsetsWithoutSnapshottingAgainEvenWithUnreadableLocalState() throws Exception {
         awaitConverged(Duration.ofSeconds(60));
         pipeline.close();
         Map<String, String> s = stack.connectionSettings();
@@ -178,6 +178,16 @@ class PipelineIT {
             Thread.sleep(3_000);
             assertTrue(workload.changes() > 100, "workload made too few changes: " + workload.changes());
         }
+        // Local state a process left unreadable (as after a crash): the start deletes it and restores
+        // from the changelog topics instead of failing with "Error opening store".
+        int broken = 0;
+        try (var files = java.nio.file.Files.walk(work.resolve("streams").resolve(dev.understudy.schemas.Topics.comparisonApplication("understudy")))) {
+            for (Path current : files.filter(f -> f.getFileName().toString().equals("CURRENT")).toList()) {
+                java.nio.file.Files.writeString(current, "not a manifest name");
+                broken++;
+            }
+        }
+        assertTrue(broken > 0, "no RocksDB store of the comparison found to break");
         pipeline = new Pipeline(TestPipelines.config(stack, work.resolve("streams"), TransformConfig.SETTLE_MS.name(), "3000"),
                 Migrations.defaultMappings()).start();
         awaitConverged(Duration.ofSeconds(90));
