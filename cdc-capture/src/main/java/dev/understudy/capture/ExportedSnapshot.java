@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -62,17 +63,12 @@ public final class ExportedSnapshot implements AutoCloseable {
             throw new IllegalArgumentException("Replication slot name '" + slotName + "' is not valid: use at most 63 lower-case letters,"
                     + " digits and underscores");
         }
-        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
-             PreparedStatement ps = c.prepareStatement("SELECT active, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slotName);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    throw new SQLException("Replication slot " + slotName + " exists already on " + jdbcUrl + " (confirmed up to "
-                            + rs.getString(2) + (rs.getBoolean(1) ? ", in use" : "") + "), so its starting point is in the past and no"
-                            + " snapshot of that point can be exported: resume streaming from the slot, or drop it (SELECT"
-                            + " pg_drop_replication_slot('" + slotName + "')) to load the tables again from a new point", "42710");
-                }
-            }
+        Optional<Slot> existing = slot(jdbcUrl, user, password, slotName);
+        if (existing.isPresent()) {
+            throw new SQLException("Replication slot " + slotName + " exists already on " + jdbcUrl + " (confirmed up to "
+                    + existing.get().confirmedFlushLsn() + (existing.get().active() ? ", in use" : "") + "), so its starting point is in"
+                    + " the past and no snapshot of that point can be exported: resume streaming from the slot, or drop it (SELECT"
+                    + " pg_drop_replication_slot('" + slotName + "')) to load the tables again from a new point", "42710");
         }
         Properties p = new Properties();
         PGProperty.USER.set(p, user);
@@ -126,6 +122,21 @@ public final class ExportedSnapshot implements AutoCloseable {
         } catch (SQLException | RuntimeException e) {
             c.close();
             throw e;
+        }
+    }
+
+    /** A replication slot as the server lists it: whether a connection streams from it, and how far it is confirmed. */
+    public record Slot(boolean active, String confirmedFlushLsn) {
+    }
+
+    /** Replication slot {@code slotName}, or empty when it does not exist (pg_replication_slots). */
+    public static Optional<Slot> slot(String jdbcUrl, String user, String password, String slotName) throws SQLException {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, user, password);
+             PreparedStatement ps = c.prepareStatement("SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slotName);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new Slot(rs.getBoolean(1), rs.getString(2))) : Optional.empty();
+            }
         }
     }
 

@@ -49,6 +49,21 @@ public final class TableChunks {
     }
 
     /**
+     * The file that holds {@code table}'s rows ({@code pg_relation_filenode}). Chunks are page ranges of
+     * that file; a rewrite (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE) gives the table a new file
+     * and moves its rows to other pages, so a plan made before it no longer holds.
+     */
+    public static long relfilenode(Connection c, String table) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_relation_filenode(?::regclass)")) {
+            ps.setString(1, SqlNames.qualified(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    /**
      * Plans chunks of about {@code rowsPerChunk} rows each, from the table's size in pages and its
      * planner statistics (rows per page); without statistics (never analysed), from its size alone at
      * 100 rows per page.

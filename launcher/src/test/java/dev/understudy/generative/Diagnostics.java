@@ -23,12 +23,12 @@ import java.util.Set;
  * partition, offset, change headers and a short form of the value), so the stage that lost or
  * kept the row shows: capture (legacy topic), migration (new-schema topic) or writer (bookkeeping).
  */
-final class Diagnostics {
+public final class Diagnostics {
     private Diagnostics() {
     }
 
     /** Records of {@code topic} whose key's field values, joined with '|', equal one of {@code keys}. */
-    static List<String> records(String bootstrap, String registryUrl, String topic, Set<String> keys, int limit) {
+    public static List<String> records(String bootstrap, String registryUrl, String topic, Set<String> keys, int limit) {
         List<String> out = new ArrayList<>();
         AvroDeserializer avro = new AvroDeserializer(new ConfluentRegistryClient(registryUrl, SerdeConfig.defaults()));
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,

@@ -300,70 +300,23 @@ class BulkLoadCrashIT {
 
     /** Prints, for the first differing ids, every record of the key on the legacy, new-schema and dead-letter topics, and the writer's stored version. */
     private static void diagnose(EmbeddedStack stack, TestPipelines.Sides sides) {
-        try {
-            java.util.Set<String> ids = new java.util.LinkedHashSet<>();
-            java.util.Set<String> expected = new java.util.HashSet<>(sides.expected());
-            java.util.Set<String> actual = new java.util.HashSet<>(sides.actual());
-            for (String r : sides.actual()) {
-                if (!expected.contains(r) && ids.size() < 4) {
-                    ids.add(r.split("\\|")[0]);
-                }
+        java.util.Set<String> ids = new java.util.LinkedHashSet<>();
+        java.util.Set<String> expected = new java.util.HashSet<>(sides.expected());
+        java.util.Set<String> actual = new java.util.HashSet<>(sides.actual());
+        sides.actual().stream().filter(r -> !expected.contains(r)).limit(4).forEach(r -> ids.add(r.split("\\|")[0]));
+        sides.expected().stream().filter(r -> !actual.contains(r)).limit(2).forEach(r -> ids.add(r.split("\\|")[0]));
+        for (String topic : List.of(Topics.legacy(PIPELINE, "public.items"), Topics.newSchema(PIPELINE, "public.catalog"),
+                Topics.deadLetter(PIPELINE))) {
+            dev.understudy.generative.Diagnostics.records(stack.kafka().bootstrapServers(), stack.registry().url(), topic, ids, 50)
+                    .forEach(line -> System.out.println("DIAG " + line));
+        }
+        try (Connection t = stack.target().connect()) {
+            for (String id : ids) {
+                System.out.printf("DIAG id %s stored versions %s%n", id, dev.understudy.writer.WriterBookkeeping.versionsOfKeysContaining(t,
+                        "\"id\":" + id + "}"));
             }
-            for (String r : sides.expected()) {
-                if (!actual.contains(r) && ids.size() < 6) {
-                    ids.add(r.split("\\|")[0]);
-                }
-            }
-            var registry = new dev.understudy.schemas.ConfluentRegistryClient(stack.registry().url());
-            var values = dev.understudy.schemas.AvroSerde.values(registry).deserializer();
-            var keys = dev.understudy.schemas.AvroSerde.keys(registry).deserializer();
-            for (String topic : List.of(Topics.legacy(PIPELINE, "public.items"), Topics.newSchema(PIPELINE, "public.catalog"),
-                    Topics.deadLetter(PIPELINE))) {
-                try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(Map.of(
-                        org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers(),
-                        org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                        org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                        new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-                    List<TopicPartition> parts = consumer.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
-                    consumer.assign(parts);
-                    consumer.seekToBeginning(parts);
-                    Map<TopicPartition, Long> ends = consumer.endOffsets(parts);
-                    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                    while (parts.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp)) && System.nanoTime() < deadline) {
-                        for (var r : consumer.poll(Duration.ofMillis(500))) {
-                            String key;
-                            try {
-                                key = r.key() == null ? "null" : String.valueOf(keys.deserialize(topic, r.key()));
-                            } catch (RuntimeException e) {
-                                key = new String(r.key(), StandardCharsets.UTF_8);
-                            }
-                            for (String id : ids) {
-                                if (key.contains(": " + id + "}") || key.contains(":" + id + "}") || key.contains("\"id\":" + id)) {
-                                    String value;
-                                    try {
-                                        value = r.value() == null ? "TOMBSTONE" : String.valueOf(values.deserialize(topic, r.value()));
-                                    } catch (RuntimeException e) {
-                                        value = new String(r.value(), StandardCharsets.UTF_8).replaceAll("[^ -~]", ".");
-                                    }
-                                    StringBuilder h = new StringBuilder();
-                                    r.headers().forEach(x -> h.append(x.key()).append('=').append(x.value() == null ? "null"
-                                            : x.value().length == 8 ? String.valueOf(java.nio.ByteBuffer.wrap(x.value()).getLong())
-                                            : new String(x.value(), StandardCharsets.UTF_8).replaceAll("[^ -~]", ".")).append(' '));
-                                    System.out.printf("DIAG id %s %s-%d@%d ts %d: %s | %s%n", id, topic, r.partition(), r.offset(), r.timestamp(),
-                                            value.length() > 600 ? value.substring(0, 600) : value, h.length() > 400 ? h.substring(0, 400) : h);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            try (Connection t = stack.target().connect()) {
-                for (String id : ids) {
-                    System.out.printf("DIAG id %s stored versions %s%n", id, dev.understudy.writer.WriterBookkeeping.versionsOfKeysContaining(t, id));
-                }
-            }
-        } catch (Exception e) {
-            System.out.println("DIAG failed: " + e);
+        } catch (SQLException e) {
+            System.out.println("DIAG cannot read the stored versions: " + e);
         }
     }
 

@@ -195,7 +195,7 @@ public final class BulkLoad {
                 long[] estimate = estimate(c, table);
                 Table t = new Table(table, estimate[0], estimate[1]);
                 List<TableChunks.Chunk> chunks = TableChunks.plan(c, table, rowsPerChunk);
-                ledger.planned(table, relfilenode(c, table), snapshotXmin(c), chunks);
+                ledger.planned(table, TableChunks.relfilenode(c, table), snapshotXmin(c), chunks);
                 t.chunks = chunks.size();
                 tables.put(table, t);
                 for (TableChunks.Chunk chunk : chunks) {
@@ -274,16 +274,6 @@ public final class BulkLoad {
             dead += t.deadLettered.get();
         }
         return new Result(rows, bytes, stateRecords.get(), dead, (System.nanoTime() - start) / 1_000_000);
-    }
-
-    private static long relfilenode(Connection c, String table) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_relation_filenode(?::regclass)")) {
-            ps.setString(1, SqlNames.qualified(table));
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        }
     }
 
     /** The oldest transaction the snapshot of {@code c}'s transaction still saw running (PostgreSQL 13+, xid8). */

@@ -21,19 +21,13 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -41,7 +35,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * A new pipeline's initial load outside the stream ({@code initial.load=bulk}), from its start to its
@@ -249,37 +242,28 @@ final class InitialBulkLoad {
                 .collect(Collectors.groupingBy(MigrationGenerations.InitialLoadChunk::table, java.util.LinkedHashMap::new, Collectors.toList()));
         String why = null;
         String consistentPoint = null;
-        try (Connection c = DriverManager.getConnection(legacySettings.jdbcUrl(), legacySettings.user(),
-                legacySettings.password() == null ? "" : legacySettings.password())) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?")) {
-                ps.setString(1, legacySettings.slotName());
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        why = "its replication slot " + legacySettings.slotName() + " does not exist";
-                    } else if (rs.getBoolean(1)) {
-                        why = "its replication slot " + legacySettings.slotName() + " is in use";
-                    } else {
-                        consistentPoint = rs.getString(2);
-                    }
-                }
+        String password = legacySettings.password() == null ? "" : legacySettings.password();
+        try {
+            java.util.Optional<ExportedSnapshot.Slot> slot = ExportedSnapshot.slot(legacySettings.jdbcUrl(), legacySettings.user(), password,
+                    legacySettings.slotName());
+            if (slot.isEmpty()) {
+                why = "its replication slot " + legacySettings.slotName() + " does not exist";
+            } else if (slot.get().active()) {
+                why = "its replication slot " + legacySettings.slotName() + " is in use";
+            } else {
+                consistentPoint = slot.get().confirmedFlushLsn();
             }
-            for (String table : seeds.legacyTables()) {
-                if (why != null) {
-                    break;
-                }
-                List<MigrationGenerations.InitialLoadChunk> planned = byTable.get(table);
-                if (planned == null) {
-                    why = "the chunks of " + table + " were never planned";
-                    break;
-                }
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_relation_filenode(?::regclass)")) {
-                    ps.setString(1, SqlNames.qualified(table));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        if (rs.getLong(1) != planned.get(0).relfilenode()) {
-                            why = table + " was rewritten since its chunks were planned (VACUUM FULL, CLUSTER or a rewriting ALTER"
-                                    + " TABLE), which moved its rows out of their pages";
-                        }
+            try (Connection c = DriverManager.getConnection(legacySettings.jdbcUrl(), legacySettings.user(), password)) {
+                for (String table : seeds.legacyTables()) {
+                    if (why != null) {
+                        break;
+                    }
+                    List<MigrationGenerations.InitialLoadChunk> planned = byTable.get(table);
+                    if (planned == null) {
+                        why = "the chunks of " + table + " were never planned";
+                    } else if (TableChunks.relfilenode(c, table) != planned.get(0).relfilenode()) {
+                        why = table + " was rewritten since its chunks were planned (VACUUM FULL, CLUSTER or a rewriting ALTER"
+                                + " TABLE), which moved its rows out of their pages";
                     }
                 }
             }
@@ -512,37 +496,22 @@ final class InitialBulkLoad {
     private void deleteLocalState(List<String> applicationIds) {
         Path dir = Path.of(config.get(dev.understudy.transform.TransformConfig.STATE_DIR));
         for (String id : applicationIds) {
-            Path app = dir.resolve(id);
-            if (!Files.exists(app)) {
-                continue;
-            }
-            try (Stream<Path> walk = Files.walk(app)) {
-                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("Cannot delete the local state of " + id + " in " + app + "; delete it by hand and start"
-                        + " again", e);
-            }
+            Pipeline.deleteLocalState(dir, id);
         }
     }
 
     private void dropSlot(CaptureSettings legacy) throws SQLException {
-        try (Connection c = DriverManager.getConnection(legacy.jdbcUrl(), legacy.user(), legacy.password() == null ? "" : legacy.password());
-             PreparedStatement ps = c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, legacy.slotName());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return;
-                }
-                if (rs.getBoolean(1)) {
-                    throw new IllegalStateException("Replication slot " + legacy.slotName() + " on " + legacy.jdbcUrl() + " is in use by"
-                            + " another process, so the interrupted initial load cannot start over; stop the other process of pipeline '"
-                            + prefix + "' first");
-                }
-            }
+        String password = legacy.password() == null ? "" : legacy.password();
+        java.util.Optional<ExportedSnapshot.Slot> slot = ExportedSnapshot.slot(legacy.jdbcUrl(), legacy.user(), password, legacy.slotName());
+        if (slot.isEmpty()) {
+            return;
         }
-        ExportedSnapshot.dropSlot(legacy.jdbcUrl(), legacy.user(), legacy.password() == null ? "" : legacy.password(), legacy.slotName());
+        if (slot.get().active()) {
+            throw new IllegalStateException("Replication slot " + legacy.slotName() + " on " + legacy.jdbcUrl() + " is in use by"
+                    + " another process, so the interrupted initial load cannot start over; stop the other process of pipeline '"
+                    + prefix + "' first");
+        }
+        ExportedSnapshot.dropSlot(legacy.jdbcUrl(), legacy.user(), password, legacy.slotName());
     }
 
     private Admin admin() {

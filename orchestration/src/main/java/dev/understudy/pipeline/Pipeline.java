@@ -561,7 +561,7 @@ public final class Pipeline implements AutoCloseable {
     /**
      * Starts a Kafka Streams application. Its local state is a copy of its changelog topics, which
      * it restores from when the state is missing, so a start that cannot open that copy deletes it
-     * ({@link KafkaStreams#cleanUp()}) and starts once more. Why: since KIP-1035, {@code start()}
+     * ({@link #deleteLocalState}) and starts once more. Why: since KIP-1035, {@code start()}
      * opens the stores found on disk on the calling thread, and a store left by a process that died
      * without closing it can fail to open there ("Error opening store"; TransactionCrashIT met it
      * after a halt), which fails the start instead of the task being restored.
@@ -575,31 +575,34 @@ public final class Pipeline implements AutoCloseable {
             if (!(e instanceof ProcessorStateException) && !(e.getCause() instanceof ProcessorStateException)) {
                 throw e;
             }
-            java.nio.file.Path local = java.nio.file.Path.of(properties.getProperty(StreamsConfig.STATE_DIR_CONFIG), id);
+            java.nio.file.Path stateDir = java.nio.file.Path.of(properties.getProperty(StreamsConfig.STATE_DIR_CONFIG));
             LOG.warn("Kafka Streams application {} cannot open its local state in {} ({}); deleting it, to restore it from the"
-                    + " changelog topics", id, local, e.getMessage());
+                    + " changelog topics", id, stateDir.resolve(id), e.getMessage());
             streams.close(Duration.ofSeconds(30));
-            try {
-                streams.cleanUp();
-            } catch (RuntimeException notCleaned) {
-                deleteTree(local);
-            }
+            deleteLocalState(stateDir, id);
             streams = newStreams(topology.get(), properties, id);
             streams.start();
         }
         return streams;
     }
 
-    private static void deleteTree(java.nio.file.Path dir) {
-        if (!java.nio.file.Files.exists(dir)) {
+    /**
+     * Deletes the local state of Kafka Streams application {@code applicationId} under {@code stateDir}
+     * (what {@link KafkaStreams#cleanUp()} deletes, without an instance): it restores from its
+     * changelog topics at its next start.
+     */
+    static void deleteLocalState(java.nio.file.Path stateDir, String applicationId) {
+        java.nio.file.Path app = stateDir.resolve(applicationId);
+        if (!java.nio.file.Files.exists(app)) {
             return;
         }
-        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(dir)) {
+        try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(app)) {
             for (java.nio.file.Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 java.nio.file.Files.delete(p);
             }
         } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Cannot delete the local state in " + dir + "; delete it by hand and start again", e);
+            throw new java.io.UncheckedIOException("Cannot delete the local state of " + applicationId + " in " + app
+                    + "; delete it by hand and start again", e);
         }
     }
 

@@ -351,28 +351,16 @@ class BulkLoadIT {
         }
     }
 
-    /** The exception class of every record on the dead-letter topic. */
+    /** The exception class of every record on the dead-letter topic, read by the product's own reader. */
     private static List<String> deadLetterCauses(EmbeddedStack stack, String prefix) {
-        List<String> out = new java.util.ArrayList<>();
-        String topic = Topics.deadLetter(prefix);
-        try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(Map.of(
-                org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafka().bootstrapServers(),
-                org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
-                new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
-            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp)) && System.nanoTime() < deadline) {
-                for (var r : consumer.poll(java.time.Duration.ofMillis(500))) {
-                    var h = r.headers().lastHeader(dev.understudy.schemas.DeadLetterFields.EXCEPTION);
-                    out.add(h == null ? "(no " + dev.understudy.schemas.DeadLetterFields.EXCEPTION + " header)"
-                            : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8));
-                }
-            }
-        }
-        return out;
+        return new dev.understudy.dlq.DeadLetterReader(stack.kafka().bootstrapServers(), prefix)
+                .read(dev.understudy.dlq.StartOffsets.FROM_START, l -> true)
+                .map(range -> range.letters().stream().map(l -> {
+                    var h = l.record().headers().lastHeader(dev.understudy.schemas.DeadLetterFields.EXCEPTION);
+                    return h == null ? "(no " + dev.understudy.schemas.DeadLetterFields.EXCEPTION + " header)"
+                            : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+                }).toList())
+                .orElse(List.of());
     }
 
     /**
