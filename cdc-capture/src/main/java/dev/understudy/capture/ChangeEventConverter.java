@@ -94,6 +94,17 @@ final class ChangeEventConverter {
         return new TableCodec(schemaName, table, connectKey, connectRowSchema);
     }
 
+    // The source block's fields by position: put by name, each is a hash lookup per row.
+    private static final int SOURCE_CONNECTOR = Contracts.SOURCE.getField("connector").pos();
+    private static final int SOURCE_DB = Contracts.SOURCE.getField("db").pos();
+    private static final int SOURCE_SCHEMA = Contracts.SOURCE.getField("schema").pos();
+    private static final int SOURCE_TABLE = Contracts.SOURCE.getField("table").pos();
+    private static final int SOURCE_LSN = Contracts.SOURCE.getField("lsn").pos();
+    private static final int SOURCE_TXID = Contracts.SOURCE.getField("txId").pos();
+    private static final int SOURCE_TSMS = Contracts.SOURCE.getField("tsMs").pos();
+    private static final int SOURCE_SNAPSHOT = Contracts.SOURCE.getField("snapshot").pos();
+    private static final int SOURCE_COMMITORDER = Contracts.SOURCE.getField("commitOrder").pos();
+
     final class TableCodec {
         final String schemaName;
         final String table;
@@ -155,19 +166,19 @@ final class ChangeEventConverter {
             // and dropped by the writer as older than the row it already holds.
             boolean snapshot = READ.equals(op);
             GenericRecord src = new GenericData.Record(Contracts.SOURCE);
-            src.put("connector", connectorName);
-            src.put("db", source.getString("db"));
-            src.put("schema", schemaName);
-            src.put("table", table);
-            src.put("lsn", lsn == null ? 0L : lsn);
-            src.put("txId", source.getInt64("txId"));
+            src.put(SOURCE_CONNECTOR, connectorName);
+            src.put(SOURCE_DB, source.getString("db"));
+            src.put(SOURCE_SCHEMA, schemaName);
+            src.put(SOURCE_TABLE, table);
+            src.put(SOURCE_LSN, lsn == null ? 0L : lsn);
+            src.put(SOURCE_TXID, source.getInt64("txId"));
             Long ts = source.getInt64("ts_ms");
-            src.put("tsMs", ts == null ? 0L : ts);
-            src.put("snapshot", snapshot);
+            src.put(SOURCE_TSMS, ts == null ? 0L : ts);
+            src.put(SOURCE_SNAPSHOT, snapshot);
             // Debezium knows no previous commit for the first transaction after its starting point (the
             // snapshot's offsets hold no commit LSN): 0 orders it before every later commit, correctly.
             Long commitOrder = snapshot ? null : commitOrder(source);
-            src.put("commitOrder", snapshot ? null : commitOrder == null ? 0L : commitOrder);
+            src.put(SOURCE_COMMITORDER, snapshot ? null : commitOrder == null ? 0L : commitOrder);
 
             GenericRecord envelope = new GenericData.Record(envelopeSchema);
             envelope.put(ChangeEnvelope.BEFORE, row(value.getStruct("before")));
@@ -188,15 +199,15 @@ final class ChangeEventConverter {
                 avroKey.put(i, v == null ? null : keyColumns.get(i).convert().apply(v));
             }
             GenericRecord src = new GenericData.Record(Contracts.SOURCE);
-            src.put("connector", connectorName);
-            src.put("db", db);
-            src.put("schema", schemaName);
-            src.put("table", table);
-            src.put("lsn", lsn);
-            src.put("txId", txId);
-            src.put("tsMs", tsMs);
-            src.put("snapshot", true);
-            src.put("commitOrder", null);
+            src.put(SOURCE_CONNECTOR, connectorName);
+            src.put(SOURCE_DB, db);
+            src.put(SOURCE_SCHEMA, schemaName);
+            src.put(SOURCE_TABLE, table);
+            src.put(SOURCE_LSN, lsn);
+            src.put(SOURCE_TXID, txId);
+            src.put(SOURCE_TSMS, tsMs);
+            src.put(SOURCE_SNAPSHOT, true);
+            src.put(SOURCE_COMMITORDER, null);
             GenericRecord envelope = new GenericData.Record(envelopeSchema);
             envelope.put(ChangeEnvelope.BEFORE, null);
             envelope.put(ChangeEnvelope.AFTER, row(after));
@@ -211,11 +222,16 @@ final class ChangeEventConverter {
             }
             GenericRecord out = new GenericData.Record(rowSchema);
             List<Field> fields = connectRowSchema.fields();
+            // The image's own schema is the one this codec was made of (positions agree) unless the
+            // table changed since: then each column is found by name.
+            boolean same = row.schema() == connectRowSchema;
             for (int i = 0; i < rowColumns.size(); i++) {
                 // Without the schema's default: a column missing from an image (a delete's old image holds
                 // only the key under the default replica identity) is null, not the column's DEFAULT as
                 // Debezium derived it (for now(), say, an arbitrary instant that is no value of this row).
-                Object v = row.getWithoutDefault(fields.get(i).name());
+                // Struct.get(Field) reads by position and fills the default only when the field has one.
+                Field field = fields.get(i);
+                Object v = same && field.schema().defaultValue() == null ? row.get(field) : row.getWithoutDefault(field.name());
                 out.put(i, v == null ? null : rowColumns.get(i).convert().apply(v));
             }
             return out;

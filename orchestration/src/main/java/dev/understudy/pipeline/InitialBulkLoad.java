@@ -219,9 +219,10 @@ final class InitialBulkLoad {
         // The legacy topics hold each row's image, then the stream: the whole history, as after a snapshot.
         generations.covered(prefix, seeds.legacyTables(), "bulk load");
         result = done;
-        report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d records to Kafka, %,d dead-lettered); streaming"
-                        + " continues from %s", lines.next(), done.rows(), done.millis() / 1000.0, done.rowsPerSecond(), done.stateRecords(),
-                done.deadLettered(), snapshot.consistentPoint().asString()));
+        report(String.format("complete: %s (%,d rows in %.1f s, %,.0f rows/s, %,d records to Kafka, %,d dead-lettered, %.1f CPU-s in"
+                        + " the load's workers); streaming continues from %s", lines.next(), done.rows(), done.millis() / 1000.0,
+                done.rowsPerSecond(), done.stateRecords(), done.deadLettered(), done.workerCpuMillis() / 1000.0,
+                snapshot.consistentPoint().asString()));
     }
 
     /**

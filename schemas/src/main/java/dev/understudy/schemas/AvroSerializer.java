@@ -1,16 +1,25 @@
 package dev.understudy.schemas;
 
+import org.apache.avro.Conversion;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericDatumWriter;
 import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.generic.GenericEnumSymbol;
+import org.apache.avro.generic.GenericFixed;
 import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.Encoder;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -54,7 +63,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         int id = schemaId(topic, schema, config);
         GenericDatumWriter<GenericRecord> writer;
         synchronized (writers) {
-            writer = writers.computeIfAbsent(schema, GenericDatumWriter::new);
+            writer = writers.computeIfAbsent(schema, RecordWriter::new);
         }
         ByteArrayOutputStream out = buffers.get();
         out.reset();
@@ -128,5 +137,72 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
             ids.get(schema).put(topic, id);
         }
         return id;
+    }
+
+    /**
+     * Avro's generic writer, writing the same bytes (AvroSerializerTest compares them) without two
+     * lookups it makes for every value, which were a tenth of the cost of serializing a row:
+     * the union branch of a value in a nullable union ({@code ["null", T]}, every optional column) is
+     * known from the value's class when that class is T's own, where Avro finds the branch by the
+     * value's type name; and a logical type's conversion is looked up only for a value of a class some
+     * registered conversion converts (GenericData's conversions are found per class first).
+     */
+    static final class RecordWriter extends GenericDatumWriter<GenericRecord> {
+        private final Collection<Conversion<?>> conversions;
+        private final int conversionCount;
+        private final Set<Class<?>> converted = new HashSet<>();
+
+        RecordWriter(Schema schema) {
+            super(schema, GenericData.get());
+            this.conversions = getData().getConversions();
+            this.conversionCount = conversions.size();
+            for (Conversion<?> c : conversions) {
+                converted.add(c.getConvertedType());
+            }
+        }
+
+        @Override
+        protected void write(Schema schema, Object datum, Encoder out) throws IOException {
+            if (datum != null && schema.getLogicalType() != null && (conversions.size() != conversionCount
+                    || converted.contains(datum.getClass()))) {
+                super.write(schema, datum, out);
+            } else {
+                writeWithoutConversion(schema, datum, out);
+            }
+        }
+
+        @Override
+        protected int resolveUnion(Schema union, Object datum) {
+            List<Schema> types = union.getTypes();
+            if (types.size() == 2) {
+                int nullAt = types.get(0).getType() == Schema.Type.NULL ? 0 : types.get(1).getType() == Schema.Type.NULL ? 1 : -1;
+                if (nullAt >= 0) {
+                    if (datum == null) {
+                        return nullAt;
+                    }
+                    if (isOwn(types.get(1 - nullAt), datum)) {
+                        return 1 - nullAt;
+                    }
+                }
+            }
+            return super.resolveUnion(union, datum);
+        }
+
+        /** Whether {@code datum} is a value of {@code schema} by its class alone (else Avro resolves the union itself). */
+        private static boolean isOwn(Schema schema, Object datum) {
+            return switch (schema.getType()) {
+                case LONG -> datum instanceof Long;
+                case INT -> datum instanceof Integer;
+                case STRING -> datum instanceof CharSequence;
+                case BYTES -> datum instanceof ByteBuffer;
+                case BOOLEAN -> datum instanceof Boolean;
+                case DOUBLE -> datum instanceof Double;
+                case FLOAT -> datum instanceof Float;
+                case RECORD -> datum instanceof GenericRecord r && r.getSchema() == schema;
+                case ENUM -> datum instanceof GenericEnumSymbol<?> e && e.getSchema() == schema;
+                case FIXED -> datum instanceof GenericFixed f && f.getSchema() == schema;
+                default -> false;
+            };
+        }
     }
 }

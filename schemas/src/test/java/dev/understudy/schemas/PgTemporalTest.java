@@ -54,4 +54,35 @@ class PgTemporalTest {
         assertEquals("12:34:56.5", PgTemporal.timeText(((12 * 60 + 34) * 60 + 56) * 1_000_000L + 500_000));
         assertThrows(IllegalArgumentException.class, () -> PgTemporal.timeText(PgTemporal.TIME_END_OF_DAY + 1));
     }
+
+    /**
+     * Years 1 to 9999 are printed without java.time's formatter: the text must stay what
+     * LocalDate, LocalDateTime and Instant print, so random days and instants of the whole range, its
+     * ends and every fraction shape (none, milliseconds, microseconds, whole minutes) are compared.
+     */
+    @Test
+    void isoTextEqualsJavaTimesOwn() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(20261208L);
+        long first = days(1, 1, 1);
+        long last = days(9999, 12, 31);
+        java.util.List<Long> micros = new java.util.ArrayList<>(java.util.List.of(first * 86_400_000_000L, (last + 1) * 86_400_000_000L - 1, 0L, -1L, 1L,
+                951_782_400_000_000L, 4_107_542_400_000_000L - 1));
+        for (int i = 0; i < 200_000; i++) {
+            long day = random.nextLong(first, last + 1);
+            long ofDay = switch (i % 4) {
+                case 0 -> random.nextLong(86_400_000_000L);
+                case 1 -> random.nextLong(86_400L) * 1_000_000L;
+                case 2 -> random.nextLong(86_400_000L) * 1_000L;
+                default -> random.nextLong(1_440L) * 60_000_000L;
+            };
+            micros.add(day * 86_400_000_000L + ofDay);
+        }
+        for (long m : micros) {
+            long days = Math.floorDiv(m, 86_400_000_000L);
+            java.time.Instant instant = java.time.Instant.ofEpochSecond(Math.floorDiv(m, 1_000_000L), Math.floorMod(m, 1_000_000L) * 1000L);
+            assertEquals(instant.toString(), PgTemporal.timestampText(m), "timestamptz " + m);
+            assertEquals(LocalDateTime.ofInstant(instant, ZoneOffset.UTC).toString(), PgTemporal.localTimestampText(m), "timestamp " + m);
+            assertEquals(LocalDate.ofEpochDay(days).toString(), PgTemporal.dateText(days), "date " + days);
+        }
+    }
 }

@@ -651,7 +651,17 @@ public final class TableApplier {
             out.append("\\N");
             return;
         }
-        for (int i = 0; i < text.length(); i++) {
+        int plain = 0;
+        while (plain < text.length()) {
+            char ch = text.charAt(plain);
+            if (ch == '\\' || ch == '\n' || ch == '\r' || ch == '\t') {
+                break;
+            }
+            plain++;
+        }
+        // Most values need no escape: appended in one copy rather than a character at a time.
+        out.append(text, 0, plain);
+        for (int i = plain; i < text.length(); i++) {
             char ch = text.charAt(i);
             switch (ch) {
                 case '\\' -> out.append("\\\\");

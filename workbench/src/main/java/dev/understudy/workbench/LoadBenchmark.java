@@ -88,6 +88,9 @@ final class LoadBenchmark implements Callable<Integer> {
                     + " bulk (initial.load=bulk; the users case only) (default: ${DEFAULT-VALUE}).")
     List<String> initialLoads = List.of();
 
+    @Option(names = "--load-only", description = "Measure the initial loads alone, without the streamed inserts after each.")
+    boolean loadOnly;
+
     @Option(names = "--jfr", description = "Record the pipeline process with Java Flight Recorder (profile settings) into the work directory.")
     boolean jfr;
 
@@ -151,15 +154,15 @@ final class LoadBenchmark implements Callable<Integer> {
             print("bulk copy stage alone (" + workers + " workers)", bulk.with(afterBulk.minus(afterCopy)), copy);
             if (run != null) {
                 print("understudy run: initial load", run[0], copy);
-                print("understudy run: streamed inserts", run[1], copy);
+                printStream("understudy run: streamed inserts", run[1], copy);
             }
             if (runBulk != null) {
                 print("understudy run, bulk: initial load", runBulk[0], copy);
-                print("understudy run, bulk: streamed inserts", runBulk[1], copy);
+                printStream("understudy run, bulk: streamed inserts", runBulk[1], copy);
             }
             for (Map.Entry<PeerProcess.Sink, Phase[]> p : peers.entrySet()) {
                 print("peer (" + p.getKey().option() + "): initial load", p.getValue()[0], copy);
-                print("peer (" + p.getKey().option() + "): streamed inserts", p.getValue()[1], copy);
+                printStream("peer (" + p.getKey().option() + "): streamed inserts", p.getValue()[1], copy);
             }
             System.out.print("  first row in the target after the process started:");
             if (run != null) {
@@ -173,26 +176,40 @@ final class LoadBenchmark implements Callable<Integer> {
             System.out.printf("  this JVM (broker, registry) peak resident set %s%n", DemoCommand.peakRss());
             if (!peers.isEmpty()) {
                 Phase[] best = peers.values().stream().min((a, b) -> Double.compare(a[0].seconds, b[0].seconds)).orElseThrow();
-                Phase[] bestStream = peers.values().stream().min((a, b) -> Double.compare(a[1].seconds, b[1].seconds)).orElseThrow();
+                Phase[] bestStream = loadOnly ? null : peers.values().stream().min((a, b) -> Double.compare(a[1].seconds, b[1].seconds)).orElseThrow();
                 System.out.printf("  against the faster peer (above 1: faster than the peer): bulk copy stage %.2fx", best[0].seconds / bulk.seconds);
                 if (run != null) {
-                    System.out.printf(", understudy run initial load (initial.load=snapshot) %.2fx, streamed inserts %.2fx",
-                            best[0].seconds / run[0].seconds, bestStream[1].seconds / run[1].seconds);
+                    System.out.printf(", understudy run initial load (initial.load=snapshot) %.2fx", best[0].seconds / run[0].seconds);
+                    if (!loadOnly) {
+                        System.out.printf(", streamed inserts %.2fx", bestStream[1].seconds / run[1].seconds);
+                    }
                 }
                 if (runBulk != null) {
-                    System.out.printf(", initial load with initial.load=bulk %.2fx, streamed inserts after it %.2fx",
-                            best[0].seconds / runBulk[0].seconds, bestStream[1].seconds / runBulk[1].seconds);
+                    System.out.printf(", initial load with initial.load=bulk %.2fx", best[0].seconds / runBulk[0].seconds);
+                    if (!loadOnly) {
+                        System.out.printf(", streamed inserts after it %.2fx", bestStream[1].seconds / runBulk[1].seconds);
+                    }
                 }
                 System.out.println();
             } else if (!load.name().equals(LoadCase.USERS)) {
                 System.out.println("  peer pipeline: not run for this case (it has no foreign-key join)");
             }
             System.out.printf("  load average (1 min): %s at start, %s at end%n", loadAtStart, WriterBenchmark.loadAverage());
-            boolean exact = copy.exact && bulk.exact && (run == null || run[0].exact && run[1].exact)
-                    && (runBulk == null || runBulk[0].exact && runBulk[1].exact)
-                    && peers.values().stream().allMatch(p -> p[0].exact && p[1].exact);
+            boolean exact = copy.exact && bulk.exact && (run == null || exact(run)) && (runBulk == null || exact(runBulk))
+                    && peers.values().stream().allMatch(LoadBenchmark::exact);
             System.out.println("  every result equal to the legacy rows (count and checksum): " + (exact ? "yes" : "NO"));
             return exact ? 0 : 1;
+        }
+    }
+
+    private static boolean exact(Phase[] phases) {
+        return phases[0].exact && (phases[1] == null || phases[1].exact);
+    }
+
+    /** A streaming phase's line, when it ran ({@code --load-only} leaves it out). */
+    private static void printStream(String what, Phase p, Phase baseline) {
+        if (p != null) {
+            print(what, p, baseline);
         }
     }
 
@@ -322,7 +339,11 @@ final class LoadBenchmark implements Callable<Integer> {
         double loadSeconds = (loaded - start) / 1e9;
         System.out.printf("  initial load: every row in the target %.1f s after the process started (first row after %.1f s); %s%n",
                 loadSeconds, (firstRow - start) / 1e9, target.against(legacyBefore));
-        Phase initial = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before), -1);
+        Phase initial = new Phase(rows, loadSeconds, target.equals(legacyBefore), (firstRow - start) / 1e9, afterLoad.minus(before),
+                loadOnly ? pipeline.peakRssMiB() : -1);
+        if (loadOnly) {
+            return new Phase[] {initial, null};
+        }
 
         System.out.printf("  %,d rows inserted into the legacy table in transactions of %,d%n", rows, streamBatch);
         long streamStart = System.nanoTime();
