@@ -39,7 +39,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
     // hashing a schema per record; the registry client caches by equality behind this.
     private final Map<Schema, Map<String, Integer>> ids = new IdentityHashMap<>();
     private final Map<Schema, GenericDatumWriter<GenericRecord>> writers = new IdentityHashMap<>();
-    private final ThreadLocal<ByteArrayOutputStream> buffers = ThreadLocal.withInitial(() -> new ByteArrayOutputStream(256));
+    private final ThreadLocal<Buffer> buffers = ThreadLocal.withInitial(() -> new Buffer(256));
     private final ThreadLocal<BinaryEncoder> encoders = new ThreadLocal<>();
     // use.latest.version: per topic, the latest schema, fetched once per serializer as Confluent's
     // serializer does (it caches the latest version for latest.cache.ttl.sec, unbounded by default).
@@ -65,19 +65,24 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         synchronized (writers) {
             writer = writers.computeIfAbsent(schema, RecordWriter::new);
         }
-        ByteArrayOutputStream out = buffers.get();
+        Buffer out = buffers.get();
         out.reset();
         out.write(WireFormat.MAGIC_BYTE);
         out.write(id >>> 24);
         out.write(id >>> 16);
         out.write(id >>> 8);
         out.write(id);
-        BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, encoders.get());
+        // Buffered: the encoder gathers a record's bytes and hands them over in a few writes, where the
+        // direct encoder writes each value's bytes to the stream on its own.
+        BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, encoders.get());
         encoders.set(encoder);
         try {
             writer.write(record, encoder);
             encoder.flush();
         } catch (IOException | RuntimeException e) {
+            // A record that failed halfway leaves bytes in the encoder's buffer, which reusing it would
+            // hand to the next record's stream: the next record gets an encoder of its own.
+            encoders.remove();
             throw new SerializationException("Cannot serialize a " + schema.getFullName() + " record for topic '" + topic
                     + "' (" + (isKey ? "key" : "value") + "): " + e.getMessage(), e);
         }
@@ -164,7 +169,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         @Override
         protected void write(Schema schema, Object datum, Encoder out) throws IOException {
             if (datum != null && schema.getLogicalType() != null && (conversions.size() != conversionCount
-                    || converted.contains(datum.getClass()))) {
+                    || !converted.isEmpty() && converted.contains(datum.getClass()))) {
                 super.write(schema, datum, out);
             } else {
                 writeWithoutConversion(schema, datum, out);
@@ -203,6 +208,40 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
                 case FIXED -> datum instanceof GenericFixed f && f.getSchema() == schema;
                 default -> false;
             };
+        }
+    }
+
+    /** A byte array stream without ByteArrayOutputStream's locking: each thread writes its own. */
+    private static final class Buffer extends ByteArrayOutputStream {
+        Buffer(int size) {
+            super(size);
+        }
+
+        @Override
+        public void write(int b) {
+            if (count == buf.length) {
+                buf = java.util.Arrays.copyOf(buf, buf.length * 2);
+            }
+            buf[count++] = (byte) b;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            if (count + len > buf.length) {
+                buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, count + len));
+            }
+            System.arraycopy(b, off, buf, count, len);
+            count += len;
+        }
+
+        @Override
+        public void reset() {
+            count = 0;
+        }
+
+        @Override
+        public byte[] toByteArray() {
+            return java.util.Arrays.copyOf(buf, count);
         }
     }
 }

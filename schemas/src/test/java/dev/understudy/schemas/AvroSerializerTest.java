@@ -79,6 +79,19 @@ class AvroSerializerTest {
         assertThrows(org.apache.avro.UnresolvedUnionException.class, () -> bytes(fast, other));
     }
 
+    @Test
+    void aRecordThatFailsHalfwayLeavesNothingInTheNext() {
+        RegistryClient registry = new InMemoryRegistryClient();
+        AvroSerializer serializer = new AvroSerializer(registry, false);
+        AvroDeserializer deserializer = new AvroDeserializer(registry);
+        GenericRecord good = randomRow(new SplittableRandom(3));
+        GenericRecord bad = randomRow(new SplittableRandom(4));
+        bad.put("s", "a long string written before the failure " + "x".repeat(500));
+        bad.put("plain", "not a long"); // fails after the string was encoded
+        assertThrows(org.apache.kafka.common.errors.SerializationException.class, () -> serializer.serialize("t", bad));
+        org.junit.jupiter.api.Assertions.assertEquals(good.toString(), deserializer.deserialize("t", serializer.serialize("t", good)).toString());
+    }
+
     private static GenericRecord randomRow(SplittableRandom r) {
         GenericData.Record row = new GenericData.Record(ROW);
         row.put("l", r.nextBoolean() ? null : r.nextLong());

@@ -28,9 +28,10 @@ import java.util.function.ToIntFunction;
  * The state the migration and the comparison would hold after reading legacy rows from the stream,
  * for rows read outside it (a bulk load at an exported snapshot): each row's stored image (the
  * migration's {@code toast-prior-rows-<table>} store) and each target's expected row (the
- * comparison's {@code expected} and {@code expected-source} stores), as records of those stores'
- * changelog topics, plus the target rows themselves, for the loader to write, and each row's record
- * on its legacy topic, so that the topic keeps the whole history a later generation re-reads.
+ * comparison's {@code expected} store, and in its {@code expected-source} store the one source all
+ * loaded rows share, once per partition), as records of those stores' changelog topics, plus the
+ * target rows themselves, for the loader to write, and each row's record on its legacy topic, so
+ * that the topic keeps the whole history a later generation re-reads.
  * <p>
  * Why changelogs: a Kafka Streams task that starts without local state restores each store from its
  * changelog topic, {@code <application.id>-<store>-changelog} (Kafka Streams docs, "Fault-tolerant
@@ -91,6 +92,8 @@ public final class MigrationSeeds {
     }
 
     private final Map<String, Source> sources = new LinkedHashMap<>();
+    /** The expected-source changelogs this instance wrote the loaded rows' source to. */
+    private final java.util.Set<String> sourcesSeeded = new java.util.HashSet<>();
 
     /**
      * @param comparisonApplicationId the comparison's application id, or null when the comparison
@@ -177,10 +180,14 @@ public final class MigrationSeeds {
                     if (row != null) {
                         state.add(new StoreRecord(t.expectedChangelog, partition, keyBytes, values.serialize(t.newTopic, row)));
                     }
-                    // For a row the filter leaves out too: the comparison keeps the source of the
-                    // tombstone the stream sends for it.
-                    state.add(new StoreRecord(t.expectedSourceChangelog, partition, keyBytes,
-                            ComparisonProcessor.seededSource(r.headers(), row == null)));
+                    if (sourcesSeeded.add(t.expectedSourceChangelog)) {
+                        // The loaded rows' one source, in every partition's store, in place of a record
+                        // per row (ComparisonProcessor.seededSource): each worker's seeds write it once.
+                        Map.Entry<byte[], byte[]> source = ComparisonProcessor.seededSource(r.headers());
+                        for (int p = 0; p < partitions.applyAsInt(t.newTopic); p++) {
+                            state.add(new StoreRecord(t.expectedSourceChangelog, p, source.getKey(), source.getValue()));
+                        }
+                    }
                 }
             }
         }

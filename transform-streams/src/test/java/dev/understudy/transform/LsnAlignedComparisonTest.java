@@ -56,10 +56,11 @@ class LsnAlignedComparisonTest {
     private TestOutputTopic<String, GenericRecord> divergences;
     private TestOutputTopic<String, GenericRecord> drift;
     private long nowMs;
+    private InMemoryRegistryClient registry;
 
     @BeforeEach
     void setUp() {
-        InMemoryRegistryClient registry = new InMemoryRegistryClient();
+        registry = new InMemoryRegistryClient();
         WriterProgress progress = new WriterProgress() {
             @Override
             public long appliedAtMs(String topic, int partition, long offset) {
@@ -216,5 +217,42 @@ class LsnAlignedComparisonTest {
         TestRecord<String, GenericRecord> unexpected = divergences.readRecord();
         assertEquals("UNEXPECTED", unexpected.value().get("kind").toString());
         assertEquals(6_000L, unexpected.value().get("sourceLsn"));
+    }
+
+    /**
+     * A row loaded outside the stream has no source of its own in the comparison's store, only the
+     * one the load seeded for all its rows: a rogue write to it is reported with the load's LSN and
+     * generation, and nothing is awaited for it from the writer.
+     */
+    @Test
+    void aLoadedRowsDivergenceReportsTheLoadsSource() {
+        dev.understudy.transform.TableMapping mapping = Migrations.defaultMappings().get(0);
+        dev.understudy.transform.internals.ComparisonStoreNames stores = dev.understudy.transform.internals.ComparisonStoreNames.of(
+                ComparisonTopology.nodeName(mapping));
+        RecordHeaders loaded = new RecordHeaders();
+        loaded.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(0));
+        loaded.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(4_000));
+        loaded.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(3));
+        java.util.Map.Entry<byte[], byte[]> source = dev.understudy.transform.internals.ComparisonProcessor.seededSource(loaded);
+        org.apache.kafka.streams.state.KeyValueStore<org.apache.kafka.common.utils.Bytes, byte[]> expectedStore =
+                driver.getKeyValueStore(stores.expected());
+        driver.<org.apache.kafka.common.utils.Bytes, byte[]>getKeyValueStore(stores.expectedSource())
+                .put(org.apache.kafka.common.utils.Bytes.wrap(source.getKey()), source.getValue());
+        expectedStore.put(org.apache.kafka.common.utils.Bytes.wrap(AvroSerde.keys(registry).serializer().serialize(EXPECTED_TOPIC, key(1))),
+                AvroSerde.values(registry).serializer().serialize(EXPECTED_TOPIC, contractRow(1, "Ada", "u1@example.com", null, CREATED_AT)));
+
+        actual.pipeInput(key(1), targetChange(null, targetRow(1, "Rogue", "u1@example.com", null, CREATED_AT, null), "u", 100));
+        advance(2_500);
+        TestRecord<String, GenericRecord> mismatch = divergences.readRecord();
+        assertEquals("MISMATCH", mismatch.value().get("kind").toString());
+        assertEquals(4_000L, mismatch.value().get("sourceLsn"));
+        assertEquals(3L, mismatch.value().get("generation"));
+
+        // A row only the target has is no loaded row: no source.
+        actual.pipeInput(key(2), targetChange(null, targetRow(2, "Extra", "x@example.com", null, CREATED_AT, null), "c", 200));
+        advance(2_500);
+        TestRecord<String, GenericRecord> unexpected = divergences.readRecord();
+        assertEquals("UNEXPECTED", unexpected.value().get("kind").toString());
+        assertNull(unexpected.value().get("sourceLsn"));
     }
 }

@@ -7,6 +7,7 @@ import dev.understudy.schemas.InMemoryRegistryClient;
 import dev.understudy.schemas.KeyJson;
 import dev.understudy.schemas.KeySchemas;
 import dev.understudy.schemas.Topics;
+import dev.understudy.transform.internals.ComparisonProcessor;
 import dev.understudy.transform.internals.ComparisonStoreNames;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -42,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import static dev.understudy.transform.Fixtures.PREFIX;
 import static dev.understudy.transform.Fixtures.TIMESTAMP_MICROS;
@@ -223,6 +225,7 @@ class MigrationSeedsTest {
 
         // The seeded rows and the comparison's records, per target store.
         Map<String, List<MigrationSeeds.TargetRow>> rowsByTarget = new LinkedHashMap<>();
+        List<MigrationSeeds.StoreRecord> seededSources = new ArrayList<>();
         for (Input in : inputs) {
             MigrationSeeds.Seeded s = seeds.seed(in.table, in.key, in.envelope, RECORD_TIME);
             long readers = mappings.stream().filter(m -> m.sourceTable().equals(in.table)).count();
@@ -233,6 +236,10 @@ class MigrationSeedsTest {
                 assertEquals(excluded, r.row() == null, r.mapping().targetTable() + " row of " + KeyJson.encode(in.key));
             }
             for (MigrationSeeds.StoreRecord record : s.state()) {
+                if (record.topic().endsWith("-expected-source-changelog")) {
+                    seededSources.add(record);
+                    continue;
+                }
                 MigrationSeeds.StoreRecord previous = seeded.computeIfAbsent(record.topic(), t -> new LinkedHashMap<>())
                         .put(Bytes.wrap(record.key()), record);
                 assertNull(previous, "one record per key and store");
@@ -247,9 +254,6 @@ class MigrationSeedsTest {
             assertEquals(out.size(), rows.size(), "rows of " + target);
             Map<Bytes, MigrationSeeds.StoreRecord> expected = seeded.getOrDefault(
                     MigrationSeeds.changelog(COMPARISON_APP, stores.expected()), Map.of());
-            Map<Bytes, MigrationSeeds.StoreRecord> expectedSource = seeded.getOrDefault(
-                    MigrationSeeds.changelog(COMPARISON_APP, stores.expectedSource()), Map.of());
-
             // The seeded expected records are the new-schema topic's rows, key and value bytes, in order.
             List<TestRecord<byte[], byte[]>> upserts = out.stream().filter(r -> r.value() != null).toList();
             assertEquals(upserts.stream().map(r -> Bytes.wrap(r.key())).toList(), List.copyOf(expected.keySet()),
@@ -272,46 +276,35 @@ class MigrationSeedsTest {
                 assertArrayEquals(streamExpected.get(e.getKey()), e.getValue().value(), "expected value of " + target + " " + e.getKey());
             }
 
-            // Expected-source: the same but for the offset, which a seeded row does not have.
+            // Expected-source: one record per partition, under a key no row has, with the source the
+            // stream keeps for the first row but for the offset (a loaded row has none), where the
+            // stream keeps one per row.
+            String sourceChangelog = MigrationSeeds.changelog(COMPARISON_APP, stores.expectedSource());
+            List<MigrationSeeds.StoreRecord> sources = seededSources.stream().filter(r -> r.topic().equals(sourceChangelog)).toList();
+            assertEquals(IntStream.range(0, NEW_SCHEMA_PARTITIONS).boxed().toList(), sources.stream().map(MigrationSeeds.StoreRecord::partition).toList(),
+                    "one seeded source per partition of " + target);
             Map<Bytes, byte[]> streamSource = contents(comparison.getKeyValueStore(stores.expectedSource()));
-            Map<Bytes, Long> offsets = new LinkedHashMap<>();
-            for (int i = 0; i < out.size(); i++) {
-                offsets.put(Bytes.wrap(out.get(i).key()), (long) i);
-            }
-            // Rows the filter leaves out too: the stream keeps the source of their tombstones.
-            assertEquals(streamSource.keySet(), expectedSource.keySet(), "seeded expected-source keys of " + target);
-            for (Map.Entry<Bytes, MigrationSeeds.StoreRecord> e : expectedSource.entrySet()) {
-                byte[] streamed = streamSource.get(e.getKey());
-                byte[] seededValue = e.getValue().value();
-                assertNotNull(streamed, "stream expected-source of " + target + " " + e.getKey());
-                assertEquals(offsets.get(e.getKey()), ByteBuffer.wrap(streamed).getLong(), "stream offset of " + target + " " + e.getKey());
-                assertEquals(-1L, ByteBuffer.wrap(seededValue).getLong(), "seeded offset of " + target + " " + e.getKey());
-                assertArrayEquals(Arrays.copyOfRange(streamed, Long.BYTES, streamed.length),
-                        Arrays.copyOfRange(seededValue, Long.BYTES, seededValue.length),
-                        "expected-source after the offset, " + target + " " + e.getKey());
-            }
-            // A row the filter excludes reaches the stream's comparison as a tombstone: a delete's source.
-            Set<Bytes> tombstones = out.stream().filter(r -> r.value() == null).map(r -> Bytes.wrap(r.key())).collect(Collectors.toSet());
-            for (Bytes k : tombstones) {
-                assertEquals(1, expectedSource.get(k).value()[SOURCE_DELETE_FLAG], "a delete's source, " + target + " " + k);
+            byte[] firstStreamed = streamSource.get(Bytes.wrap(out.get(0).key()));
+            assertEquals(0L, ByteBuffer.wrap(firstStreamed).getLong(), "the stream's offset of the first row of " + target);
+            for (MigrationSeeds.StoreRecord r : sources) {
+                assertArrayEquals(ComparisonProcessor.SEEDED_SOURCE_KEY.get(), r.key(), "seeded source key of " + target);
+                assertEquals(-1L, ByteBuffer.wrap(r.value()).getLong(), "seeded offset of " + target);
+                assertEquals(0, r.value()[SOURCE_DELETE_FLAG], "the seeded source is no delete's");
+                assertArrayEquals(Arrays.copyOfRange(firstStreamed, Long.BYTES, firstStreamed.length),
+                        Arrays.copyOfRange(r.value(), Long.BYTES, r.value().length), "expected-source after the offset, " + target);
+                assertFalse(streamSource.containsKey(Bytes.wrap(r.key())), "the stream has no row under the seeded source's key");
             }
 
             // Every seeded record goes to the partition its key has on the new-schema topic.
             for (MigrationSeeds.StoreRecord r : expected.values()) {
                 assertEquals(partition(r.key(), NEW_SCHEMA_PARTITIONS), r.partition(), "expected partition, " + target);
             }
-            for (MigrationSeeds.StoreRecord r : expectedSource.values()) {
-                assertEquals(partition(r.key(), NEW_SCHEMA_PARTITIONS), r.partition(), "expected-source partition, " + target);
-                MigrationSeeds.StoreRecord row = expected.get(Bytes.wrap(r.key()));
-                assertEquals(row == null, r.value()[SOURCE_DELETE_FLAG] == 1, "a source without an expected row is a delete's");
-            }
         }
         assertEquals(List.of(3L, 4L), rowsByTarget.get(WITH_EMAIL).stream().filter(r -> r.row() == null)
                 .map(r -> (Long) r.key().get("id")).toList(), "rows the filter excludes");
 
         // The same records as the stream's own changelog topics hold, key and value bytes, and without
-        // headers (the seeds have none); expected-source again but for its offset, and but for the
-        // excluded rows' sources that only the stream records.
+        // headers (the seeds have none); expected-source apart (above).
         for (Map.Entry<String, Map<Bytes, MigrationSeeds.StoreRecord>> topic : seeded.entrySet()) {
             TopologyTestDriver driver = topic.getKey().startsWith(MIGRATION_APP + "-") ? migration : comparison;
             assertTrue(driver.producedTopicNames().contains(topic.getKey()), "the stream writes " + topic.getKey());
@@ -327,15 +320,9 @@ class MigrationSeedsTest {
                     logged.put(Bytes.wrap(r.key()), r);
                 }
             }
-            boolean source = topic.getKey().endsWith("-expected-source-changelog");
-            if (!source) {
-                assertEquals(topic.getValue().keySet(), logged.keySet(), "keys of " + topic.getKey());
-            }
+            assertEquals(topic.getValue().keySet(), logged.keySet(), "keys of " + topic.getKey());
             for (MigrationSeeds.StoreRecord r : topic.getValue().values()) {
-                byte[] value = logged.get(Bytes.wrap(r.key())).value();
-                int from = source ? Long.BYTES : 0;
-                assertArrayEquals(Arrays.copyOfRange(value, from, value.length), Arrays.copyOfRange(r.value(), from, r.value().length),
-                        topic.getKey() + " " + Bytes.wrap(r.key()));
+                assertArrayEquals(logged.get(Bytes.wrap(r.key())).value(), r.value(), topic.getKey() + " " + Bytes.wrap(r.key()));
             }
         }
 

@@ -33,6 +33,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -52,6 +53,13 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     /** The one key of the store of the last target change read. */
     static final String ACTUAL_READ_KEY = "read";
     private static final Bytes ACTUAL_READ = Bytes.wrap(ACTUAL_READ_KEY.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+
+    /**
+     * The key, in the expected-source store, of the source every row loaded outside the stream shares
+     * ({@link #seededSource}). Not a key of any row: row keys are in the registry's wire format, whose
+     * first byte is 0.
+     */
+    public static final Bytes SEEDED_SOURCE_KEY = Bytes.wrap("seeded".getBytes(java.nio.charset.StandardCharsets.UTF_8));
 
     /** The longest a task goes without publishing its drift counts. */
     public static final Duration DRIFT_HEARTBEAT = Duration.ofSeconds(5);
@@ -381,6 +389,10 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
         event.put("detectedAtMs", now);
         event.put("openSinceMs", openSinceMs);
         byte[] sourceBytes = expectedSource.get(key);
+        // An expected row without a source of its own was loaded outside the stream, from the load's source.
+        if (sourceBytes == null && expected.get(key) != null) {
+            sourceBytes = expectedSource.get(SEEDED_SOURCE_KEY);
+        }
         Source source = sourceBytes == null ? null : Source.decode(sourceBytes);
         event.put("sourceLsn", source == null || source.lsn() == Source.UNKNOWN ? null : source.lsn());
         event.put("generation", source == null ? 0L : source.generation());
@@ -407,14 +419,18 @@ public final class ComparisonProcessor extends DeadLetteringProcessor<Bytes, byt
     }
 
     /**
-     * The {@code expectedSource} store value for an expected row that reached the store without
-     * passing the new-schema topic (no offset: a row loaded into the target and the store together,
-     * {@link dev.understudy.transform.MigrationSeeds}), with the headers the migration gives the row.
-     * With no offset, {@link #applied} has nothing to wait for. {@code delete}: the row is a
-     * tombstone (a row the mapping's filter leaves out), as the stream keeps its source too.
+     * The {@code expectedSource} store record, key and value, that stands for the source of every
+     * expected row that reached the store without passing the new-schema topic (a row loaded into
+     * the target and the store together, {@link dev.understudy.transform.MigrationSeeds}), given the
+     * headers the migration gives such a row. Those rows share one source (the load's snapshot LSN,
+     * version 0, the target's generation and lineage), so it is kept once per task rather than once
+     * per row; without an own source record a loaded row is ordered and awaited as a row with this
+     * source would be: every streamed change of it is newer than a snapshot read, and with no
+     * new-schema offset {@link #applied} has nothing to wait for. Divergence events of such a row
+     * report this source.
      */
-    public static byte[] seededSource(Headers headers, boolean delete) {
-        return Source.of(-1L, headers, delete).encode();
+    public static Map.Entry<byte[], byte[]> seededSource(Headers headers) {
+        return Map.entry(SEEDED_SOURCE_KEY.get(), Source.of(-1L, headers, false).encode());
     }
 
     /**

@@ -55,11 +55,11 @@ public class SpecTableMapping implements TableMapping {
      * error about it starts with. Built per row, the words were a tenth of a bulk load's mapping time
      * for rows that never fail.
      */
-    private record ColumnPlan(SpecModel.Column column, int position, Schema fieldSchema, String context) {
+    private record ColumnPlan(SpecModel.Column column, int position, Schema fieldSchema, Schema type, String context) {
     }
 
     /** A key field: the legacy column it copies, its schema in the key, and the words of an error about it. */
-    private record KeyPlan(int position, String column, Schema fieldSchema, String context) {
+    private record KeyPlan(int position, String column, Schema fieldSchema, Schema type, String context) {
     }
 
     private final ColumnPlan[] columnPlans;
@@ -84,13 +84,13 @@ public class SpecTableMapping implements TableMapping {
             Schema.Field field = target.contract().getField(column.field());
             String context = column instanceof SpecModel.Copy copy ? where(copy) + ": column '" + copy.column() + "'"
                     : column instanceof SpecModel.Expression e ? where(e) + ": '" + e.text() + "'" : where(column);
-            plans.add(new ColumnPlan(column, field.pos(), field.schema(), context));
+            plans.add(new ColumnPlan(column, field.pos(), field.schema(), AvroCel.nonNull(field.schema()), context));
         }
         this.columnPlans = plans.toArray(new ColumnPlan[0]);
         List<KeyPlan> keys = new ArrayList<>();
         for (String k : target.key()) {
             String column = ((SpecModel.Copy) target.columns().get(k)).column();
-            keys.add(new KeyPlan(keySchema.getField(k).pos(), column, keySchema.getField(k).schema(), "Key column '" + column + "' of " + sourceTable()));
+            keys.add(new KeyPlan(keySchema.getField(k).pos(), column, keySchema.getField(k).schema(), AvroCel.nonNull(keySchema.getField(k).schema()), "Key column '" + column + "' of " + sourceTable()));
         }
         this.keyPlans = keys.toArray(new KeyPlan[0]);
     }
@@ -136,7 +136,7 @@ public class SpecTableMapping implements TableMapping {
                 throw new IllegalArgumentException("Column '" + k.column() + "' of " + sourceTable()
                         + " is null; it is a key column and must have a value");
             }
-            key.put(k.position(), AvroCel.copy(v, k.fieldSchema(), k.context()));
+            key.put(k.position(), AvroCel.copy(v, k.type(), k.fieldSchema(), k.context()));
         }
         return key;
     }
@@ -169,7 +169,7 @@ public class SpecTableMapping implements TableMapping {
                 value = AvroCel.copy(Rows.get(joinedRow, target.join().table(), target.join().column(copy.column())), fieldSchema,
                         plan.context());
             } else if (column instanceof SpecModel.Copy copy) {
-                value = AvroCel.copy(sourceRow.get(copy.column()), fieldSchema, plan.context());
+                value = AvroCel.copy(sourceRow.get(copy.column()), plan.type(), fieldSchema, plan.context());
             } else if (column instanceof SpecModel.Constant constant) {
                 value = constant.value();
             } else if (column instanceof SpecModel.Expression e) {

@@ -149,10 +149,14 @@ public final class AvroCel {
      * Utf8), int widened to long, float to double. The types were checked to fit beforehand.
      */
     public static Object copy(Object value, Schema targetField, String what) {
+        return value == null ? null : copy(value, nonNull(targetField), targetField, what);
+    }
+
+    /** As {@link #copy(Object, Schema, String)}, with {@code t} the target field's type without null, found once per column. */
+    public static Object copy(Object value, Schema t, Schema targetField, String what) {
         if (value == null) {
             return null;
         }
-        Schema t = nonNull(targetField);
         return switch (t.getType()) {
             case STRING -> value.toString();
             case LONG -> value instanceof Number n && !(value instanceof Float) && !(value instanceof Double) ? n.longValue() : mismatch(value, targetField, what);
