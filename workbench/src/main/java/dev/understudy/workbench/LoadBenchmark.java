@@ -277,7 +277,7 @@ final class LoadBenchmark implements Callable<Integer> {
         Usage before = Usage.now(stack, -1).withPipeline(0);
         Map<String, String> settings = new TreeMap<>(Map.of(PipelineConfig.FLYWAY_LOCATIONS.name(), load.flyway()));
         settings.putAll(options.overrides);
-        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, options.heap, jfr)) {
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE, spec, settings, options.jvmOptions(), jfr)) {
             return loadAndStream(stack, run, legacyBefore, before);
         }
     }
@@ -295,7 +295,7 @@ final class LoadBenchmark implements Callable<Integer> {
                 PipelineConfig.INITIAL_LOAD.name(), "bulk", PipelineConfig.INITIAL_LOAD_WORKERS.name(), String.valueOf(workers),
                 PipelineConfig.INITIAL_LOAD_CHUNK_ROWS.name(), String.valueOf(chunkRows)));
         settings.putAll(options.overrides);
-        try (RunProcess run = RunProcess.start(stack, work, PIPELINE + "_bulk", spec, settings, options.heap, jfr)) {
+        try (RunProcess run = RunProcess.start(stack, work, PIPELINE + "_bulk", spec, settings, options.jvmOptions(), jfr)) {
             return loadAndStream(stack, run, legacyBefore, before);
         }
     }

@@ -93,7 +93,7 @@ final class RestartBenchmark implements Callable<Integer> {
                     StreamBenchmark.PROBE_MS, restarts, minUp, maxUp, s, Runtime.getRuntime().availableProcessors(),
                     options.describeOverrides());
             List<Restart> results = new ArrayList<>();
-            RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.heap, false);
+            RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.jvmOptions(), false);
             boolean exact;
             try (LagProbe probe = new LagProbe(stack.legacy().jdbcUrl(), stack.legacy().user(), stack.legacy().password(), run.targetUrl(),
                     stack.target().user(), stack.target().password(), StreamBenchmark.PROBE_MS, StreamBenchmark.USERS);

@@ -2,6 +2,8 @@ package dev.understudy.workbench;
 
 import picocli.CommandLine.Option;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -14,12 +16,23 @@ final class RunOptions {
             description = "Maximum heap of each pipeline process, as -Xmx takes it (default: ${DEFAULT-VALUE}).")
     String heap;
 
+    @Option(names = "--jvm", paramLabel = "OPTION",
+            description = "A JVM option for each Understudy pipeline process (repeatable), e.g. --jvm=-XX:+UseParallelGC; printed with the results.")
+    List<String> jvm = new ArrayList<>();
+
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "A pipeline setting for the run process (repeatable), e.g. --set streams.threads=3; printed with the results.")
     Map<String, String> overrides = new TreeMap<>();
 
     /** The settings as printed with the results. */
     String describeOverrides() {
-        return overrides.isEmpty() ? "(defaults)" : overrides.toString();
+        return (overrides.isEmpty() ? "(defaults)" : overrides.toString()) + (jvm.isEmpty() ? "" : ", JVM options " + jvm);
+    }
+
+    /** The pipeline process's JVM options: the heap, then {@code --jvm}'s. */
+    List<String> jvmOptions() {
+        List<String> out = new ArrayList<>(List.of("-Xmx" + heap));
+        out.addAll(jvm);
+        return out;
     }
 }

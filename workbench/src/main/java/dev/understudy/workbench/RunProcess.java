@@ -66,7 +66,7 @@ final class RunProcess extends BenchProcess {
      * @param overrides pipeline settings on top of the stack's connection settings
      * @param jfr       whether to record the process with Java Flight Recorder into {@code work/<name>.jfr}
      */
-    static RunProcess start(EmbeddedStack stack, Path work, String name, Path spec, Map<String, String> overrides, String heap, boolean jfr)
+    static RunProcess start(EmbeddedStack stack, Path work, String name, Path spec, Map<String, String> overrides, List<String> jvm, boolean jfr)
             throws IOException, SQLException {
         String targetUrl = TransactionBenchmark.createTargetDatabase(stack, name);
         Path settings = work.resolve(name + ".properties");
@@ -80,7 +80,8 @@ final class RunProcess extends BenchProcess {
         try (Writer out = Files.newBufferedWriter(settings, StandardCharsets.UTF_8)) {
             p.store(out, "understudy bench, pipeline " + name);
         }
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + heap));
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        command.addAll(jvm);
         if (jfr) {
             command.add("-XX:StartFlightRecording=filename=" + work.resolve(name + ".jfr") + ",settings=profile");
         }

@@ -173,7 +173,7 @@ final class StreamBenchmark implements Callable<Integer> {
                     Runtime.getRuntime().availableProcessors(), options.describeOverrides());
             Map<String, List<Phase>> results = new LinkedHashMap<>();
             Map<String, Long> peakRss = new LinkedHashMap<>();
-            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.heap, jfr)) {
+            try (RunProcess run = RunProcess.start(stack, work, PIPELINE, users.spec(), options.overrides, options.jvmOptions(), jfr)) {
                 results.put("understudy run", phases(stack, run));
                 peakRss.put("understudy run", run.peakRssMiB());
             }
