@@ -213,7 +213,10 @@ public final class BulkLoad {
         Map<String, Object> producerConfig = new HashMap<>();
         producerConfig.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
-        producerConfig.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        // The capture's compression (capture.producer.compression.type): the load produces the capture's
+        // records and the state of the same rows. Against a broker on the same machine, none costs less
+        // CPU on both ends (docs/performance.md).
+        producerConfig.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, legacy.config().producerCompressionType());
         producerConfig.put(ProducerConfig.LINGER_MS_CONFIG, 20);
         producerConfig.put(ProducerConfig.BATCH_SIZE_CONFIG, 512 * 1024);
         producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
