@@ -79,7 +79,8 @@ public final class CaptureConfig {
             "Bytes per batch of change events the capture's producer sends to one partition (batch.size; Kafka's default is 16384).");
     public static final ConfigKey<String> PRODUCER_COMPRESSION_TYPE = ConfigKey.choice("capture.producer.compression.type", "lz4",
             List.of("none", "gzip", "snappy", "lz4", "zstd"),
-            "Compression of the change event batches the capture produces (compression.type; Kafka's default is none).");
+            "Compression of the change event batches the capture produces, and of the records a bulk initial load produces in its"
+                    + " place (compression.type; Kafka's default is none).");
 
     /** Every key the capture reads, for the pipeline to compose into its configuration. */
     public static final List<ConfigKey<?>> KEYS = List.of(POLL_INTERVAL_MS, MAX_BATCH_SIZE, MAX_QUEUE_SIZE, HEARTBEAT_INTERVAL_MS,
