@@ -4,9 +4,9 @@ import org.apache.avro.Conversion;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericDatumWriter;
-import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.generic.GenericEnumSymbol;
 import org.apache.avro.generic.GenericFixed;
+import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.Encoder;
 import org.apache.avro.io.EncoderFactory;
@@ -16,12 +16,11 @@ import org.apache.kafka.common.serialization.Serializer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -149,27 +148,20 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
      * lookups it makes for every value, which were a tenth of the cost of serializing a row:
      * the union branch of a value in a nullable union ({@code ["null", T]}, every optional column) is
      * known from the value's class when that class is T's own, where Avro finds the branch by the
-     * value's type name; and a logical type's conversion is looked up only for a value of a class some
-     * registered conversion converts (GenericData's conversions are found per class first).
+     * value's type name; and a logical type's conversion is looked up only when GenericData has any
+     * registered ({@link GenericData#getConversions()} is a live view of them).
      */
     static final class RecordWriter extends GenericDatumWriter<GenericRecord> {
         private final Collection<Conversion<?>> conversions;
-        private final int conversionCount;
-        private final Set<Class<?>> converted = new HashSet<>();
 
         RecordWriter(Schema schema) {
             super(schema, GenericData.get());
             this.conversions = getData().getConversions();
-            this.conversionCount = conversions.size();
-            for (Conversion<?> c : conversions) {
-                converted.add(c.getConvertedType());
-            }
         }
 
         @Override
         protected void write(Schema schema, Object datum, Encoder out) throws IOException {
-            if (datum != null && schema.getLogicalType() != null && (conversions.size() != conversionCount
-                    || !converted.isEmpty() && converted.contains(datum.getClass()))) {
+            if (datum != null && schema.getLogicalType() != null && !conversions.isEmpty()) {
                 super.write(schema, datum, out);
             } else {
                 writeWithoutConversion(schema, datum, out);
@@ -220,7 +212,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         @Override
         public void write(int b) {
             if (count == buf.length) {
-                buf = java.util.Arrays.copyOf(buf, buf.length * 2);
+                buf = Arrays.copyOf(buf, buf.length * 2);
             }
             buf[count++] = (byte) b;
         }
@@ -228,7 +220,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
         @Override
         public void write(byte[] b, int off, int len) {
             if (count + len > buf.length) {
-                buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, count + len));
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, count + len));
             }
             System.arraycopy(b, off, buf, count, len);
             count += len;
@@ -241,7 +233,7 @@ public final class AvroSerializer implements Serializer<GenericRecord> {
 
         @Override
         public byte[] toByteArray() {
-            return java.util.Arrays.copyOf(buf, count);
+            return Arrays.copyOf(buf, count);
         }
     }
 }

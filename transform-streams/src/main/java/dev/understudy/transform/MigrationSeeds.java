@@ -19,9 +19,11 @@ import org.apache.kafka.streams.processor.api.Record;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.ToIntFunction;
 
 /**
@@ -93,7 +95,7 @@ public final class MigrationSeeds {
 
     private final Map<String, Source> sources = new LinkedHashMap<>();
     /** The expected-source changelogs this instance wrote the loaded rows' source to. */
-    private final java.util.Set<String> sourcesSeeded = new java.util.HashSet<>();
+    private final Set<String> sourcesSeeded = new HashSet<>();
 
     /**
      * @param comparisonApplicationId the comparison's application id, or null when the comparison

@@ -4,13 +4,17 @@ import dev.understudy.schemas.AvroSerde;
 import dev.understudy.schemas.ChangeHeaders;
 import dev.understudy.schemas.InMemoryRegistryClient;
 import dev.understudy.schemas.Topics;
+import dev.understudy.transform.internals.ComparisonProcessor;
+import dev.understudy.transform.internals.ComparisonStoreNames;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static dev.understudy.transform.Fixtures.PREFIX;
@@ -108,6 +113,14 @@ class LsnAlignedComparisonTest {
                 headers, Instant.ofEpochMilli(nowMs)));
     }
 
+    /** The next divergence event: its kind, source LSN and generation. */
+    private void assertReported(String kind, long sourceLsn, long generation) {
+        GenericRecord event = divergences.readRecord().value();
+        assertEquals(kind, event.get("kind").toString());
+        assertEquals(sourceLsn, event.get("sourceLsn"));
+        assertEquals(generation, event.get("generation"));
+    }
+
     private static long lastOpen(List<GenericRecord> driftRecords) {
         return (Long) driftRecords.get(driftRecords.size() - 1).get("open");
     }
@@ -125,10 +138,7 @@ class LsnAlignedComparisonTest {
         advance(1_500);
         assertTrue(divergences.isEmpty(), "applied, but the target capture gets a settle window to deliver it");
         advance(1_000);
-        TestRecord<String, GenericRecord> missing = divergences.readRecord();
-        assertEquals("MISSING", missing.value().get("kind").toString());
-        assertEquals(5_000L, missing.value().get("sourceLsn"));
-        assertEquals(2L, missing.value().get("generation"));
+        assertReported("MISSING", 5_000L, 2L);
 
         actual.pipeInput(key(1), targetChange(null, targetRow(1, "Ada", "u1@example.com", null, CREATED_AT, null), "c", 100));
         assertEquals("RESOLVED", divergences.readRecord().value().get("kind").toString());
@@ -226,27 +236,21 @@ class LsnAlignedComparisonTest {
      */
     @Test
     void aLoadedRowsDivergenceReportsTheLoadsSource() {
-        dev.understudy.transform.TableMapping mapping = Migrations.defaultMappings().get(0);
-        dev.understudy.transform.internals.ComparisonStoreNames stores = dev.understudy.transform.internals.ComparisonStoreNames.of(
-                ComparisonTopology.nodeName(mapping));
+        TableMapping mapping = Migrations.defaultMappings().get(0);
+        ComparisonStoreNames stores = ComparisonStoreNames.of(ComparisonTopology.nodeName(mapping));
         RecordHeaders loaded = new RecordHeaders();
         loaded.add(ChangeHeaders.VERSION, ChangeHeaders.encodeLong(0));
         loaded.add(ChangeHeaders.LSN, ChangeHeaders.encodeLong(4_000));
         loaded.add(ChangeHeaders.GENERATION, ChangeHeaders.encodeLong(3));
-        java.util.Map.Entry<byte[], byte[]> source = dev.understudy.transform.internals.ComparisonProcessor.seededSource(loaded);
-        org.apache.kafka.streams.state.KeyValueStore<org.apache.kafka.common.utils.Bytes, byte[]> expectedStore =
-                driver.getKeyValueStore(stores.expected());
-        driver.<org.apache.kafka.common.utils.Bytes, byte[]>getKeyValueStore(stores.expectedSource())
-                .put(org.apache.kafka.common.utils.Bytes.wrap(source.getKey()), source.getValue());
-        expectedStore.put(org.apache.kafka.common.utils.Bytes.wrap(AvroSerde.keys(registry).serializer().serialize(EXPECTED_TOPIC, key(1))),
+        Map.Entry<byte[], byte[]> source = ComparisonProcessor.seededSource(loaded);
+        KeyValueStore<Bytes, byte[]> expectedStore = driver.getKeyValueStore(stores.expected());
+        driver.<Bytes, byte[]>getKeyValueStore(stores.expectedSource()).put(Bytes.wrap(source.getKey()), source.getValue());
+        expectedStore.put(Bytes.wrap(AvroSerde.keys(registry).serializer().serialize(EXPECTED_TOPIC, key(1))),
                 AvroSerde.values(registry).serializer().serialize(EXPECTED_TOPIC, contractRow(1, "Ada", "u1@example.com", null, CREATED_AT)));
 
         actual.pipeInput(key(1), targetChange(null, targetRow(1, "Rogue", "u1@example.com", null, CREATED_AT, null), "u", 100));
         advance(2_500);
-        TestRecord<String, GenericRecord> mismatch = divergences.readRecord();
-        assertEquals("MISMATCH", mismatch.value().get("kind").toString());
-        assertEquals(4_000L, mismatch.value().get("sourceLsn"));
-        assertEquals(3L, mismatch.value().get("generation"));
+        assertReported("MISMATCH", 4_000L, 3L);
 
         // A row only the target has is no loaded row: no source.
         actual.pipeInput(key(2), targetChange(null, targetRow(2, "Extra", "x@example.com", null, CREATED_AT, null), "c", 200));

@@ -90,7 +90,9 @@ public class SpecTableMapping implements TableMapping {
         List<KeyPlan> keys = new ArrayList<>();
         for (String k : target.key()) {
             String column = ((SpecModel.Copy) target.columns().get(k)).column();
-            keys.add(new KeyPlan(keySchema.getField(k).pos(), column, keySchema.getField(k).schema(), AvroCel.nonNull(keySchema.getField(k).schema()), "Key column '" + column + "' of " + sourceTable()));
+            Schema.Field field = keySchema.getField(k);
+            keys.add(new KeyPlan(field.pos(), column, field.schema(), AvroCel.nonNull(field.schema()),
+                    "Key column '" + column + "' of " + sourceTable()));
         }
         this.keyPlans = keys.toArray(new KeyPlan[0]);
     }
@@ -166,8 +168,8 @@ public class SpecTableMapping implements TableMapping {
             Schema fieldSchema = plan.fieldSchema();
             Object value;
             if (column instanceof SpecModel.Copy copy && target.isJoined(copy.column())) {
-                value = AvroCel.copy(Rows.get(joinedRow, target.join().table(), target.join().column(copy.column())), fieldSchema,
-                        plan.context());
+                value = AvroCel.copy(Rows.get(joinedRow, target.join().table(), target.join().column(copy.column())), plan.type(),
+                        fieldSchema, plan.context());
             } else if (column instanceof SpecModel.Copy copy) {
                 value = AvroCel.copy(sourceRow.get(copy.column()), plan.type(), fieldSchema, plan.context());
             } else if (column instanceof SpecModel.Constant constant) {
